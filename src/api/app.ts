@@ -1,0 +1,87 @@
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { VERSION } from '../version.ts';
+import { createValidatorCompiler } from './ajv.ts';
+import type { AppDeps } from './deps.ts';
+import { errors } from './errors.ts';
+import { installAuth } from './plugins/auth.ts';
+import { addMethodNotAllowedRoutes, installErrorHandling } from './plugins/errors.ts';
+import { eventTypeRoutes } from './routes/eventTypes.ts';
+import { healthRoutes } from './routes/health.ts';
+import { oauthRoutes } from './routes/oauth.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
+import './types.ts';
+
+const DEFAULT_BODY_LIMIT = 64 * 1024;
+
+/** Builds the HTTP API from its dependencies. The caller decides whether to listen or inject(). */
+export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config } = deps;
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: !config.logRequests }),
+    trustProxy: config.trustProxy,
+    bodyLimit: DEFAULT_BODY_LIMIT,
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(createValidatorCompiler());
+  // Bodies are JSON (plus the form of /oauth/token, registered in its own scope). Fastify's
+  // text/plain parser would let a wrong Content-Type through to validation; remove it.
+  app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser(/^application\/[a-z0-9.-]+\+json$/i, { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+
+  installErrorHandling(app);
+  installAuth(app, deps.verifier);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'iTwin Platform Webhooks API (self-hosted)',
+        version: VERSION,
+        description:
+          'The iTwin Platform Webhooks API v2, self-hosted: manage webhook subscriptions, publish events and inspect deliveries. ' +
+          'Errors use the shape {"error": {"code", "message", "details"?}}.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      tags: [
+        { name: 'Webhooks', description: 'Webhook subscriptions of the calling application.' },
+        { name: 'Event types', description: 'The catalog of event types.' },
+        { name: 'OAuth2', description: 'The built-in authorization server (client credentials).' },
+        { name: 'Operations', description: 'Health and readiness.' },
+      ],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  if (config.rateLimitMax > 0) {
+    await app.register(rateLimit, {
+      global: true,
+      max: config.rateLimitMax,
+      timeWindow: config.rateLimitWindowSeconds * 1000,
+      // After authentication, so that the limit is per application rather than per address.
+      hook: 'preHandler',
+      allowList: (request) => request.routeOptions.config.auth === undefined && request.routeOptions.url !== '/oauth/token',
+      keyGenerator: (request) => (request.principal?.clientId !== undefined ? `client:${request.principal.clientId}` : `ip:${request.ip}`),
+      errorResponseBuilder: (_request, context) => errors.tooManyRequests(Math.max(1, Math.ceil(context.ttl / 1000))),
+    });
+  }
+
+  const routes: Array<{ url: string; methods: string[] }> = [];
+  app.addHook('onRoute', (route) => {
+    routes.push({ url: route.url, methods: ([] as string[]).concat(route.method) });
+  });
+
+  await app.register(healthRoutes(deps));
+  await app.register(webhookRoutes(deps));
+  await app.register(eventTypeRoutes(deps));
+  if (deps.issuer !== undefined) await app.register(oauthRoutes(deps, deps.issuer));
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  addMethodNotAllowedRoutes(app, routes.filter((r) => !r.url.startsWith('/docs')));
+  return app;
+}

@@ -1,0 +1,267 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { canManageItwinWebhooks } from '../../auth/permissions.ts';
+import { MODIFY_SCOPES, READ_SCOPES } from '../../auth/scopes.ts';
+import type { WebhookRecord } from '../../store/types.ts';
+import type { AppDeps } from '../deps.ts';
+import { callbackUrlProblem } from '../callbackUrl.ts';
+import { detail, errors, type ErrorDetail } from '../errors.ts';
+import { linkBase } from '../links.ts';
+import { principalOf } from '../plugins/auth.ts';
+import { decodeCursor, encodeCursor } from '../paging.ts';
+import { bodyErrors, commonErrors, errorResponse, isUuid, normalizeUuid } from '../schemas/common.ts';
+import {
+  CreateWebhookBody,
+  ListQuery,
+  UpdateWebhookBody,
+  Webhook,
+  WebhookIdParams,
+  WebhookList,
+  WebhookWithSecret,
+} from '../schemas/webhooks.ts';
+
+const READ = { anyScope: READ_SCOPES, serviceApp: true };
+const MODIFY = { anyScope: MODIFY_SCOPES, serviceApp: true };
+const BODY_LIMIT = 64 * 1024;
+const DEFAULT_TOP = 100;
+
+export function toWebhookResponse(w: WebhookRecord): Webhook {
+  return {
+    id: w.id,
+    scope: w.scope,
+    scopeId: w.scopeId,
+    active: w.active,
+    callbackUrl: w.callbackUrl,
+    eventTypes: w.eventTypes,
+    created: new Date(w.createdAt).toISOString(),
+    modified: new Date(w.modifiedAt).toISOString(),
+  };
+}
+
+/** The webhook secret the server generates when a client sends none: 32 random bytes, hex. */
+export function generateWebhookSecret(): string {
+  return randomBytes(32).toString('hex');
+}
+
+export const webhookRoutes =
+  (deps: AppDeps): FastifyPluginAsyncTypebox =>
+  async (app) => {
+    const { store, box, config, now } = deps;
+    const sealSecret = (webhookId: string, secret: string) => box.seal(secret, `webhook:${webhookId}`);
+
+    /** Problems with fields that are shared by create and update. */
+    const checkCommon = async (body: { callbackUrl?: string | undefined; eventTypes?: string[] | undefined }): Promise<ErrorDetail[]> => {
+      const problems: ErrorDetail[] = [];
+      if (body.callbackUrl !== undefined) {
+        const problem = callbackUrlProblem(body.callbackUrl, config.allowInsecureCallbacks);
+        if (problem !== undefined) problems.push(detail('InvalidValue', 'callbackUrl', problem));
+      }
+      if (body.eventTypes !== undefined) {
+        const known = new Set((await store.getEventTypes(body.eventTypes)).map((t) => t.type));
+        body.eventTypes.forEach((t, i) => {
+          if (!known.has(t)) problems.push(detail('InvalidValue', `eventTypes[${i}]`, `${t} is not a known event type; see GET /webhooks/event-types.`));
+        });
+      }
+      return problems;
+    };
+
+    const ensureItwinPermission = async (clientId: string, itwinId: string) => {
+      if (!(await canManageItwinWebhooks(store, clientId, itwinId))) {
+        throw errors.insufficientPermissions(
+          'Managing webhooks of this iTwin needs the webhooks_maintainer permission on it, or Organization Administrator of its account.',
+        );
+      }
+    };
+
+    app.post(
+      '/webhooks',
+      {
+        bodyLimit: BODY_LIMIT,
+        config: { auth: MODIFY, validationCode: 'InvalidCreateWebhookRequest', readOnly: ['id', 'active', 'created', 'modified'] },
+        schema: {
+          summary: 'Create a webhook',
+          description: 'Creates an inactive webhook; activate it with PATCH {"active": true}. The answer is the only time the secret is shown.',
+          tags: ['Webhooks'],
+          security: [{ bearer: [] }],
+          body: CreateWebhookBody,
+          response: { 201: WebhookWithSecret, ...commonErrors, ...bodyErrors, 422: errorResponse('InvalidCreateWebhookRequest.') },
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        const body = request.body;
+        const problems = await checkCommon(body);
+        let scopeId: string | undefined;
+        if (body.scope === 'iTwin') {
+          if (body.scopeId === undefined) {
+            problems.push(detail('MissingRequiredProperty', 'scopeId', 'scopeId is required when scope is iTwin.'));
+          } else {
+            scopeId = normalizeUuid(body.scopeId);
+            if ((await store.getItwinAccount(scopeId)) === undefined) {
+              problems.push(detail('InvalidValue', 'scopeId', `iTwin ${scopeId} was not found.`));
+            }
+          }
+        } else {
+          const account = principal.accountId === undefined ? undefined : normalizeUuid(principal.accountId);
+          scopeId = account;
+          if (body.scopeId !== undefined && account !== undefined && normalizeUuid(body.scopeId) !== account) {
+            problems.push(detail('InvalidValue', 'scopeId', 'scopeId of an Account webhook must be your own account id (or be omitted).'));
+          }
+        }
+        if (problems.length > 0) throw errors.validation('InvalidCreateWebhookRequest', problems);
+        if (scopeId === undefined) throw errors.insufficientPermissions('The token names no account, so it cannot own an Account webhook.');
+        const clientId = principal.clientId!;
+        if (body.scope === 'iTwin') await ensureItwinPermission(clientId, scopeId);
+
+        const id = randomUUID();
+        const secret = body.secret ?? generateWebhookSecret();
+        const at = now();
+        const record: WebhookRecord = {
+          id,
+          ownerClientId: clientId,
+          scope: body.scope,
+          scopeId,
+          active: false,
+          callbackUrl: body.callbackUrl,
+          eventTypes: body.eventTypes,
+          secretSealed: sealSecret(id, secret),
+          createdAt: at,
+          modifiedAt: at,
+        };
+        await store.createWebhook(record);
+        request.log.info({ webhookId: id, clientId, scope: body.scope }, 'webhook created');
+        return reply.code(201).header('location', `/webhooks/${id}`).send({ ...toWebhookResponse(record), secret });
+      },
+    );
+
+    app.get(
+      '/webhooks',
+      {
+        config: { auth: READ, validationCode: 'InvalidWebhooksRequest' },
+        schema: {
+          summary: 'List webhooks',
+          description: 'The webhooks created by the calling application, oldest first, in pages.',
+          tags: ['Webhooks'],
+          security: [{ bearer: [] }],
+          querystring: ListQuery,
+          response: { 200: WebhookList, ...commonErrors, 422: errorResponse('InvalidWebhooksRequest.') },
+        },
+      },
+      async (request) => {
+        const principal = principalOf(request);
+        const top = request.query.$top ?? DEFAULT_TOP;
+        const token = request.query.$continuationToken;
+        const after = token === undefined ? undefined : decodeCursor(token, 'InvalidWebhooksRequest');
+        const page = await store.listWebhooks(principal.clientId!, top, after);
+        const base = linkBase(request, config);
+        return {
+          webhooks: page.items.map(toWebhookResponse),
+          _links: {
+            self: { href: `${base}${request.url}` },
+            ...(page.nextCursor === undefined
+              ? {}
+              : { next: { href: `${base}/webhooks?$top=${top}&$continuationToken=${encodeCursor(page.nextCursor)}` } }),
+          },
+        };
+      },
+    );
+
+    app.get(
+      '/webhooks/:webhookId',
+      {
+        config: { auth: READ },
+        schema: {
+          summary: 'Get a webhook',
+          tags: ['Webhooks'],
+          security: [{ bearer: [] }],
+          params: WebhookIdParams,
+          response: { 200: Webhook, ...commonErrors, 404: errorResponse('WebhookNotFound.') },
+        },
+      },
+      async (request) => {
+        const w = await findOwned(principalOf(request).clientId!, request.params.webhookId);
+        return toWebhookResponse(w);
+      },
+    );
+
+    app.patch(
+      '/webhooks/:webhookId',
+      {
+        bodyLimit: BODY_LIMIT,
+        config: {
+          auth: MODIFY,
+          validationCode: 'InvalidUpdateWebhookRequest',
+          readOnly: ['id', 'scope', 'scopeId', 'created', 'modified'],
+        },
+        schema: {
+          summary: 'Update a webhook',
+          description: 'Changes active, callbackUrl, eventTypes or secret. The secret is returned only when this request set it.',
+          tags: ['Webhooks'],
+          security: [{ bearer: [] }],
+          params: WebhookIdParams,
+          body: UpdateWebhookBody,
+          response: {
+            200: WebhookWithSecret,
+            ...commonErrors,
+            ...bodyErrors,
+            404: errorResponse('WebhookNotFound.'),
+            422: errorResponse('InvalidUpdateWebhookRequest.'),
+          },
+        },
+      },
+      async (request) => {
+        const principal = principalOf(request);
+        const clientId = principal.clientId!;
+        const current = await findOwned(clientId, request.params.webhookId);
+        const body = request.body;
+        const problems = await checkCommon(body);
+        if (problems.length > 0) throw errors.validation('InvalidUpdateWebhookRequest', problems);
+        if (current.scope === 'iTwin') await ensureItwinPermission(clientId, current.scopeId);
+        const updated = await store.updateWebhook(
+          clientId,
+          current.id,
+          {
+            active: body.active,
+            callbackUrl: body.callbackUrl,
+            eventTypes: body.eventTypes,
+            secretSealed: body.secret === undefined ? undefined : sealSecret(current.id, body.secret),
+          },
+          now(),
+        );
+        if (updated === undefined) throw errors.webhookNotFound(); // deleted concurrently
+        request.log.info({ webhookId: current.id, clientId, fields: Object.keys(body) }, 'webhook updated');
+        const response = toWebhookResponse(updated);
+        return body.secret === undefined ? response : { ...response, secret: body.secret };
+      },
+    );
+
+    app.delete(
+      '/webhooks/:webhookId',
+      {
+        config: { auth: MODIFY },
+        schema: {
+          summary: 'Delete a webhook',
+          description: 'Deletes the webhook; its pending deliveries are cancelled and never sent.',
+          tags: ['Webhooks'],
+          security: [{ bearer: [] }],
+          params: WebhookIdParams,
+          response: { 204: { type: 'null', description: 'Deleted.' }, ...commonErrors, 404: errorResponse('WebhookNotFound.') },
+        },
+      },
+      async (request, reply) => {
+        const clientId = principalOf(request).clientId!;
+        const current = await findOwned(clientId, request.params.webhookId);
+        if (current.scope === 'iTwin') await ensureItwinPermission(clientId, current.scopeId);
+        if (!(await store.deleteWebhook(clientId, current.id))) throw errors.webhookNotFound();
+        request.log.info({ webhookId: current.id, clientId }, 'webhook deleted');
+        return reply.code(204).send(null);
+      },
+    );
+
+    /** The caller's own webhook, or 404 whether it is missing or someone else's. */
+    async function findOwned(clientId: string, webhookId: string): Promise<WebhookRecord> {
+      const w = isUuid(webhookId) ? await store.getWebhook(clientId, normalizeUuid(webhookId)) : undefined;
+      if (w === undefined) throw errors.webhookNotFound();
+      return w;
+    }
+  };

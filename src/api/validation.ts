@@ -1,0 +1,70 @@
+import type { FastifySchemaValidationError } from 'fastify';
+import { detail, type ErrorDetail } from './errors.ts';
+import { EVENT_TYPE_PATTERN } from './schemas/eventTypes.ts';
+import { UUID_PATTERN } from './schemas/common.ts';
+import { SECRET_PATTERN } from './schemas/webhooks.ts';
+
+/** Plain words for the patterns of our schemas, instead of echoing a regular expression. */
+const PATTERN_MESSAGES: Record<string, string> = {
+  [UUID_PATTERN]: 'must be a UUID',
+  [SECRET_PATTERN]: 'must be 32 to 256 printable ASCII characters without spaces',
+  [EVENT_TYPE_PATTERN]: 'must have the form <service>.<action>.v<N>, e.g. iModels.iModelCreated.v1',
+};
+
+function messageOf(e: FastifySchemaValidationError): string {
+  const params = e.params as Record<string, unknown>;
+  if (e.keyword === 'pattern') return PATTERN_MESSAGES[String(params.pattern)] ?? 'has an invalid format';
+  if (e.keyword === 'format' && params.format === 'uuid') return PATTERN_MESSAGES[UUID_PATTERN]!;
+  return e.message ?? 'is not valid';
+}
+
+/** `/eventTypes/0` → `eventTypes[0]`, so a target reads like the property a client wrote. */
+export function toTarget(instancePath: string, property?: string): string {
+  const parts = instancePath.split('/').filter(Boolean);
+  if (property !== undefined) parts.push(property);
+  let target = '';
+  for (const p of parts) {
+    const key = p.replace(/~1/g, '/').replace(/~0/g, '~');
+    target += /^\d+$/.test(key) ? `[${key}]` : target === '' ? key : `.${key}`;
+  }
+  return target;
+}
+
+/**
+ * Turns schema-validation errors into one contract detail per problem. Properties named in
+ * `readOnly` are reported as ReadOnlyProperty instead of UnknownProperty; `root` names the
+ * whole input when it is not an object at all.
+ */
+export function detailsFromSchemaErrors(
+  errs: FastifySchemaValidationError[],
+  readOnly: readonly string[] = [],
+  root = 'body',
+): ErrorDetail[] {
+  const out: ErrorDetail[] = [];
+  const seen = new Set<string>();
+  const add = (d: ErrorDetail) => {
+    if (seen.has(d.target)) return;
+    seen.add(d.target);
+    out.push(d);
+  };
+  for (const e of errs) {
+    const params = e.params as Record<string, unknown>;
+    if (e.keyword === 'required') {
+      const target = toTarget(e.instancePath, String(params.missingProperty));
+      add(detail('MissingRequiredProperty', target, `${target} is required.`));
+    } else if (e.keyword === 'additionalProperties') {
+      const target = toTarget(e.instancePath, String(params.additionalProperty));
+      if (e.instancePath === '' && readOnly.includes(target)) {
+        add(detail('ReadOnlyProperty', target, `${target} is read-only and cannot be changed.`));
+      } else {
+        add(detail('UnknownProperty', target, `${target} is not a known property.`));
+      }
+    } else if (e.keyword === 'minProperties' && e.instancePath === '') {
+      add(detail('InvalidValue', root, `The ${root} must set at least one property.`));
+    } else {
+      const target = toTarget(e.instancePath) || root;
+      add(detail('InvalidValue', target, `${target} ${messageOf(e)}.`));
+    }
+  }
+  return out;
+}

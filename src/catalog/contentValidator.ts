@@ -1,0 +1,58 @@
+import { detail, type ErrorDetail } from '../api/errors.ts';
+import { toTarget } from '../api/validation.ts';
+import { createAjv, type ValidateFunction } from '../json/ajv.ts';
+
+/**
+ * Compiles each event type's contentSchema once and checks event content against it.
+ * Schemas are registered by administrators (scope webhooks:admin); strict mode is off so
+ * that schemas written for other tools (with their own annotation keywords) still load.
+ */
+export interface ContentValidator {
+  /** A message when `schema` is not a usable JSON Schema, else undefined. */
+  checkSchema(schema: Record<string, unknown>): string | undefined;
+  /** One detail per problem of `content` under `schema`; empty when it conforms. */
+  validate(type: string, schema: Record<string, unknown>, content: unknown, target: string): ErrorDetail[];
+}
+
+export function createContentValidator(): ContentValidator {
+  const ajv = createAjv({ strict: false, allErrors: true, validateFormats: true });
+  const compiled = new Map<string, { schemaText: string; fn: ValidateFunction }>();
+
+  const compile = (type: string, schema: Record<string, unknown>): ValidateFunction => {
+    const schemaText = JSON.stringify(schema);
+    const hit = compiled.get(type);
+    if (hit !== undefined && hit.schemaText === schemaText) return hit.fn;
+    const fn = ajv.compile(schema);
+    compiled.set(type, { schemaText, fn });
+    return fn;
+  };
+
+  return {
+    checkSchema(schema) {
+      try {
+        if (!ajv.validateSchema(schema)) return ajv.errorsText(ajv.errors, { dataVar: 'contentSchema' });
+        ajv.compile(schema);
+        return undefined;
+      } catch (err) {
+        return (err as Error).message;
+      }
+    },
+    validate(type, schema, content, target) {
+      const fn = compile(type, schema);
+      if (fn(content)) return [];
+      const out: ErrorDetail[] = [];
+      for (const e of fn.errors ?? []) {
+        const params = e.params as Record<string, unknown>;
+        if (e.keyword === 'required') {
+          const t = `${target}.${toTarget(e.instancePath, String(params.missingProperty))}`;
+          out.push(detail('MissingRequiredProperty', t, `${t} is required by ${type}.`));
+        } else {
+          const sub = toTarget(e.instancePath);
+          const t = sub === '' ? target : `${target}.${sub}`;
+          out.push(detail('InvalidValue', t, `${t} ${e.message ?? 'is not valid'}.`));
+        }
+      }
+      return out;
+    },
+  };
+}

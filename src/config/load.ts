@@ -1,0 +1,183 @@
+import { SETTINGS, type SettingKey, type SettingSpec } from './settings.ts';
+
+/** A setting that could not be accepted; the message names the flag and the variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export type Role = 'all' | 'api' | 'worker';
+
+export interface ClaimNames {
+  clientId: string;
+  subject: string;
+  account: string;
+  scope: string;
+}
+
+export interface AuthConfig {
+  builtinIssuer: boolean;
+  jwksUrl: string | undefined;
+  issuer: string;
+  audience: string;
+  claims: ClaimNames;
+  tokenTtlSeconds: number;
+}
+
+export interface StoreConfig {
+  dataDir: string;
+  databaseUrl: string | undefined;
+  databasePoolSize: number;
+  /** Raw key material as given; parsed by the secret box. */
+  encryptionKey: string | undefined;
+  logLevel: string;
+}
+
+export interface Config extends StoreConfig {
+  host: string;
+  port: number;
+  /** Set only when configured; otherwise links are built from the request's Host. */
+  publicUrl: string | undefined;
+  allowInsecureCallbacks: boolean;
+  role: Role;
+  rateLimitMax: number;
+  rateLimitWindowSeconds: number;
+  trustProxy: boolean;
+  logRequests: boolean;
+  auth: AuthConfig;
+}
+
+type Value = string | number | boolean | undefined;
+export type FlagValues = Partial<Record<SettingKey, string | boolean | undefined>>;
+export type Env = Record<string, string | undefined>;
+
+function label(spec: SettingSpec): string {
+  return `${spec.env} (${spec.flag})`;
+}
+
+function parseBool(spec: SettingSpec, raw: string): boolean {
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  throw new ConfigError(`Invalid ${label(spec)}: "${raw}" is not a boolean (true/false).`);
+}
+
+function parseOne(spec: SettingSpec, raw: string | boolean): Value {
+  const kind = spec.kind;
+  if (typeof raw === 'boolean') {
+    if (kind.type !== 'bool') throw new ConfigError(`Invalid ${label(spec)}: a value is required.`);
+    return raw;
+  }
+  switch (kind.type) {
+    case 'bool':
+      return parseBool(spec, raw);
+    case 'int': {
+      if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`Invalid ${label(spec)}: "${raw}" is not an integer.`);
+      const n = Number(raw.trim());
+      if (n < kind.min || n > kind.max) {
+        throw new ConfigError(`Invalid ${label(spec)}: ${n} is outside ${kind.min}..${kind.max}.`);
+      }
+      return n;
+    }
+    case 'enum':
+      if (!kind.values.includes(raw)) {
+        throw new ConfigError(`Invalid ${label(spec)}: "${raw}" is not one of ${kind.values.join(', ')}.`);
+      }
+      return raw;
+    case 'url': {
+      let url: URL;
+      try {
+        url = new URL(raw);
+      } catch {
+        throw new ConfigError(`Invalid ${label(spec)}: "${redactUrl(raw)}" is not an absolute URL.`);
+      }
+      if (!kind.protocols.includes(url.protocol)) {
+        throw new ConfigError(`Invalid ${label(spec)}: the URL must use ${kind.protocols.join(' or ')}.`);
+      }
+      return raw;
+    }
+    case 'string':
+      if (raw.length === 0) throw new ConfigError(`Invalid ${label(spec)}: the value is empty.`);
+      return raw;
+    case 'list':
+      return raw;
+  }
+}
+
+/** Never echo credentials from a URL back into an error message. */
+function redactUrl(raw: string): string {
+  return raw.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+/** Resolves one setting: a flag wins over the environment, which wins over the default. */
+export function resolveSetting(key: SettingKey, flags: FlagValues, env: Env): Value {
+  const spec: SettingSpec = SETTINGS[key];
+  const fromFlag = flags[key];
+  if (fromFlag !== undefined) return parseOne(spec, fromFlag);
+  const fromEnv = env[spec.env];
+  if (fromEnv !== undefined && fromEnv !== '') return parseOne(spec, fromEnv);
+  return spec.default === undefined ? undefined : parseOne(spec, spec.default);
+}
+
+function get<T extends Value>(key: SettingKey, flags: FlagValues, env: Env): T {
+  return resolveSetting(key, flags, env) as T;
+}
+
+export function loadStoreConfig(flags: FlagValues, env: Env): StoreConfig {
+  return {
+    dataDir: get<string>('dataDir', flags, env),
+    databaseUrl: get<string | undefined>('databaseUrl', flags, env),
+    databasePoolSize: get<number>('databasePoolSize', flags, env),
+    encryptionKey: get<string | undefined>('encryptionKey', flags, env),
+    logLevel: get<string>('logLevel', flags, env),
+  };
+}
+
+export function loadConfig(flags: FlagValues, env: Env): Config {
+  const store = loadStoreConfig(flags, env);
+  const host = get<string>('host', flags, env);
+  const port = get<number>('port', flags, env);
+  const publicUrl = get<string | undefined>('publicUrl', flags, env)?.replace(/\/+$/, '');
+  const defaultBaseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  const jwksUrl = get<string | undefined>('authJwksUrl', flags, env);
+  const builtinFlag = get<boolean | undefined>('builtinIssuer', flags, env);
+  const builtinIssuer = builtinFlag ?? jwksUrl === undefined;
+  if (builtinIssuer && jwksUrl !== undefined) {
+    throw new ConfigError('Invalid BUILTIN_ISSUER (--builtin-issuer): it cannot be on together with AUTH_JWKS_URL (--auth-jwks-url); use one issuer.');
+  }
+  if (!builtinIssuer && jwksUrl === undefined) {
+    throw new ConfigError('Missing AUTH_JWKS_URL (--auth-jwks-url): with the built-in issuer off, tokens need an external JWKS.');
+  }
+  const issuerSetting = get<string | undefined>('authIssuer', flags, env);
+  if (jwksUrl !== undefined && issuerSetting === undefined) {
+    throw new ConfigError('Missing AUTH_ISSUER (--auth-issuer): it is required with AUTH_JWKS_URL.');
+  }
+  if (store.databaseUrl !== undefined && store.encryptionKey === undefined) {
+    throw new ConfigError('Missing ENCRYPTION_KEY (--encryption-key): it is required with DATABASE_URL so that every process shares the key.');
+  }
+  return {
+    ...store,
+    host,
+    port,
+    publicUrl,
+    role: get<Role>('role', flags, env),
+    allowInsecureCallbacks: get<boolean>('allowInsecureCallbacks', flags, env),
+    rateLimitMax: get<number>('rateLimitMax', flags, env),
+    rateLimitWindowSeconds: get<number>('rateLimitWindowSeconds', flags, env),
+    trustProxy: get<boolean>('trustProxy', flags, env),
+    logRequests: get<boolean>('logRequests', flags, env),
+    auth: {
+      builtinIssuer,
+      jwksUrl,
+      issuer: issuerSetting ?? publicUrl ?? defaultBaseUrl,
+      audience: get<string>('authAudience', flags, env),
+      claims: {
+        clientId: get<string>('claimClientId', flags, env),
+        subject: get<string>('claimSubject', flags, env),
+        account: get<string>('claimAccount', flags, env),
+        scope: get<string>('claimScope', flags, env),
+      },
+      tokenTtlSeconds: get<number>('tokenTtlSeconds', flags, env),
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import { BUILTIN_EVENT_TYPES } from '../catalog/builtinEventTypes.ts';
+import type { StoreConfig } from '../config/load.ts';
+import { createSecretBox, KeyError, loadOrCreateKey, type SecretBox } from '../crypto/secretBox.ts';
+import { StoreOpenError } from './sqlite/db.ts';
+import { openSqliteStore, prepareDataDir } from './sqlite/store.ts';
+import type { Store } from './types.ts';
+
+export { StoreOpenError };
+
+const KEY_CHECK = 'encryption_key_check';
+
+export interface OpenedStore {
+  store: Store;
+  box: SecretBox;
+  /** Set when this call generated DATA_DIR/encryption.key. */
+  keyCreated: boolean;
+  /** Set when the key file is readable by others than its owner. */
+  keyFileLoose: boolean;
+}
+
+/**
+ * Opens the configured store, loads the encryption key and proves it is the key the data
+ * was written with, and brings the built-in event types up to date.
+ */
+export async function openStore(config: StoreConfig, now: () => number = Date.now): Promise<OpenedStore> {
+  if (config.databaseUrl !== undefined) {
+    throw new StoreOpenError('DATABASE_URL (--database-url): the PostgreSQL store is not available in this version.');
+  }
+  prepareDataDir(config.dataDir);
+  let key;
+  try {
+    key = loadOrCreateKey(config.encryptionKey, config.dataDir);
+  } catch (err) {
+    throw new StoreOpenError(err instanceof KeyError ? err.message : `Cannot read the encryption key in ${config.dataDir}: ${(err as Error).message}`);
+  }
+  const box = createSecretBox(key.key);
+  const store = openSqliteStore(config.dataDir);
+  try {
+    const check = await store.setMetaIfAbsent(KEY_CHECK, box.seal('itwin-webhooks', KEY_CHECK));
+    try {
+      box.open(check, KEY_CHECK);
+    } catch {
+      throw new StoreOpenError(
+        `The encryption key (${config.encryptionKey !== undefined ? 'ENCRYPTION_KEY' : `${config.dataDir}/encryption.key`}) is not the key this data was encrypted with.`,
+      );
+    }
+    const at = now();
+    await store.upsertBuiltinEventTypes(BUILTIN_EVENT_TYPES.map((t) => ({ ...t, builtin: true, createdAt: at })));
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return { store, box, keyCreated: key.created, keyFileLoose: key.looseMode };
+}

@@ -1,0 +1,86 @@
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+
+export type Params = Record<string, SQLInputValue>;
+export type Row = Record<string, SQLInputValue>;
+
+/** The data directory or database file cannot be used; the message says why and where. */
+export class StoreOpenError extends Error {
+  override name = 'StoreOpenError';
+}
+
+/**
+ * A thin wrapper over node:sqlite: a prepared-statement cache and synchronous
+ * transactions. node:sqlite is synchronous, so a transaction can never interleave with
+ * another on this connection as long as no code awaits inside `tx` (it cannot: `tx`
+ * takes a synchronous function).
+ */
+export class SqliteDb {
+  readonly path: string;
+  private readonly db: DatabaseSync;
+  private readonly statements = new Map<string, StatementSync>();
+  private depth = 0;
+
+  constructor(path: string) {
+    this.path = path;
+    try {
+      this.db = new DatabaseSync(path);
+      // WAL lets readers (the CLI, history queries) proceed while the server writes;
+      // synchronous=FULL fsyncs the WAL at every commit, so an answered publish survives
+      // a power cut, not only a process crash.
+      this.db.exec('PRAGMA journal_mode = WAL');
+      this.db.exec('PRAGMA synchronous = FULL');
+      this.db.exec('PRAGMA foreign_keys = ON');
+      this.db.exec('PRAGMA busy_timeout = 5000');
+      this.db.prepare('SELECT count(*) FROM sqlite_schema').get();
+    } catch (err) {
+      throw new StoreOpenError(`Cannot open the SQLite database ${path}: ${(err as Error).message}`);
+    }
+  }
+
+  private stmt(sql: string): StatementSync {
+    let s = this.statements.get(sql);
+    if (s === undefined) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  all<T = Row>(sql: string, params: Params = {}): T[] {
+    return this.stmt(sql).all(params) as T[];
+  }
+
+  get<T = Row>(sql: string, params: Params = {}): T | undefined {
+    return this.stmt(sql).get(params) as T | undefined;
+  }
+
+  run(sql: string, params: Params = {}): { changes: number; lastInsertRowid: number } {
+    const r = this.stmt(sql).run(params);
+    return { changes: Number(r.changes), lastInsertRowid: Number(r.lastInsertRowid) };
+  }
+
+  exec(sql: string): void {
+    this.db.exec(sql);
+  }
+
+  /** Runs fn in one IMMEDIATE transaction (nested calls join the outer one). */
+  tx<T>(fn: () => T): T {
+    if (this.depth > 0) return fn();
+    this.db.exec('BEGIN IMMEDIATE');
+    this.depth++;
+    try {
+      const result = fn();
+      this.db.exec('COMMIT');
+      return result;
+    } catch (err) {
+      if (this.db.isTransaction) this.db.exec('ROLLBACK');
+      throw err;
+    } finally {
+      this.depth--;
+    }
+  }
+
+  close(): void {
+    if (this.db.isOpen) this.db.close();
+  }
+}

@@ -1,0 +1,72 @@
+import type { ClientRecord, ClientsRepo, SigningKeyRecord, SigningKeysRepo } from '../types.ts';
+import type { SqliteDb } from './db.ts';
+
+interface ClientRow {
+  client_id: string;
+  name: string;
+  account_id: string;
+  scopes: string;
+  secret_hash: string;
+  created_at: number;
+}
+
+function toClient(r: ClientRow): ClientRecord {
+  return {
+    clientId: r.client_id,
+    name: r.name,
+    accountId: r.account_id,
+    scopes: r.scopes.split(' ').filter(Boolean),
+    secretHash: r.secret_hash,
+    createdAt: r.created_at,
+  };
+}
+
+export function clientsRepo(db: SqliteDb): ClientsRepo & SigningKeysRepo {
+  return {
+    async createClient(c) {
+      db.run(
+        'INSERT INTO clients (client_id, name, account_id, scopes, secret_hash, created_at) VALUES ($id, $name, $account, $scopes, $hash, $at)',
+        { id: c.clientId, name: c.name, account: c.accountId, scopes: c.scopes.join(' '), hash: c.secretHash, at: c.createdAt },
+      );
+    },
+    async getClient(clientId) {
+      const r = db.get<ClientRow>('SELECT * FROM clients WHERE client_id = $id', { id: clientId });
+      return r && toClient(r);
+    },
+    async listClients() {
+      return db.all<ClientRow>('SELECT * FROM clients ORDER BY created_at, client_id').map(toClient);
+    },
+    async deleteClient(clientId) {
+      return db.tx(() => {
+        const webhooks = db.run('DELETE FROM webhooks WHERE owner_client_id = $id', { id: clientId }).changes;
+        db.run('DELETE FROM directory_grants WHERE client_id = $id', { id: clientId });
+        db.run('DELETE FROM directory_org_admins WHERE client_id = $id', { id: clientId });
+        const deleted = db.run('DELETE FROM clients WHERE client_id = $id', { id: clientId }).changes > 0;
+        return { deleted, webhooks };
+      });
+    },
+
+    async listSigningKeys() {
+      return db
+        .all<{ kid: string; alg: string; public_jwk: string; private_jwk_sealed: string; created_at: number }>(
+          'SELECT * FROM signing_keys ORDER BY created_at DESC, kid',
+        )
+        .map((r) => ({
+          kid: r.kid,
+          alg: r.alg,
+          publicJwk: JSON.parse(r.public_jwk) as Record<string, unknown>,
+          privateJwkSealed: r.private_jwk_sealed,
+          createdAt: r.created_at,
+        }));
+    },
+    async insertFirstSigningKey(k: SigningKeyRecord) {
+      db.tx(() => {
+        if (db.get('SELECT 1 FROM signing_keys LIMIT 1')) return;
+        db.run(
+          'INSERT INTO signing_keys (kid, alg, public_jwk, private_jwk_sealed, created_at) VALUES ($kid, $alg, $pub, $priv, $at)',
+          { kid: k.kid, alg: k.alg, pub: JSON.stringify(k.publicJwk), priv: k.privateJwkSealed, at: k.createdAt },
+        );
+      });
+    },
+  };
+}

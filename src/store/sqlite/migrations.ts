@@ -1,0 +1,115 @@
+import type { SqliteDb } from './db.ts';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** Versioned, append-only: never edit a migration that has shipped, add the next one. */
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'identity, directory, event types and webhooks',
+    sql: `
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+      CREATE TABLE clients (
+        client_id   TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        account_id  TEXT NOT NULL,
+        scopes      TEXT NOT NULL,
+        secret_hash TEXT NOT NULL,
+        created_at  INTEGER NOT NULL
+      );
+
+      CREATE TABLE signing_keys (
+        kid                TEXT PRIMARY KEY,
+        alg                TEXT NOT NULL,
+        public_jwk         TEXT NOT NULL,
+        private_jwk_sealed TEXT NOT NULL,
+        created_at         INTEGER NOT NULL
+      );
+
+      CREATE TABLE directory_itwins (
+        itwin_id   TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX directory_itwins_account ON directory_itwins (account_id);
+
+      CREATE TABLE directory_grants (
+        client_id  TEXT NOT NULL,
+        itwin_id   TEXT NOT NULL,
+        permission TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (client_id, itwin_id, permission)
+      ) WITHOUT ROWID;
+      CREATE INDEX directory_grants_itwin ON directory_grants (itwin_id);
+
+      CREATE TABLE directory_org_admins (
+        client_id  TEXT NOT NULL,
+        account_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (client_id, account_id)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE event_types (
+        type           TEXT PRIMARY KEY,
+        service        TEXT NOT NULL,
+        description    TEXT NOT NULL,
+        content_schema TEXT NOT NULL,
+        example        TEXT NOT NULL,
+        builtin        INTEGER NOT NULL,
+        created_at     INTEGER NOT NULL
+      );
+
+      -- seq gives the keyset order of the list: it only grows, so a page boundary never
+      -- moves when webhooks are inserted concurrently.
+      CREATE TABLE webhooks (
+        seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+        id              TEXT NOT NULL UNIQUE,
+        owner_client_id TEXT NOT NULL,
+        scope           TEXT NOT NULL,
+        scope_id        TEXT NOT NULL,
+        active          INTEGER NOT NULL,
+        callback_url    TEXT NOT NULL,
+        event_types     TEXT NOT NULL,
+        secret_sealed   TEXT NOT NULL,
+        created_at      INTEGER NOT NULL,
+        modified_at     INTEGER NOT NULL
+      );
+      CREATE INDEX webhooks_owner ON webhooks (owner_client_id, seq);
+
+      -- One row per (webhook, subscribed type), keyed for the fan-out lookup at publish.
+      CREATE TABLE webhook_subscriptions (
+        event_type TEXT NOT NULL,
+        scope      TEXT NOT NULL,
+        scope_id   TEXT NOT NULL,
+        webhook_id TEXT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+        PRIMARY KEY (event_type, scope, scope_id, webhook_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX webhook_subscriptions_webhook ON webhook_subscriptions (webhook_id);
+    `,
+  },
+];
+
+export function migrate(db: SqliteDb): number[] {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+  const applied: number[] = [];
+  db.tx(() => {
+    const done = new Set(db.all<{ version: number }>('SELECT version FROM schema_migrations').map((r) => r.version));
+    const newest = Math.max(0, ...done);
+    const known = Math.max(...MIGRATIONS.map((m) => m.version));
+    if (newest > known) {
+      throw new Error(`The database is at schema version ${newest}, newer than this program knows (${known}); upgrade itwin-webhooks.`);
+    }
+    for (const m of MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      db.exec(m.sql);
+      db.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($v, $n, $t)', { v: m.version, n: m.name, t: Date.now() });
+      applied.push(m.version);
+    }
+  });
+  return applied;
+}

@@ -1,0 +1,190 @@
+import type { EventTypeRecord, EventTypesRepo, WebhookRecord, WebhooksRepo, WebhookScope } from '../types.ts';
+import type { SqliteDb } from './db.ts';
+
+interface WebhookRow {
+  seq: number;
+  id: string;
+  owner_client_id: string;
+  scope: string;
+  scope_id: string;
+  active: number;
+  callback_url: string;
+  event_types: string;
+  secret_sealed: string;
+  created_at: number;
+  modified_at: number;
+}
+
+function toWebhook(r: WebhookRow): WebhookRecord {
+  return {
+    id: r.id,
+    ownerClientId: r.owner_client_id,
+    scope: r.scope as WebhookScope,
+    scopeId: r.scope_id,
+    active: r.active === 1,
+    callbackUrl: r.callback_url,
+    eventTypes: JSON.parse(r.event_types) as string[],
+    secretSealed: r.secret_sealed,
+    createdAt: r.created_at,
+    modifiedAt: r.modified_at,
+  };
+}
+
+interface EventTypeRow {
+  type: string;
+  service: string;
+  description: string;
+  content_schema: string;
+  example: string;
+  builtin: number;
+  created_at: number;
+}
+
+function toEventType(r: EventTypeRow): EventTypeRecord {
+  return {
+    type: r.type,
+    service: r.service,
+    description: r.description,
+    contentSchema: JSON.parse(r.content_schema) as Record<string, unknown>,
+    example: JSON.parse(r.example) as Record<string, unknown>,
+    builtin: r.builtin === 1,
+    createdAt: r.created_at,
+  };
+}
+
+const SELECT_OWNED = 'SELECT * FROM webhooks WHERE owner_client_id = $owner AND id = $id';
+
+export function webhooksRepo(db: SqliteDb): WebhooksRepo & EventTypesRepo {
+  const writeSubscriptions = (w: Pick<WebhookRecord, 'id' | 'scope' | 'scopeId' | 'eventTypes'>) => {
+    db.run('DELETE FROM webhook_subscriptions WHERE webhook_id = $id', { id: w.id });
+    for (const type of w.eventTypes) {
+      db.run('INSERT INTO webhook_subscriptions (event_type, scope, scope_id, webhook_id) VALUES ($t, $s, $sid, $id)', {
+        t: type,
+        s: w.scope,
+        sid: w.scopeId,
+        id: w.id,
+      });
+    }
+  };
+
+  return {
+    async createWebhook(w) {
+      db.tx(() => {
+        db.run(
+          `INSERT INTO webhooks (id, owner_client_id, scope, scope_id, active, callback_url, event_types, secret_sealed, created_at, modified_at)
+           VALUES ($id, $owner, $scope, $scopeId, $active, $url, $types, $secret, $created, $modified)`,
+          {
+            id: w.id,
+            owner: w.ownerClientId,
+            scope: w.scope,
+            scopeId: w.scopeId,
+            active: w.active ? 1 : 0,
+            url: w.callbackUrl,
+            types: JSON.stringify(w.eventTypes),
+            secret: w.secretSealed,
+            created: w.createdAt,
+            modified: w.modifiedAt,
+          },
+        );
+        writeSubscriptions(w);
+      });
+    },
+
+    async getWebhook(owner, id) {
+      const r = db.get<WebhookRow>(SELECT_OWNED, { owner, id });
+      return r && toWebhook(r);
+    },
+
+    async listWebhooks(owner, limit, after) {
+      // One extra row tells whether a next page exists without a count query.
+      const rows = db.all<WebhookRow>(
+        'SELECT * FROM webhooks WHERE owner_client_id = $owner AND seq > $after ORDER BY seq LIMIT $limit',
+        { owner, after: after ?? 0, limit: limit + 1 },
+      );
+      const more = rows.length > limit;
+      const page = more ? rows.slice(0, limit) : rows;
+      return { items: page.map(toWebhook), nextCursor: more ? page[page.length - 1]!.seq : undefined };
+    },
+
+    async updateWebhook(owner, id, patch, now) {
+      return db.tx(() => {
+        const current = db.get<WebhookRow>(SELECT_OWNED, { owner, id });
+        if (current === undefined) return undefined;
+        const next = toWebhook(current);
+        if (patch.active !== undefined) next.active = patch.active;
+        if (patch.callbackUrl !== undefined) next.callbackUrl = patch.callbackUrl;
+        if (patch.eventTypes !== undefined) next.eventTypes = patch.eventTypes;
+        if (patch.secretSealed !== undefined) next.secretSealed = patch.secretSealed;
+        next.modifiedAt = now;
+        db.run(
+          `UPDATE webhooks SET active = $active, callback_url = $url, event_types = $types, secret_sealed = $secret, modified_at = $modified
+           WHERE id = $id`,
+          {
+            id,
+            active: next.active ? 1 : 0,
+            url: next.callbackUrl,
+            types: JSON.stringify(next.eventTypes),
+            secret: next.secretSealed,
+            modified: now,
+          },
+        );
+        if (patch.eventTypes !== undefined) writeSubscriptions(next);
+        return next;
+      });
+    },
+
+    async deleteWebhook(owner, id) {
+      return db.run('DELETE FROM webhooks WHERE owner_client_id = $owner AND id = $id', { owner, id }).changes > 0;
+    },
+
+    async listEventTypes() {
+      return db.all<EventTypeRow>('SELECT * FROM event_types ORDER BY builtin DESC, type').map(toEventType);
+    },
+
+    async getEventTypes(types) {
+      if (types.length === 0) return [];
+      const rows = db.all<EventTypeRow>('SELECT * FROM event_types WHERE type IN (SELECT value FROM json_each($types))', {
+        types: JSON.stringify(types),
+      });
+      return rows.map(toEventType);
+    },
+
+    async insertEventType(t) {
+      const r = db.run(
+        `INSERT INTO event_types (type, service, description, content_schema, example, builtin, created_at)
+         VALUES ($type, $service, $description, $schema, $example, $builtin, $created) ON CONFLICT (type) DO NOTHING`,
+        {
+          type: t.type,
+          service: t.service,
+          description: t.description,
+          schema: JSON.stringify(t.contentSchema),
+          example: JSON.stringify(t.example),
+          builtin: t.builtin ? 1 : 0,
+          created: t.createdAt,
+        },
+      );
+      return r.changes > 0;
+    },
+
+    async upsertBuiltinEventTypes(types) {
+      db.tx(() => {
+        for (const t of types) {
+          db.run(
+            `INSERT INTO event_types (type, service, description, content_schema, example, builtin, created_at)
+             VALUES ($type, $service, $description, $schema, $example, 1, $created)
+             ON CONFLICT (type) DO UPDATE SET service = excluded.service, description = excluded.description,
+               content_schema = excluded.content_schema, example = excluded.example, builtin = 1`,
+            {
+              type: t.type,
+              service: t.service,
+              description: t.description,
+              schema: JSON.stringify(t.contentSchema),
+              example: JSON.stringify(t.example),
+              created: t.createdAt,
+            },
+          );
+        }
+      });
+    },
+  };
+}
