@@ -1,4 +1,4 @@
-import { mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Store } from '../types.ts';
 import { SqliteDb, StoreOpenError } from './db.ts';
@@ -11,12 +11,17 @@ export const DATABASE_FILE = 'itwin-webhooks.db';
 
 /** Creates DATA_DIR if needed and checks that it is a writable directory. */
 export function prepareDataDir(dataDir: string): void {
+  if (existsSync(dataDir) && !statSync(dataDir).isDirectory()) throw new StoreOpenError(`DATA_DIR ${dataDir} is not a directory.`);
   try {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   } catch (err) {
     throw new StoreOpenError(`DATA_DIR ${dataDir} cannot be created: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  if (!statSync(dataDir).isDirectory()) throw new StoreOpenError(`DATA_DIR ${dataDir} is not a directory.`);
+  try {
+    accessSync(dataDir, constants.R_OK | constants.W_OK | constants.X_OK);
+  } catch {
+    throw new StoreOpenError(`DATA_DIR ${dataDir} is not readable and writable by this user.`);
+  }
 }
 
 /** Opens (and migrates) the embedded store in `dataDir`. */

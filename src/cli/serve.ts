@@ -1,0 +1,67 @@
+import { Command } from 'commander';
+import type { Config } from '../config/load.ts';
+import { loadConfig } from '../config/load.ts';
+import { SETTINGS } from '../config/settings.ts';
+import { createLogger } from '../observability/logger.ts';
+import { startServer } from '../server.ts';
+import { VERSION } from '../version.ts';
+import { addSettingOptions, flagValues } from './options.ts';
+
+const SHUTDOWN_DEADLINE_MS = 30_000;
+
+function banner(config: Config, url: string): string {
+  const base = config.publicUrl ?? url;
+  const dataDirFlag = config.dataDir === SETTINGS.dataDir.default ? '' : ` --data-dir ${config.dataDir}`;
+  const lines = [
+    `itwin-webhooks ${VERSION} is listening on ${url}`,
+    `  API base URL  ${base}/webhooks`,
+    `  API docs      ${base}/docs  (OpenAPI: ${base}/openapi.json)`,
+    `  Store         ${config.databaseUrl !== undefined ? 'PostgreSQL' : `SQLite in ${config.dataDir}`}`,
+    `  Issuer        ${config.auth.builtinIssuer ? `built-in, token URL ${base}/oauth/token` : `external, JWKS ${config.auth.jwksUrl}`}`,
+  ];
+  if (config.allowInsecureCallbacks) lines.push('  WARNING       http:// callback URLs are accepted (--allow-insecure-callbacks); do not use in production.');
+  if (config.auth.builtinIssuer) {
+    lines.push(
+      'Get a token:',
+      `  npx itwin-webhooks clients create --name my-app --account <ACCOUNT_UUID>${dataDirFlag}`,
+      `  curl -s -u <CLIENT_ID>:<CLIENT_SECRET> -d grant_type=client_credentials ${base}/oauth/token`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function serveCommand(): Command {
+  const cmd = new Command('serve').description('Run the Webhooks API (and, from the next release, the delivery worker).');
+  addSettingOptions(cmd, ['store', 'server', 'auth', 'delivery']);
+  cmd.action(async (_opts: unknown, self: Command) => {
+    const config = loadConfig(flagValues(self), process.env);
+    const logger = createLogger(config.logLevel);
+    const server = await startServer(config, { logger });
+    process.stderr.write(banner(config, server.url));
+
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting now');
+        process.exit(1);
+      }
+      stopping = true;
+      logger.info({ signal }, 'shutting down');
+      const deadline = setTimeout(() => {
+        logger.error('shutdown deadline passed: exiting');
+        process.exit(1);
+      }, SHUTDOWN_DEADLINE_MS);
+      deadline.unref();
+      server.close().then(
+        () => logger.info('stopped'),
+        (err: unknown) => {
+          logger.error({ err }, 'error while shutting down');
+          process.exitCode = 1;
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+  return cmd;
+}
