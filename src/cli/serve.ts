@@ -16,7 +16,7 @@ function banner(config: Config, url: string): string {
     `itwin-webhooks ${VERSION} is listening on ${url}`,
     `  API base URL  ${base}/webhooks`,
     `  API docs      ${base}/docs  (OpenAPI: ${base}/openapi.json)`,
-    `  Store         ${config.databaseUrl !== undefined ? 'PostgreSQL' : `SQLite in ${config.dataDir}`}`,
+    `  Store         SQLite in ${config.dataDir}`,
     `  Issuer        ${config.auth.builtinIssuer ? `built-in, token URL ${base}/oauth/token` : `external, JWKS ${config.auth.jwksUrl}`}`,
   ];
   if (config.allowInsecureCallbacks) lines.push('  WARNING       http:// callback URLs are accepted (--allow-insecure-callbacks); do not use in production.');
@@ -31,8 +31,8 @@ function banner(config: Config, url: string): string {
 }
 
 export function serveCommand(): Command {
-  const cmd = new Command('serve').description('Run the Webhooks API (and, from the next release, the delivery worker).');
-  addSettingOptions(cmd, ['store', 'server', 'auth', 'delivery']);
+  const cmd = new Command('serve').description('Run the Webhooks API.');
+  addSettingOptions(cmd, ['store', 'server', 'auth']);
   cmd.action(async (_opts: unknown, self: Command) => {
     const config = loadConfig(flagValues(self), process.env);
     const logger = createLogger(config.logLevel);

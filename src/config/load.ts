@@ -5,8 +5,6 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-export type Role = 'all' | 'api' | 'worker';
-
 export interface ClaimNames {
   clientId: string;
   subject: string;
@@ -25,8 +23,6 @@ export interface AuthConfig {
 
 export interface StoreConfig {
   dataDir: string;
-  databaseUrl: string | undefined;
-  databasePoolSize: number;
   /** Raw key material as given; parsed by the secret box. */
   encryptionKey: string | undefined;
   logLevel: string;
@@ -38,7 +34,6 @@ export interface Config extends StoreConfig {
   /** Set only when configured; otherwise links are built from the request's Host. */
   publicUrl: string | undefined;
   allowInsecureCallbacks: boolean;
-  role: Role;
   rateLimitMax: number;
   rateLimitWindowSeconds: number;
   trustProxy: boolean;
@@ -125,8 +120,6 @@ function get<T extends Value>(key: SettingKey, flags: FlagValues, env: Env): T {
 export function loadStoreConfig(flags: FlagValues, env: Env): StoreConfig {
   return {
     dataDir: get<string>('dataDir', flags, env),
-    databaseUrl: get<string | undefined>('databaseUrl', flags, env),
-    databasePoolSize: get<number>('databasePoolSize', flags, env),
     encryptionKey: get<string | undefined>('encryptionKey', flags, env),
     logLevel: get<string>('logLevel', flags, env),
   };
@@ -152,15 +145,11 @@ export function loadConfig(flags: FlagValues, env: Env): Config {
   if (jwksUrl !== undefined && issuerSetting === undefined) {
     throw new ConfigError('Missing AUTH_ISSUER (--auth-issuer): it is required with AUTH_JWKS_URL.');
   }
-  if (store.databaseUrl !== undefined && store.encryptionKey === undefined) {
-    throw new ConfigError('Missing ENCRYPTION_KEY (--encryption-key): it is required with DATABASE_URL so that every process shares the key.');
-  }
   return {
     ...store,
     host,
     port,
     publicUrl,
-    role: get<Role>('role', flags, env),
     allowInsecureCallbacks: get<boolean>('allowInsecureCallbacks', flags, env),
     rateLimitMax: get<number>('rateLimitMax', flags, env),
     rateLimitWindowSeconds: get<number>('rateLimitWindowSeconds', flags, env),

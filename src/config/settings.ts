@@ -30,12 +30,8 @@ export const SETTINGS = {
   // --- data store
   dataDir: { flag: '--data-dir', env: 'DATA_DIR', kind: { type: 'string' }, default: './data', group: 'store',
     description: 'Directory of the embedded SQLite store and the generated encryption key.' },
-  databaseUrl: { flag: '--database-url', env: 'DATABASE_URL', kind: { type: 'url', protocols: ['postgres:', 'postgresql:'] }, group: 'store',
-    description: 'PostgreSQL connection URL. When set, PostgreSQL is the store instead of SQLite.' },
-  databasePoolSize: { flag: '--database-pool-size', env: 'DATABASE_POOL_SIZE', kind: { type: 'int', min: 1, max: 1000 }, default: '10', group: 'store',
-    description: 'Connections in the PostgreSQL pool of each process.' },
   encryptionKey: { flag: '--encryption-key', env: 'ENCRYPTION_KEY', kind: { type: 'string', secret: true }, group: 'store',
-    description: '32-byte key (64 hex characters or base64) that encrypts webhook secrets and signing keys at rest. Generated into DATA_DIR/encryption.key (mode 0600) when unset; required with DATABASE_URL.' },
+    description: '32-byte key (64 hex characters or base64) that encrypts webhook secrets and signing keys at rest. Generated into DATA_DIR/encryption.key (mode 0600) when unset.' },
   logLevel: { flag: '--log-level', env: 'LOG_LEVEL', kind: { type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }, default: 'info', group: 'store',
     description: 'Level of the JSON logs written to standard output.' },
 
@@ -46,8 +42,6 @@ export const SETTINGS = {
     description: 'TCP port to listen on (0 picks a free one).' },
   publicUrl: { flag: '--public-url', env: 'PUBLIC_URL', kind: { type: 'url', protocols: ['http:', 'https:'] }, group: 'server',
     description: 'Externally visible base URL, used in links and as the built-in issuer. Defaults to http://HOST:PORT.' },
-  role: { flag: '--role', env: 'ROLE', kind: { type: 'enum', values: ['all', 'api', 'worker'] }, default: 'all', group: 'server',
-    description: 'What this process runs: the API, the delivery worker, or both.' },
   rateLimitMax: { flag: '--rate-limit-max', env: 'RATE_LIMIT_MAX', kind: { type: 'int', min: 0, max: 100_000_000 }, default: '6000', group: 'server',
     description: 'Requests each client may make per rate-limit window (0 turns the limit off).' },
   rateLimitWindowSeconds: { flag: '--rate-limit-window', env: 'RATE_LIMIT_WINDOW_SECONDS', kind: { type: 'int', min: 1, max: 86_400 }, default: '60', group: 'server',

@@ -23,9 +23,6 @@ export interface OpenedStore {
  * was written with, and brings the built-in event types up to date.
  */
 export async function openStore(config: StoreConfig, now: () => number = Date.now): Promise<OpenedStore> {
-  if (config.databaseUrl !== undefined) {
-    throw new StoreOpenError('DATABASE_URL (--database-url): the PostgreSQL store is not available in this version.');
-  }
   prepareDataDir(config.dataDir);
   let key;
   try {

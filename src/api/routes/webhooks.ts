@@ -1,12 +1,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { canManageItwinWebhooks } from '../../auth/permissions.ts';
 import { MODIFY_SCOPES, READ_SCOPES } from '../../auth/scopes.ts';
 import type { WebhookRecord } from '../../store/types.ts';
 import type { AppDeps } from '../deps.ts';
 import { callbackUrlProblem } from '../callbackUrl.ts';
-import { detail, errors, type ErrorDetail } from '../errors.ts';
+import { detail, errors } from '../errors.ts';
 import { linkBase } from '../links.ts';
+import { detailsFromSchemaErrors } from '../validation.ts';
 import { principalOf } from '../plugins/auth.ts';
 import { decodeCursor, encodeCursor } from '../paging.ts';
 import { bodyErrors, commonErrors, errorResponse, isUuid, normalizeUuid } from '../schemas/common.ts';
@@ -24,6 +26,13 @@ const READ = { anyScope: READ_SCOPES, serviceApp: true };
 const MODIFY = { anyScope: MODIFY_SCOPES, serviceApp: true };
 const BODY_LIMIT = 64 * 1024;
 const DEFAULT_TOP = 100;
+/** Properties of the webhook resource that a client may not write. */
+const CREATE_READ_ONLY = ['id', 'active', 'created', 'modified'];
+const UPDATE_READ_ONLY = ['id', 'scope', 'scopeId', 'created', 'modified'];
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
 
 export function toWebhookResponse(w: WebhookRecord): Webhook {
   return {
@@ -49,20 +58,28 @@ export const webhookRoutes =
     const { store, box, config, now } = deps;
     const sealSecret = (webhookId: string, secret: string) => box.seal(secret, `webhook:${webhookId}`);
 
-    /** Problems with fields that are shared by create and update. */
-    const checkCommon = async (body: { callbackUrl?: string | undefined; eventTypes?: string[] | undefined }): Promise<ErrorDetail[]> => {
-      const problems: ErrorDetail[] = [];
-      if (body.callbackUrl !== undefined) {
-        const problem = callbackUrlProblem(body.callbackUrl, config.allowInsecureCallbacks);
+    /**
+     * The problems of a create or update body: those the schema found (routes use
+     * attachValidation) plus the semantic rules of every property that is at least well
+     * typed, so that one answer lists every problem.
+     */
+    const collectProblems = async (request: FastifyRequest, readOnly: readonly string[]) => {
+      const raw = isPlainObject(request.body) ? request.body : {};
+      const problems = request.validationError === undefined ? [] : detailsFromSchemaErrors(request.validationError.validation, readOnly);
+      const flagged = new Set(problems.map((d) => d.target.split(/[.[]/)[0]));
+      const usable = (key: string) => key in raw && !flagged.has(key);
+      if (usable('callbackUrl')) {
+        const problem = callbackUrlProblem(raw.callbackUrl as string, config.allowInsecureCallbacks);
         if (problem !== undefined) problems.push(detail('InvalidValue', 'callbackUrl', problem));
       }
-      if (body.eventTypes !== undefined) {
-        const known = new Set((await store.getEventTypes(body.eventTypes)).map((t) => t.type));
-        body.eventTypes.forEach((t, i) => {
+      if (usable('eventTypes')) {
+        const types = raw.eventTypes as string[];
+        const known = new Set((await store.getEventTypes(types)).map((t) => t.type));
+        types.forEach((t, i) => {
           if (!known.has(t)) problems.push(detail('InvalidValue', `eventTypes[${i}]`, `${t} is not a known event type; see GET /webhooks/event-types.`));
         });
       }
-      return problems;
+      return { raw, problems, usable };
     };
 
     const ensureItwinPermission = async (clientId: string, itwinId: string) => {
@@ -77,7 +94,8 @@ export const webhookRoutes =
       '/webhooks',
       {
         bodyLimit: BODY_LIMIT,
-        config: { auth: MODIFY, validationCode: 'InvalidCreateWebhookRequest', readOnly: ['id', 'active', 'created', 'modified'] },
+        attachValidation: true,
+        config: { auth: MODIFY },
         schema: {
           summary: 'Create a webhook',
           description: 'Creates an inactive webhook; activate it with PATCH {"active": true}. The answer is the only time the secret is shown.',
@@ -89,26 +107,26 @@ export const webhookRoutes =
       },
       async (request, reply) => {
         const principal = principalOf(request);
-        const body = request.body;
-        const problems = await checkCommon(body);
+        const { raw, problems, usable } = await collectProblems(request, CREATE_READ_ONLY);
         let scopeId: string | undefined;
-        if (body.scope === 'iTwin') {
-          if (body.scopeId === undefined) {
+        if (raw.scope === 'iTwin' && !problems.some((d) => d.target === 'scopeId')) {
+          if (raw.scopeId === undefined) {
             problems.push(detail('MissingRequiredProperty', 'scopeId', 'scopeId is required when scope is iTwin.'));
           } else {
-            scopeId = normalizeUuid(body.scopeId);
+            scopeId = normalizeUuid(raw.scopeId as string);
             if ((await store.getItwinAccount(scopeId)) === undefined) {
               problems.push(detail('InvalidValue', 'scopeId', `iTwin ${scopeId} was not found.`));
             }
           }
-        } else {
+        } else if (raw.scope === 'Account') {
           const account = principal.accountId === undefined ? undefined : normalizeUuid(principal.accountId);
           scopeId = account;
-          if (body.scopeId !== undefined && account !== undefined && normalizeUuid(body.scopeId) !== account) {
+          if (usable('scopeId') && account !== undefined && normalizeUuid(raw.scopeId as string) !== account) {
             problems.push(detail('InvalidValue', 'scopeId', 'scopeId of an Account webhook must be your own account id (or be omitted).'));
           }
         }
         if (problems.length > 0) throw errors.validation('InvalidCreateWebhookRequest', problems);
+        const body = request.body;
         if (scopeId === undefined) throw errors.insufficientPermissions('The token names no account, so it cannot own an Account webhook.');
         const clientId = principal.clientId!;
         if (body.scope === 'iTwin') await ensureItwinPermission(clientId, scopeId);
@@ -188,11 +206,8 @@ export const webhookRoutes =
       '/webhooks/:webhookId',
       {
         bodyLimit: BODY_LIMIT,
-        config: {
-          auth: MODIFY,
-          validationCode: 'InvalidUpdateWebhookRequest',
-          readOnly: ['id', 'scope', 'scopeId', 'created', 'modified'],
-        },
+        attachValidation: true,
+        config: { auth: MODIFY },
         schema: {
           summary: 'Update a webhook',
           description: 'Changes active, callbackUrl, eventTypes or secret. The secret is returned only when this request set it.',
@@ -212,10 +227,10 @@ export const webhookRoutes =
       async (request) => {
         const principal = principalOf(request);
         const clientId = principal.clientId!;
+        const { problems } = await collectProblems(request, UPDATE_READ_ONLY);
+        if (problems.length > 0) throw errors.validation('InvalidUpdateWebhookRequest', problems);
         const current = await findOwned(clientId, request.params.webhookId);
         const body = request.body;
-        const problems = await checkCommon(body);
-        if (problems.length > 0) throw errors.validation('InvalidUpdateWebhookRequest', problems);
         if (current.scope === 'iTwin') await ensureItwinPermission(clientId, current.scopeId);
         const updated = await store.updateWebhook(
           clientId,
