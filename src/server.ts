@@ -6,13 +6,21 @@ import { createBuiltinIssuer } from './auth/issuer.ts';
 import { createTokenVerifier } from './auth/verifier.ts';
 import { createContentValidator } from './catalog/contentValidator.ts';
 import type { Config } from './config/load.ts';
+import type { LookupFn } from './delivery/connector.ts';
+import { createDispatcher, type DeliveryDispatcher } from './delivery/dispatcher.ts';
+import { createSender } from './delivery/sender.ts';
+import { createPublisher } from './ingest/publisher.ts';
+import { createMetrics } from './observability/metrics.ts';
 import { openStore } from './store/open.ts';
+import { VERSION } from './version.ts';
 
 export interface RunningServer {
   app: FastifyInstance;
   deps: AppDeps;
+  dispatcher: DeliveryDispatcher;
   /** The address actually bound, e.g. http://127.0.0.1:3000. */
   url: string;
+  /** Stops taking requests, lets deliveries in flight finish (SHUTDOWN_GRACE), releases leases, closes the store. */
   close(): Promise<void>;
 }
 
@@ -21,9 +29,13 @@ export interface StartOptions {
   now?: () => number;
   /** Build everything but do not bind a socket (tests use inject()). */
   listen?: boolean;
+  /** Replaces DNS for callbacks (tests). */
+  lookup?: LookupFn;
+  /** Randomness of the retry jitter (tests). */
+  random?: () => number;
 }
 
-/** Wires the store, identity and API together and starts listening. */
+/** Wires the store, identity, API and delivery engine together and starts them. */
 export async function startServer(config: Config, options: StartOptions): Promise<RunningServer> {
   const now = options.now ?? Date.now;
   const { logger } = options;
@@ -32,6 +44,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
   if (opened.keyCreated) logger.info({ dataDir: config.dataDir }, 'generated a new encryption key in the data directory');
   if (opened.keyFileLoose) logger.warn({ dataDir: config.dataDir }, 'encryption.key is readable by other users; run chmod 600 on it');
 
+  let dispatcher: DeliveryDispatcher | undefined;
   try {
     const issuer = config.auth.builtinIssuer ? await createBuiltinIssuer({ store, box, auth: config.auth, now }) : undefined;
     const verifier = createTokenVerifier(
@@ -39,8 +52,23 @@ export async function startServer(config: Config, options: StartOptions): Promis
       issuer !== undefined ? { local: issuer.jwks() } : { remoteUrl: config.auth.jwksUrl! },
       now,
     );
-    const deps: AppDeps = { config, store, box, verifier, issuer, contentValidator: createContentValidator(), logger, now };
+    const metrics = createMetrics(store, now);
+    const wake = () => dispatcher?.wake();
+    const publisher = createPublisher({ store, now, metrics, wake });
+    const deps: AppDeps = { config, store, box, verifier, issuer, contentValidator: createContentValidator(), publisher, metrics, wake, logger, now };
+    const sender = createSender({
+      delivery: config.delivery,
+      callbacks: config.callbacks,
+      box,
+      userAgent: `itwin-webhooks/${VERSION}`,
+      now,
+      lookup: options.lookup,
+      random: options.random,
+    });
+    const worker = createDispatcher({ store, sender, config: config.delivery, metrics, logger, now });
+    dispatcher = worker;
     const app = await createApp(deps);
+    await worker.start();
     let url = '';
     if (options.listen !== false) {
       await app.listen({ host: config.host, port: config.port });
@@ -50,19 +78,23 @@ export async function startServer(config: Config, options: StartOptions): Promis
         url = `http://${host}:${address.port}`;
       }
     }
-    let closed = false;
+    let closing: Promise<void> | undefined;
     return {
       app,
       deps,
+      dispatcher: worker,
       url,
-      async close() {
-        if (closed) return;
-        closed = true;
-        await app.close();
-        await store.close();
+      close() {
+        closing ??= (async () => {
+          await app.close();
+          await worker.stop(config.delivery.shutdownGraceMs);
+          await store.close();
+        })();
+        return closing;
       },
     };
   } catch (err) {
+    await dispatcher?.stop(0);
     await store.close();
     throw err;
   }

@@ -1,6 +1,6 @@
 import type { Options } from 'ajv';
 import type { FastifySchemaCompiler } from 'fastify';
-import { createAjv } from '../json/ajv.ts';
+import { createAjv, type ValidateFunction } from '../json/ajv.ts';
 
 const BASE: Options = {
   allErrors: true, // one detail per problem, not only the first
@@ -9,6 +9,11 @@ const BASE: Options = {
   strict: true,
   keywords: ['example'],
 };
+
+/** A validator for a body schema checked by hand (e.g. one branch of a union), with the route options. */
+export function compileBodySchema(schema: object): ValidateFunction {
+  return createAjv({ ...BASE, coerceTypes: false }).compile(schema);
+}
 
 /**
  * Two validators: bodies are never coerced (a "true" string is not a boolean), while

@@ -9,8 +9,11 @@ import type { AppDeps } from './deps.ts';
 import { errors } from './errors.ts';
 import { installAuth } from './plugins/auth.ts';
 import { addMethodNotAllowedRoutes, installErrorHandling } from './plugins/errors.ts';
+import { deliveryRoutes } from './routes/deliveries.ts';
+import { eventRoutes } from './routes/events.ts';
 import { eventTypeRoutes } from './routes/eventTypes.ts';
 import { healthRoutes } from './routes/health.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { oauthRoutes } from './routes/oauth.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import './types.ts';
@@ -51,8 +54,10 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
       tags: [
         { name: 'Webhooks', description: 'Webhook subscriptions of the calling application.' },
         { name: 'Event types', description: 'The catalog of event types.' },
+        { name: 'Events', description: 'Publishing events (platform producers).' },
+        { name: 'Deliveries', description: 'Delivery history, redelivery and test events of a webhook.' },
         { name: 'OAuth2', description: 'The built-in authorization server (client credentials).' },
-        { name: 'Operations', description: 'Health and readiness.' },
+        { name: 'Operations', description: 'Health, readiness and metrics.' },
       ],
     },
   });
@@ -79,6 +84,9 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes(deps));
   await app.register(webhookRoutes(deps));
   await app.register(eventTypeRoutes(deps));
+  await app.register(eventRoutes(deps));
+  await app.register(deliveryRoutes(deps));
+  await app.register(metricsRoutes(deps));
   if (deps.issuer !== undefined) await app.register(oauthRoutes(deps, deps.issuer));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

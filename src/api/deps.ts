@@ -4,6 +4,8 @@ import type { TokenVerifier } from '../auth/verifier.ts';
 import type { ContentValidator } from '../catalog/contentValidator.ts';
 import type { Config } from '../config/load.ts';
 import type { SecretBox } from '../crypto/secretBox.ts';
+import type { Publisher } from '../ingest/publisher.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import type { Store } from '../store/types.ts';
 
 /** Everything the HTTP API needs, passed in (no module-level singletons). */
@@ -15,6 +17,10 @@ export interface AppDeps {
   /** Present when the built-in OAuth2 issuer is on. */
   issuer: BuiltinIssuer | undefined;
   contentValidator: ContentValidator;
+  publisher: Publisher;
+  metrics: Metrics;
+  /** Tells the delivery workers that something became due now. */
+  wake: () => void;
   logger: Logger;
   now: () => number;
 }

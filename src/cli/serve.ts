@@ -7,7 +7,8 @@ import { startServer } from '../server.ts';
 import { VERSION } from '../version.ts';
 import { addSettingOptions, flagValues } from './options.ts';
 
-const SHUTDOWN_DEADLINE_MS = 30_000;
+/** Beyond the delivery grace period, the time the rest of the shutdown may take before the process exits anyway. */
+const SHUTDOWN_MARGIN_MS = 20_000;
 
 function banner(config: Config, url: string): string {
   const base = config.publicUrl ?? url;
@@ -19,7 +20,11 @@ function banner(config: Config, url: string): string {
     `  Store         SQLite in ${config.dataDir}`,
     `  Issuer        ${config.auth.builtinIssuer ? `built-in, token URL ${base}/oauth/token` : `external, JWKS ${config.auth.jwksUrl}`}`,
   ];
-  if (config.allowInsecureCallbacks) lines.push('  WARNING       http:// callback URLs are accepted (--allow-insecure-callbacks); do not use in production.');
+  if (config.callbacks.allowInsecure) lines.push('  WARNING       http:// callback URLs are accepted (--allow-insecure-callbacks); do not use in production.');
+  if (config.callbacks.allowPrivate) {
+    lines.push('  WARNING       the SSRF guard is off: callbacks may reach loopback and private addresses (--allow-private-callbacks); do not use in production.');
+  }
+  if (config.callbacks.allowCidrs.length > 0) lines.push(`  Callbacks     also allowed to reach ${config.callbacks.allowCidrs.join(', ')}`);
   if (config.auth.builtinIssuer) {
     lines.push(
       'Get a token:',
@@ -31,8 +36,8 @@ function banner(config: Config, url: string): string {
 }
 
 export function serveCommand(): Command {
-  const cmd = new Command('serve').description('Run the Webhooks API.');
-  addSettingOptions(cmd, ['store', 'server', 'auth']);
+  const cmd = new Command('serve').description('Run the Webhooks API and the delivery worker.');
+  addSettingOptions(cmd, ['store', 'server', 'auth', 'delivery']);
   cmd.action(async (_opts: unknown, self: Command) => {
     const config = loadConfig(flagValues(self), process.env);
     const logger = createLogger(config.logLevel);
@@ -50,7 +55,7 @@ export function serveCommand(): Command {
       const deadline = setTimeout(() => {
         logger.error('shutdown deadline passed: exiting');
         process.exit(1);
-      }, SHUTDOWN_DEADLINE_MS);
+      }, config.delivery.shutdownGraceMs + SHUTDOWN_MARGIN_MS);
       deadline.unref();
       server.close().then(
         () => logger.info('stopped'),

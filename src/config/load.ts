@@ -1,4 +1,14 @@
+import ipaddr from 'ipaddr.js';
 import { SETTINGS, type SettingKey, type SettingSpec } from './settings.ts';
+
+function isCidr(text: string): boolean {
+  try {
+    ipaddr.parseCIDR(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** A setting that could not be accepted; the message names the flag and the variable. */
 export class ConfigError extends Error {
@@ -28,12 +38,36 @@ export interface StoreConfig {
   logLevel: string;
 }
 
+/** How deliveries are sent, retried and scheduled (times in milliseconds). */
+export interface DeliveryConfig {
+  timeoutMs: number;
+  retryScheduleMs: number[];
+  jitter: number;
+  retryAfterMaxMs: number;
+  deactivateFailingAfterMs: number;
+  maxInFlightPerWebhook: number;
+  concurrency: number;
+  claimBatch: number;
+  leaseTtlMs: number;
+  heartbeatMs: number;
+  pollMs: number;
+  shutdownGraceMs: number;
+}
+
+/** What callbacks may connect to (the SSRF guard). */
+export interface CallbackPolicy {
+  allowInsecure: boolean;
+  allowPrivate: boolean;
+  allowCidrs: string[];
+}
+
 export interface Config extends StoreConfig {
   host: string;
   port: number;
   /** Set only when configured; otherwise links are built from the request's Host. */
   publicUrl: string | undefined;
-  allowInsecureCallbacks: boolean;
+  callbacks: CallbackPolicy;
+  delivery: DeliveryConfig;
   rateLimitMax: number;
   rateLimitWindowSeconds: number;
   trustProxy: boolean;
@@ -41,7 +75,7 @@ export interface Config extends StoreConfig {
   auth: AuthConfig;
 }
 
-type Value = string | number | boolean | undefined;
+type Value = string | number | boolean | number[] | string[] | undefined;
 export type FlagValues = Partial<Record<SettingKey, string | boolean | undefined>>;
 export type Env = Record<string, string | undefined>;
 
@@ -94,8 +128,31 @@ function parseOne(spec: SettingSpec, raw: string | boolean): Value {
       if (raw.length === 0) throw new ConfigError(`Invalid ${label(spec)}: the value is empty.`);
       return raw;
     case 'list':
-      return raw;
+      return raw.split(',').map((v) => v.trim()).filter(Boolean);
+    case 'duration':
+      return parseDurationSetting(spec, raw, kind.min, kind.max);
+    case 'durations': {
+      const parts = raw.split(',').map((v) => v.trim());
+      if (parts.some((p) => p === '')) throw new ConfigError(`Invalid ${label(spec)}: "${raw}" has an empty entry.`);
+      return parts.map((p) => parseDurationSetting(spec, p, kind.min, kind.max));
+    }
   }
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "250ms", "5s", "30m", "2h", "5d" (a bare number is milliseconds) → milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (match === null) return undefined;
+  return Math.round(Number(match[1]) * UNITS[match[2] ?? 'ms']!);
+}
+
+function parseDurationSetting(spec: SettingSpec, raw: string, min: number, max: number): number {
+  const ms = parseDuration(raw);
+  if (ms === undefined) throw new ConfigError(`Invalid ${label(spec)}: "${raw}" is not a duration (e.g. 500ms, 5s, 30m, 2h, 5d).`);
+  if (ms < min || ms > max) throw new ConfigError(`Invalid ${label(spec)}: ${raw} is outside ${min}ms..${max}ms.`);
+  return ms;
 }
 
 /** Never echo credentials from a URL back into an error message. */
@@ -145,12 +202,35 @@ export function loadConfig(flags: FlagValues, env: Env): Config {
   if (jwksUrl !== undefined && issuerSetting === undefined) {
     throw new ConfigError('Missing AUTH_ISSUER (--auth-issuer): it is required with AUTH_JWKS_URL.');
   }
+  const allowCidrs = get<string[] | undefined>('callbackAllowCidrs', flags, env) ?? [];
+  for (const cidr of allowCidrs) {
+    if (!isCidr(cidr)) throw new ConfigError(`Invalid CALLBACK_ALLOW_CIDRS (--callback-allow-cidrs): "${cidr}" is not a CIDR such as 10.0.0.0/8.`);
+  }
+  const allowInsecureCallbacks = get<boolean>('allowInsecureCallbacks', flags, env);
+  const delivery: DeliveryConfig = {
+    timeoutMs: get<number>('deliveryTimeout', flags, env),
+    retryScheduleMs: get<number[]>('retrySchedule', flags, env),
+    jitter: get<number>('retryJitter', flags, env) / 100,
+    retryAfterMaxMs: get<number>('retryAfterMax', flags, env),
+    deactivateFailingAfterMs: get<number>('deactivateFailingAfter', flags, env),
+    maxInFlightPerWebhook: get<number>('maxInFlightPerWebhook', flags, env),
+    concurrency: get<number>('deliveryConcurrency', flags, env),
+    claimBatch: get<number>('claimBatch', flags, env),
+    leaseTtlMs: get<number>('leaseTtl', flags, env),
+    heartbeatMs: get<number>('heartbeatInterval', flags, env),
+    pollMs: get<number>('pollInterval', flags, env),
+    shutdownGraceMs: get<number>('shutdownGrace', flags, env),
+  };
+  if (delivery.heartbeatMs * 2 > delivery.leaseTtlMs) {
+    throw new ConfigError('Invalid HEARTBEAT_INTERVAL (--heartbeat-interval): it must be at most half of LEASE_TTL, or live workers would lose their leases.');
+  }
   return {
     ...store,
     host,
     port,
     publicUrl,
-    allowInsecureCallbacks: get<boolean>('allowInsecureCallbacks', flags, env),
+    callbacks: { allowInsecure: allowInsecureCallbacks, allowPrivate: get<boolean>('allowPrivateCallbacks', flags, env), allowCidrs },
+    delivery,
     rateLimitMax: get<number>('rateLimitMax', flags, env),
     rateLimitWindowSeconds: get<number>('rateLimitWindowSeconds', flags, env),
     trustProxy: get<boolean>('trustProxy', flags, env),

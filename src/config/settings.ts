@@ -11,7 +11,11 @@ export type SettingKind =
   | { type: 'bool' }
   | { type: 'url'; protocols: string[] }
   | { type: 'enum'; values: readonly string[] }
-  | { type: 'list' };
+  | { type: 'list' }
+  /** A duration such as 250ms, 5s, 30m, 2h or 5d; parsed to milliseconds. */
+  | { type: 'duration'; min: number; max: number }
+  /** A comma-separated list of durations. */
+  | { type: 'durations'; min: number; max: number };
 
 /** Which commands read the setting: `store` settings are needed by every command that opens the data store. */
 export type SettingGroup = 'store' | 'server' | 'auth' | 'delivery';
@@ -54,6 +58,11 @@ export const SETTINGS = {
   allowInsecureCallbacks: { flag: '--allow-insecure-callbacks', env: 'ALLOW_INSECURE_CALLBACKS', kind: { type: 'bool' }, default: 'false', group: 'server',
     description: 'Accept http:// callback URLs (development only).' },
 
+  allowPrivateCallbacks: { flag: '--allow-private-callbacks', env: 'ALLOW_PRIVATE_CALLBACKS', kind: { type: 'bool' }, default: 'false', group: 'server',
+    description: 'Deliver to loopback, private and other internal addresses (development only; turns the SSRF guard off).' },
+  callbackAllowCidrs: { flag: '--callback-allow-cidrs', env: 'CALLBACK_ALLOW_CIDRS', kind: { type: 'list' }, group: 'server',
+    description: 'Comma-separated CIDRs that callbacks may reach although the SSRF guard would refuse them, e.g. 10.1.0.0/16,fd00::/8.' },
+
   // --- identity
   builtinIssuer: { flag: '--builtin-issuer', env: 'BUILTIN_ISSUER', kind: { type: 'bool' }, group: 'auth',
     description: 'Serve /oauth/token and /.well-known/jwks.json and trust the tokens they issue. On unless AUTH_JWKS_URL is set.' },
@@ -73,6 +82,32 @@ export const SETTINGS = {
     description: 'Claim that carries the space-separated scopes.' },
   tokenTtlSeconds: { flag: '--token-ttl', env: 'TOKEN_TTL_SECONDS', kind: { type: 'int', min: 60, max: 86_400 }, default: '3600', group: 'auth',
     description: 'Lifetime of tokens from the built-in issuer, in seconds.' },
+
+  // --- delivery
+  deliveryTimeout: { flag: '--delivery-timeout', env: 'DELIVERY_TIMEOUT', kind: { type: 'duration', min: 100, max: 120_000 }, default: '5s', group: 'delivery',
+    description: 'Time allowed for one delivery request: connect, response headers and body.' },
+  retrySchedule: { flag: '--retry-schedule', env: 'RETRY_SCHEDULE', kind: { type: 'durations', min: 0, max: 30 * 86_400_000 }, default: '5s,5m,30m,2h,5h,10h,14h,20h,24h', group: 'delivery',
+    description: 'Delays before each retry; after the last one fails the delivery is failed.' },
+  retryJitter: { flag: '--retry-jitter', env: 'RETRY_JITTER_PERCENT', kind: { type: 'int', min: 0, max: 100 }, default: '20', group: 'delivery',
+    description: 'Random spread of each retry delay, in percent (plus or minus).' },
+  retryAfterMax: { flag: '--retry-after-max', env: 'RETRY_AFTER_MAX', kind: { type: 'duration', min: 0, max: 30 * 86_400_000 }, default: '24h', group: 'delivery',
+    description: 'Longest Retry-After (from a 429 or 503) that is honoured.' },
+  deactivateFailingAfter: { flag: '--deactivate-failing-after', env: 'DEACTIVATE_FAILING_AFTER', kind: { type: 'duration', min: 1000, max: 365 * 86_400_000 }, default: '5d', group: 'delivery',
+    description: 'A webhook whose every attempt has failed for this long is deactivated.' },
+  maxInFlightPerWebhook: { flag: '--max-in-flight-per-webhook', env: 'MAX_IN_FLIGHT_PER_WEBHOOK', kind: { type: 'int', min: 1, max: 10_000 }, default: '16', group: 'delivery',
+    description: 'Deliveries to one webhook that may be in flight at once (across all workers).' },
+  deliveryConcurrency: { flag: '--delivery-concurrency', env: 'DELIVERY_CONCURRENCY', kind: { type: 'int', min: 1, max: 100_000 }, default: '256', group: 'delivery',
+    description: 'Deliveries one worker process keeps in flight at most.' },
+  claimBatch: { flag: '--claim-batch', env: 'CLAIM_BATCH', kind: { type: 'int', min: 1, max: 10_000 }, default: '256', group: 'delivery',
+    description: 'Deliveries a worker claims in one database round trip at most.' },
+  leaseTtl: { flag: '--lease-ttl', env: 'LEASE_TTL', kind: { type: 'duration', min: 500, max: 3_600_000 }, default: '30s', group: 'delivery',
+    description: 'A worker whose heartbeat is older than this is presumed dead and its deliveries are taken over.' },
+  heartbeatInterval: { flag: '--heartbeat-interval', env: 'HEARTBEAT_INTERVAL', kind: { type: 'duration', min: 100, max: 600_000 }, default: '5s', group: 'delivery',
+    description: 'How often a worker renews its lease.' },
+  pollInterval: { flag: '--poll-interval', env: 'POLL_INTERVAL', kind: { type: 'duration', min: 10, max: 600_000 }, default: '1s', group: 'delivery',
+    description: 'Backstop: how often an idle worker looks for due deliveries without being woken.' },
+  shutdownGrace: { flag: '--shutdown-grace', env: 'SHUTDOWN_GRACE', kind: { type: 'duration', min: 0, max: 600_000 }, default: '10s', group: 'delivery',
+    description: 'On SIGTERM, how long in-flight deliveries may take to finish before their leases are released.' },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingKey = keyof typeof SETTINGS;

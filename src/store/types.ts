@@ -125,11 +125,151 @@ export interface WebhooksRepo {
   /** Only the owner's webhooks are visible: anything else is undefined, exactly like a missing one. */
   getWebhook(ownerClientId: string, id: string): Promise<WebhookRecord | undefined>;
   listWebhooks(ownerClientId: string, limit: number, afterCursor: number | undefined): Promise<Page<WebhookRecord>>;
+  /** Deactivating cancels the webhook's pending deliveries in the same transaction. */
   updateWebhook(ownerClientId: string, id: string, patch: WebhookPatch, now: number): Promise<WebhookRecord | undefined>;
+  /** Deletes the webhook with its deliveries: pending ones are never sent. */
   deleteWebhook(ownerClientId: string, id: string): Promise<boolean>;
 }
 
-export interface Store extends ClientsRepo, SigningKeysRepo, DirectoryRepo, EventTypesRepo, WebhooksRepo {
+/** What the API reports: a delivery being sent is still `pending`. */
+export type DeliveryStatus = 'pending' | 'succeeded' | 'failed' | 'cancelled';
+
+export interface NewEvent {
+  messageId: string;
+  eventType: string;
+  itwinId: string | undefined;
+  accountId: string | undefined;
+  /** The content as the exact JSON text that will be sent. */
+  contentJson: string;
+  publisherClientId: string | undefined;
+}
+
+export interface PublishedEvent {
+  messageId: string;
+  eventType: string;
+  enqueuedAt: number;
+  matchedWebhooks: number;
+  /** The messageId was seen within the idempotency window: nothing new was fanned out. */
+  duplicate: boolean;
+}
+
+export interface EventsRepo {
+  /**
+   * Stores the events and one pending delivery per matching active webhook, all in one
+   * transaction: when this resolves, everything is durable; when it rejects, nothing is.
+   * An event whose messageId was published within `idempotencyWindowMs` is not stored
+   * again; the first result is returned instead.
+   */
+  publishEvents(events: NewEvent[], now: number, idempotencyWindowMs: number): Promise<PublishedEvent[]>;
+  /** Stores a test event with a single delivery to one webhook, whatever its subscriptions and state. */
+  publishTestEvent(event: NewEvent, webhookId: string, now: number): Promise<{ enqueuedAt: number; deliveryId: string }>;
+}
+
+/** A delivery leased to a worker, with everything needed to send it. */
+export interface ClaimedDelivery {
+  id: string;
+  webhookId: string;
+  /** 1 for the first attempt. */
+  attempt: number;
+  callbackUrl: string;
+  secretSealed: string;
+  messageId: string;
+  eventType: string;
+  itwinId: string | undefined;
+  contentJson: string;
+  enqueuedAt: number;
+}
+
+export type AttemptOutcome = 'succeeded' | 'retry' | 'failed' | 'gone';
+
+export interface AttemptResult {
+  deliveryId: string;
+  webhookId: string;
+  attempt: number;
+  startedAt: number;
+  durationMs: number;
+  statusCode: number | undefined;
+  error: string | undefined;
+  /** At most 4 KiB of the response body. */
+  responseBody: string | undefined;
+  outcome: AttemptOutcome;
+  /** For outcome `retry`: when to try again. */
+  nextAttemptAt: number | undefined;
+}
+
+export type DeactivationCause = 'gone' | 'failing';
+
+export interface CompletionEffects {
+  /** Webhooks this batch deactivated, and why. */
+  deactivated: Array<{ webhookId: string; cause: DeactivationCause }>;
+  /** Results that arrived after their lease had been taken over (their state was left alone). */
+  stale: number;
+}
+
+export interface DeliveryQueue {
+  /** Records (or renews) a worker's heartbeat; its leases stay valid while it is fresh. */
+  heartbeat(workerId: string, now: number): Promise<void>;
+  /**
+   * Leases up to `limit` due deliveries to `workerId`, round-robin across webhooks, never
+   * letting a webhook exceed `maxInFlightPerWebhook` leased deliveries (across all workers).
+   */
+  claimDeliveries(opts: { workerId: string; now: number; limit: number; maxInFlightPerWebhook: number }): Promise<ClaimedDelivery[]>;
+  /** Writes attempt results in one transaction; results for leases the worker lost are recorded but change nothing. */
+  completeDeliveries(
+    workerId: string,
+    results: AttemptResult[],
+    policy: { deactivateFailingAfterMs: number },
+  ): Promise<CompletionEffects>;
+  /** Returns a worker's leased deliveries to the queue, due now (graceful shutdown). */
+  releaseWorker(workerId: string, now: number): Promise<number>;
+  /** Takes over the leases of workers whose heartbeat is older than `leaseTtlMs`. */
+  reapExpiredLeases(now: number, leaseTtlMs: number): Promise<number>;
+  /** The earliest time a webhook with spare capacity has work, for the idle timer. */
+  nextReadyAt(maxInFlightPerWebhook: number): Promise<number | undefined>;
+  deliveryStats(): Promise<{ pending: number; oldestDueAt: number | undefined }>;
+}
+
+export interface DeliverySummary {
+  id: string;
+  webhookId: string;
+  messageId: string;
+  eventType: string;
+  status: DeliveryStatus;
+  attempts: number;
+  createdAt: number;
+  updatedAt: number;
+  /** When the next attempt is due (pending only). */
+  nextAttemptAt: number | undefined;
+  lastStatusCode: number | undefined;
+  lastError: string | undefined;
+}
+
+export interface AttemptRecord {
+  attempt: number;
+  startedAt: number;
+  durationMs: number;
+  statusCode: number | undefined;
+  error: string | undefined;
+  responseBody: string | undefined;
+}
+
+export interface DeliveryDetail extends DeliverySummary {
+  itwinId: string | undefined;
+  contentJson: string;
+  enqueuedAt: number;
+  attemptLog: AttemptRecord[];
+}
+
+export interface DeliveryHistoryRepo {
+  /** Newest first, keyset-paged. */
+  listDeliveries(webhookId: string, status: DeliveryStatus | undefined, limit: number, afterCursor: number | undefined): Promise<Page<DeliverySummary>>;
+  getDelivery(webhookId: string, deliveryId: string): Promise<DeliveryDetail | undefined>;
+  /** Makes the delivery due now (a final one becomes pending again); undefined when it does not exist. */
+  redeliver(webhookId: string, deliveryId: string, now: number): Promise<DeliverySummary | undefined>;
+}
+
+export interface Store
+  extends ClientsRepo, SigningKeysRepo, DirectoryRepo, EventTypesRepo, WebhooksRepo, EventsRepo, DeliveryQueue, DeliveryHistoryRepo {
   readonly kind: 'sqlite' | 'postgres';
   /** Key-value metadata (e.g. the encryption key check value). */
   getMeta(key: string): Promise<string | undefined>;

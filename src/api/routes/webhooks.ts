@@ -69,7 +69,7 @@ export const webhookRoutes =
       const flagged = new Set(problems.map((d) => d.target.split(/[.[]/)[0]));
       const usable = (key: string) => key in raw && !flagged.has(key);
       if (usable('callbackUrl')) {
-        const problem = callbackUrlProblem(raw.callbackUrl as string, config.allowInsecureCallbacks);
+        const problem = callbackUrlProblem(raw.callbackUrl as string, config.callbacks.allowInsecure);
         if (problem !== undefined) problems.push(detail('InvalidValue', 'callbackUrl', problem));
       }
       if (usable('eventTypes')) {

@@ -92,6 +92,75 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX webhook_subscriptions_webhook ON webhook_subscriptions (webhook_id);
     `,
   },
+  {
+    version: 2,
+    name: 'events, deliveries, attempts, lanes and workers',
+    sql: `
+      ALTER TABLE webhooks ADD COLUMN failing_since INTEGER;
+
+      CREATE TABLE events (
+        seq                 INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id          TEXT NOT NULL,
+        event_type          TEXT NOT NULL,
+        itwin_id            TEXT,
+        account_id          TEXT,
+        content             TEXT NOT NULL,
+        enqueued_at         INTEGER NOT NULL,
+        publisher_client_id TEXT,
+        matched             INTEGER NOT NULL
+      );
+      -- Idempotency looks up the newest event with a messageId inside the window.
+      CREATE INDEX events_message ON events (message_id, enqueued_at);
+
+      CREATE TABLE deliveries (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        webhook_id  TEXT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+        event_seq   INTEGER NOT NULL REFERENCES events (seq),
+        -- pending | inflight | succeeded | failed | cancelled (inflight reads as pending outside)
+        status      TEXT NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        due_at      INTEGER NOT NULL,
+        lease_owner TEXT,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        last_status INTEGER,
+        last_error  TEXT
+      );
+      CREATE INDEX deliveries_due ON deliveries (webhook_id, due_at) WHERE status = 'pending';
+      CREATE INDEX deliveries_leased ON deliveries (lease_owner) WHERE status = 'inflight';
+      CREATE INDEX deliveries_history ON deliveries (webhook_id, id);
+      CREATE INDEX deliveries_event ON deliveries (event_seq);
+
+      CREATE TABLE delivery_attempts (
+        id            INTEGER PRIMARY KEY,
+        delivery_id   INTEGER NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+        attempt       INTEGER NOT NULL,
+        started_at    INTEGER NOT NULL,
+        duration_ms   INTEGER NOT NULL,
+        status_code   INTEGER,
+        error         TEXT,
+        response_body TEXT
+      );
+      CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id);
+
+      -- One lane per webhook with undelivered work. ready_at: when the lane next has a due
+      -- delivery (NULL: none); lanes are served oldest ready_at first and moved to the back
+      -- after each claim, which makes claiming round-robin across webhooks. inflight counts
+      -- the webhook's leased deliveries, so the per-webhook cap holds across workers.
+      CREATE TABLE delivery_lanes (
+        webhook_id TEXT PRIMARY KEY REFERENCES webhooks (id) ON DELETE CASCADE,
+        ready_at   INTEGER,
+        inflight   INTEGER NOT NULL DEFAULT 0
+      ) WITHOUT ROWID;
+      CREATE INDEX delivery_lanes_ready ON delivery_lanes (ready_at) WHERE ready_at IS NOT NULL;
+
+      CREATE TABLE workers (
+        id           TEXT PRIMARY KEY,
+        started_at   INTEGER NOT NULL,
+        heartbeat_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 export function migrate(db: SqliteDb): number[] {

@@ -3,8 +3,11 @@ import { join } from 'node:path';
 import type { Store } from '../types.ts';
 import { SqliteDb, StoreOpenError } from './db.ts';
 import { directoryRepo } from './directory.ts';
+import { eventsRepo } from './events.ts';
+import { historyRepo } from './history.ts';
 import { clientsRepo } from './identity.ts';
 import { migrate } from './migrations.ts';
+import { queueRepo } from './queue.ts';
 import { webhooksRepo } from './webhooks.ts';
 
 export const DATABASE_FILE = 'itwin-webhooks.db';
@@ -39,6 +42,9 @@ export function openSqliteStore(dataDir: string): Store {
     ...clientsRepo(db),
     ...directoryRepo(db),
     ...webhooksRepo(db),
+    ...eventsRepo(db),
+    ...queueRepo(db),
+    ...historyRepo(db),
     async getMeta(key) {
       return db.get<{ value: string }>('SELECT value FROM meta WHERE key = $k', { k: key })?.value;
     },

@@ -1,5 +1,6 @@
 import type { EventTypeRecord, EventTypesRepo, WebhookRecord, WebhooksRepo, WebhookScope } from '../types.ts';
 import type { SqliteDb } from './db.ts';
+import { cancelPending } from './lanes.ts';
 
 interface WebhookRow {
   seq: number;
@@ -129,6 +130,7 @@ export function webhooksRepo(db: SqliteDb): WebhooksRepo & EventTypesRepo {
           },
         );
         if (patch.eventTypes !== undefined) writeSubscriptions(next);
+        if (current.active === 1 && !next.active) cancelPending(db, id, now);
         return next;
       });
     },

@@ -1,0 +1,48 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { SCOPES } from '../../auth/scopes.ts';
+import { createEventChecker } from '../../ingest/validateEvents.ts';
+import type { AppDeps } from '../deps.ts';
+import { principalOf } from '../plugins/auth.ts';
+import { bodyErrors, commonErrors, errorResponse } from '../schemas/common.ts';
+import { PublishBody, PublishResult } from '../schemas/events.ts';
+
+export const PUBLISH_BODY_LIMIT = 16 * 1024 * 1024;
+
+export const eventRoutes =
+  (deps: AppDeps): FastifyPluginAsyncTypebox =>
+  async (app) => {
+    const checker = createEventChecker({ store: deps.store, contentValidator: deps.contentValidator });
+
+    app.post(
+      '/webhooks/events',
+      {
+        bodyLimit: PUBLISH_BODY_LIMIT,
+        // The body is a union (one event or a batch); the checker validates it so that
+        // problems are reported against the branch the client meant.
+        attachValidation: true,
+        config: { auth: { anyScope: [SCOPES.publish], serviceApp: true } },
+        schema: {
+          summary: 'Publish events',
+          description:
+            'For platform producers (scope webhooks:publish). Each event fans out to every matching active webhook. ' +
+            'The answer 202 means the event and all its deliveries are durably stored.',
+          tags: ['Events'],
+          security: [{ bearer: [] }],
+          body: PublishBody,
+          response: { 202: PublishResult, ...commonErrors, ...bodyErrors, 422: errorResponse('InvalidEventRequest.'), 503: errorResponse('ServiceUnavailable: the store is unreachable; nothing was stored.') },
+        },
+      },
+      async (request, reply) => {
+        const events = await checker.check(request.body, principalOf(request).clientId);
+        const results = await deps.publisher.publish(events);
+        return reply.code(202).send({
+          events: results.map((r) => ({
+            messageId: r.messageId,
+            eventType: r.eventType,
+            enqueuedDateTime: new Date(r.enqueuedAt).toISOString(),
+            matchedWebhooks: r.matchedWebhooks,
+          })),
+        });
+      },
+    );
+  };

@@ -1,0 +1,240 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { DeliveryConfig } from '../config/load.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { AttemptResult, ClaimedDelivery, DeliveryQueue } from '../store/types.ts';
+import type { Sender } from './sender.ts';
+
+/**
+ * The delivery worker of one process: claims due deliveries in batches under a lease,
+ * sends them (at most `concurrency` at once), writes results back in batches, renews its
+ * lease with a heartbeat and takes over the leases of workers that died.
+ *
+ * Fairness and the per-webhook cap are the store's job (lanes); this loop only keeps the
+ * pipe full. Every loop survives its errors: it logs, counts, backs off and tries again.
+ */
+export interface DeliveryDispatcher {
+  readonly workerId: string;
+  start(): Promise<void>;
+  /** Something became due (a publish, a redelivery): claim now rather than at the next poll. */
+  wake(): void;
+  /** Stops claiming, lets in-flight attempts finish for up to `graceMs`, writes their results and releases the rest. */
+  stop(graceMs: number): Promise<void>;
+  /** Deliveries being sent right now by this process. */
+  inFlight(): number;
+}
+
+export interface DispatcherDeps {
+  store: DeliveryQueue;
+  sender: Sender;
+  config: DeliveryConfig;
+  metrics: Metrics;
+  logger: Logger;
+  now: () => number;
+  workerId?: string;
+}
+
+const FLUSH_BATCH = 128;
+const MAX_BACKOFF_MS = 30_000;
+
+export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
+  const { store, sender, config, metrics, now } = deps;
+  const workerId = deps.workerId ?? `worker-${randomUUID()}`;
+  const log = deps.logger.child({ component: 'dispatcher', workerId });
+
+  let running = false;
+  let inFlight = 0;
+  let pumping = false;
+  let pumpAgain = false;
+  let pumpTimer: NodeJS.Timeout | undefined;
+  let flushing: Promise<void> | undefined;
+  let flushScheduled = false;
+  let results: AttemptResult[] = [];
+  let flushingCount = 0;
+  /** Deliveries this worker holds a lease on: being sent, or sent with the result not yet written. */
+  const leased = () => inFlight + results.length + flushingCount;
+  const timers: NodeJS.Timeout[] = [];
+  const failures = new Map<string, number>();
+  let drained: (() => void) | undefined;
+
+  /** Records a loop failure; returns the back-off before that loop tries again. */
+  const failed = (loop: string, err: unknown): number => {
+    const n = (failures.get(loop) ?? 0) + 1;
+    failures.set(loop, n);
+    metrics.loopErrors.inc({ loop });
+    metrics.loopConsecutiveErrors.set({ loop }, n);
+    log.error({ err, loop, consecutive: n }, 'dispatcher loop failed; backing off');
+    return Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(n, 10));
+  };
+  const succeeded = (loop: string) => {
+    if ((failures.get(loop) ?? 0) !== 0) {
+      failures.set(loop, 0);
+      metrics.loopConsecutiveErrors.set({ loop }, 0);
+      log.info({ loop }, 'dispatcher loop recovered');
+    }
+  };
+
+  const schedulePump = (delayMs: number) => {
+    if (!running) return;
+    if (pumpTimer !== undefined) clearTimeout(pumpTimer);
+    pumpTimer = setTimeout(() => {
+      pumpTimer = undefined;
+      void pump();
+    }, Math.max(0, delayMs));
+  };
+
+  const launch = (d: ClaimedDelivery) => {
+    inFlight++;
+    void sender.send(d).then((result) => {
+      inFlight--;
+      metrics.attempts.inc({ outcome: result.outcome });
+      metrics.attemptDuration.observe({ outcome: result.outcome }, result.durationMs / 1000);
+      results.push(result);
+      scheduleFlush();
+      if (inFlight === 0 && drained !== undefined) drained();
+    });
+  };
+
+  /** Claims until the pipe is full or nothing is due, then sleeps until the next due time. */
+  async function pump(): Promise<void> {
+    if (pumping) {
+      pumpAgain = true;
+      return;
+    }
+    pumping = true;
+    let next = config.pollMs;
+    try {
+      do {
+        pumpAgain = false;
+        // Counting unwritten results too bounds what a crash can re-send to `concurrency`.
+        while (running && leased() < config.concurrency) {
+          const limit = Math.min(config.claimBatch, config.concurrency - leased());
+          const batch = await store.claimDeliveries({ workerId, now: now(), limit, maxInFlightPerWebhook: config.maxInFlightPerWebhook });
+          if (!running) {
+            // Stopped while claiming: these were never sent; give them straight back.
+            if (batch.length > 0) await store.releaseWorker(workerId, now());
+            break;
+          }
+          for (const d of batch) launch(d);
+          if (batch.length < limit) break;
+        }
+      } while (pumpAgain && running);
+      succeeded('claim');
+      if (leased() < config.concurrency) {
+        const readyAt = await store.nextReadyAt(config.maxInFlightPerWebhook);
+        if (readyAt !== undefined) next = Math.min(next, readyAt - now());
+      }
+    } catch (err) {
+      next = failed('claim', err);
+    } finally {
+      pumping = false;
+    }
+    schedulePump(next);
+  }
+
+  function scheduleFlush() {
+    if (flushScheduled) return;
+    flushScheduled = true;
+    // Results that finish in the same turn of the event loop share one transaction.
+    setImmediate(() => {
+      flushScheduled = false;
+      void flush();
+    });
+  }
+
+  async function flush(): Promise<void> {
+    if (flushing !== undefined) {
+      await flushing;
+      if (results.length > 0) return flush();
+      return;
+    }
+    if (results.length === 0) return;
+    const batch = results.splice(0, FLUSH_BATCH);
+    flushingCount = batch.length;
+    flushing = (async () => {
+      try {
+        const effects = await store.completeDeliveries(workerId, batch, { deactivateFailingAfterMs: config.deactivateFailingAfterMs });
+        succeeded('complete');
+        for (const d of effects.deactivated) {
+          metrics.deactivated.inc({ cause: d.cause });
+          log.warn({ webhookId: d.webhookId, cause: d.cause }, 'webhook deactivated by the delivery engine');
+        }
+        if (effects.stale > 0) log.warn({ stale: effects.stale }, 'results arrived after their leases were taken over');
+      } catch (err) {
+        // Keep the results: losing them would only cause re-sends, but there is no need to.
+        results.unshift(...batch);
+        await new Promise((r) => setTimeout(r, failed('complete', err)));
+      }
+    })();
+    try {
+      await flushing;
+    } finally {
+      flushing = undefined;
+      flushingCount = 0;
+    }
+    if (results.length > 0) scheduleFlush();
+    // Finished deliveries freed lane slots: there may be more to claim.
+    if (running) void pump();
+  }
+
+  const every = (loop: string, intervalMs: number, fn: () => Promise<void>) => {
+    const timer = setInterval(() => {
+      fn().then(
+        () => succeeded(loop),
+        (err: unknown) => failed(loop, err),
+      );
+    }, intervalMs);
+    timers.push(timer);
+  };
+
+  return {
+    workerId,
+    inFlight: () => inFlight,
+    async start() {
+      running = true;
+      await store.heartbeat(workerId, now());
+      metrics.leasesReaped.inc(await store.reapExpiredLeases(now(), config.leaseTtlMs));
+      every('heartbeat', config.heartbeatMs, () => store.heartbeat(workerId, now()));
+      every('reaper', Math.max(config.heartbeatMs, Math.floor(config.leaseTtlMs / 2)), async () => {
+        const reaped = await store.reapExpiredLeases(now(), config.leaseTtlMs);
+        if (reaped > 0) {
+          metrics.leasesReaped.inc(reaped);
+          log.warn({ reaped }, 'took over deliveries of a worker that stopped heartbeating');
+          void pump();
+        }
+      });
+      log.info({ concurrency: config.concurrency, maxInFlightPerWebhook: config.maxInFlightPerWebhook }, 'dispatcher started');
+      void pump();
+    },
+    wake() {
+      if (!running) return;
+      if (pumping) pumpAgain = true;
+      else schedulePump(0);
+    },
+    async stop(graceMs) {
+      if (!running) return;
+      running = false;
+      if (pumpTimer !== undefined) clearTimeout(pumpTimer);
+      for (const t of timers) clearInterval(t);
+      if (inFlight > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, graceMs);
+          drained = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      const unfinished = inFlight;
+      await sender.close();
+      while (results.length > 0 || flushing !== undefined) await flush();
+      try {
+        const released = await store.releaseWorker(workerId, now());
+        log.info({ released, unfinished }, 'dispatcher stopped');
+      } catch (err) {
+        // The leases expire on their own; another worker (or the next start) takes them over.
+        log.error({ err }, 'could not release leases on shutdown');
+      }
+    },
+  };
+}

@@ -1,0 +1,90 @@
+import { randomUUID } from 'node:crypto';
+import { compileBodySchema } from '../api/ajv.ts';
+import { detail, errors, type ErrorDetail } from '../api/errors.ts';
+import { PublishBatch, PublishEvent } from '../api/schemas/events.ts';
+import { detailsFromSchemaErrors } from '../api/validation.ts';
+import type { ContentValidator } from '../catalog/contentValidator.ts';
+import type { DirectoryRepo, EventTypesRepo, NewEvent } from '../store/types.ts';
+
+/** Largest accepted `content` of one event, as JSON text. */
+export const MAX_CONTENT_BYTES = 1024 * 1024;
+
+interface RawEvent {
+  eventType: string;
+  iTwinId?: string;
+  accountId?: string;
+  content: Record<string, unknown>;
+  messageId?: string;
+}
+
+export interface EventChecker {
+  /**
+   * Turns a publish body (one event, or {"events": [...]}) into events ready to store, or
+   * throws a 422 InvalidEventRequest listing every problem of every event: a batch is
+   * accepted whole or not at all.
+   */
+  check(body: unknown, publisherClientId: string | undefined): Promise<NewEvent[]>;
+}
+
+export function createEventChecker(deps: { store: EventTypesRepo & DirectoryRepo; contentValidator: ContentValidator }): EventChecker {
+  const { store, contentValidator } = deps;
+  const single = compileBodySchema(PublishEvent);
+  const batch = compileBodySchema(PublishBatch);
+
+  return {
+    async check(body, publisherClientId) {
+      const isBatch = typeof body === 'object' && body !== null && !Array.isArray(body) && 'events' in body;
+      const validate = isBatch ? batch : single;
+      if (!validate(body)) {
+        throw errors.validation('InvalidEventRequest', detailsFromSchemaErrors(validate.errors ?? []));
+      }
+      const raws: RawEvent[] = isBatch ? (body as { events: RawEvent[] }).events : [body as RawEvent];
+      const prefix = (i: number) => (isBatch ? `events[${i}].` : '');
+      const problems: ErrorDetail[] = [];
+
+      const types = new Map((await store.getEventTypes([...new Set(raws.map((r) => r.eventType))])).map((t) => [t.type, t]));
+      const accounts = new Map<string, string | undefined>();
+      for (const r of raws) {
+        const itwin = r.iTwinId?.toLowerCase();
+        if (itwin !== undefined && !accounts.has(itwin)) accounts.set(itwin, await store.getItwinAccount(itwin));
+      }
+
+      const events = raws.map((r, i): NewEvent => {
+        const p = prefix(i);
+        const type = types.get(r.eventType);
+        if (type === undefined) {
+          problems.push(detail('InvalidValue', `${p}eventType`, `${r.eventType} is not a known event type; see GET /webhooks/event-types.`));
+        } else {
+          problems.push(...contentValidator.validate(type.type, type.contentSchema, r.content, `${p}content`));
+        }
+        const contentJson = JSON.stringify(r.content);
+        if (Buffer.byteLength(contentJson) > MAX_CONTENT_BYTES) {
+          problems.push(detail('InvalidValue', `${p}content`, `${p}content is larger than ${MAX_CONTENT_BYTES} bytes.`));
+        }
+        const itwinId = r.iTwinId?.toLowerCase();
+        let accountId = r.accountId?.toLowerCase();
+        if (itwinId === undefined && accountId === undefined) {
+          problems.push(detail('MissingRequiredProperty', `${p}iTwinId`, 'An event needs an iTwinId, an accountId, or both.'));
+        } else if (itwinId !== undefined) {
+          const owner = accounts.get(itwinId);
+          if (owner === undefined && accountId === undefined) {
+            problems.push(detail('InvalidValue', `${p}iTwinId`, `iTwin ${itwinId} is not in the directory; send its accountId too.`));
+          } else if (owner !== undefined && accountId !== undefined && owner !== accountId) {
+            problems.push(detail('InvalidValue', `${p}accountId`, `iTwin ${itwinId} belongs to account ${owner}, not ${accountId}.`));
+          }
+          accountId ??= owner;
+        }
+        return {
+          messageId: r.messageId?.toLowerCase() ?? randomUUID(),
+          eventType: r.eventType,
+          itwinId,
+          accountId,
+          contentJson,
+          publisherClientId,
+        };
+      });
+      if (problems.length > 0) throw errors.validation('InvalidEventRequest', problems);
+      return events;
+    },
+  };
+}

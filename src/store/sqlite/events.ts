@@ -1,0 +1,69 @@
+import type { EventsRepo, NewEvent, PublishedEvent } from '../types.ts';
+import type { SqliteDb } from './db.ts';
+import { markLaneReady } from './lanes.ts';
+
+const MATCH_ITWIN = `
+  SELECT s.webhook_id FROM webhook_subscriptions s JOIN webhooks w ON w.id = s.webhook_id
+  WHERE s.event_type = $type AND s.scope = 'iTwin' AND s.scope_id = $scopeId AND w.active = 1`;
+const MATCH_ACCOUNT = `
+  SELECT s.webhook_id FROM webhook_subscriptions s JOIN webhooks w ON w.id = s.webhook_id
+  WHERE s.event_type = $type AND s.scope = 'Account' AND s.scope_id = $scopeId AND w.active = 1`;
+
+export function eventsRepo(db: SqliteDb): EventsRepo {
+  const insertEvent = (e: NewEvent, now: number, matched: number): number =>
+    db.run(
+      `INSERT INTO events (message_id, event_type, itwin_id, account_id, content, enqueued_at, publisher_client_id, matched)
+       VALUES ($m, $t, $i, $a, $c, $at, $p, $n)`,
+      { m: e.messageId, t: e.eventType, i: e.itwinId ?? null, a: e.accountId ?? null, c: e.contentJson, at: now, p: e.publisherClientId ?? null, n: matched },
+    ).lastInsertRowid;
+
+  const insertDelivery = (webhookId: string, eventSeq: number, now: number): number =>
+    db.run(
+      `INSERT INTO deliveries (webhook_id, event_seq, status, attempts, due_at, created_at, updated_at)
+       VALUES ($w, $e, 'pending', 0, $now, $now, $now)`,
+      { w: webhookId, e: eventSeq, now },
+    ).lastInsertRowid;
+
+  return {
+    async publishEvents(events, now, windowMs) {
+      return db.tx(() => {
+        const touched = new Set<string>();
+        const results: PublishedEvent[] = [];
+        for (const e of events) {
+          const prior = db.get<{ event_type: string; enqueued_at: number; matched: number }>(
+            'SELECT event_type, enqueued_at, matched FROM events WHERE message_id = $m AND enqueued_at > $since ORDER BY enqueued_at DESC LIMIT 1',
+            { m: e.messageId, since: now - windowMs },
+          );
+          if (prior !== undefined) {
+            results.push({ messageId: e.messageId, eventType: prior.event_type, enqueuedAt: prior.enqueued_at, matchedWebhooks: prior.matched, duplicate: true });
+            continue;
+          }
+          const webhookIds = new Set<string>();
+          if (e.itwinId !== undefined) {
+            for (const r of db.all<{ webhook_id: string }>(MATCH_ITWIN, { type: e.eventType, scopeId: e.itwinId })) webhookIds.add(r.webhook_id);
+          }
+          if (e.accountId !== undefined) {
+            for (const r of db.all<{ webhook_id: string }>(MATCH_ACCOUNT, { type: e.eventType, scopeId: e.accountId })) webhookIds.add(r.webhook_id);
+          }
+          const seq = insertEvent(e, now, webhookIds.size);
+          for (const webhookId of webhookIds) {
+            insertDelivery(webhookId, seq, now);
+            touched.add(webhookId);
+          }
+          results.push({ messageId: e.messageId, eventType: e.eventType, enqueuedAt: now, matchedWebhooks: webhookIds.size, duplicate: false });
+        }
+        for (const webhookId of touched) markLaneReady(db, webhookId, now);
+        return results;
+      });
+    },
+
+    async publishTestEvent(event, webhookId, now) {
+      return db.tx(() => {
+        const seq = insertEvent(event, now, 1);
+        const deliveryId = insertDelivery(webhookId, seq, now);
+        markLaneReady(db, webhookId, now);
+        return { enqueuedAt: now, deliveryId: String(deliveryId) };
+      });
+    },
+  };
+}

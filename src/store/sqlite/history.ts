@@ -1,0 +1,112 @@
+import type { DeliveryHistoryRepo, DeliveryStatus, DeliverySummary } from '../types.ts';
+import type { SqliteDb } from './db.ts';
+import { markLaneReady } from './lanes.ts';
+
+interface SummaryRow {
+  id: number;
+  webhook_id: string;
+  message_id: string;
+  event_type: string;
+  status: string;
+  attempts: number;
+  created_at: number;
+  updated_at: number;
+  due_at: number;
+  last_status: number | null;
+  last_error: string | null;
+}
+
+const SUMMARY_COLUMNS = `d.id, d.webhook_id, e.message_id, e.event_type, d.status, d.attempts, d.created_at, d.updated_at, d.due_at,
+  d.last_status, d.last_error`;
+
+function toSummary(r: SummaryRow): DeliverySummary {
+  const status: DeliveryStatus = r.status === 'inflight' ? 'pending' : (r.status as DeliveryStatus);
+  return {
+    id: String(r.id),
+    webhookId: r.webhook_id,
+    messageId: r.message_id,
+    eventType: r.event_type,
+    status,
+    attempts: r.attempts,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    nextAttemptAt: r.status === 'pending' ? r.due_at : undefined,
+    lastStatusCode: r.last_status ?? undefined,
+    lastError: r.last_error ?? undefined,
+  };
+}
+
+function toRowId(deliveryId: string): number | undefined {
+  return /^[1-9]\d{0,15}$/.test(deliveryId) ? Number(deliveryId) : undefined;
+}
+
+export function historyRepo(db: SqliteDb): DeliveryHistoryRepo {
+  const getSummary = (webhookId: string, id: number) =>
+    db.get<SummaryRow>(`SELECT ${SUMMARY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.id = $id AND d.webhook_id = $w`, {
+      id,
+      w: webhookId,
+    });
+
+  return {
+    async listDeliveries(webhookId, status, limit, after) {
+      // 'pending' includes deliveries being sent right now.
+      const statuses = status === undefined ? null : JSON.stringify(status === 'pending' ? ['pending', 'inflight'] : [status]);
+      const rows = db.all<SummaryRow>(
+        `SELECT ${SUMMARY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
+         WHERE d.webhook_id = $w AND d.id < $after AND ($statuses IS NULL OR d.status IN (SELECT value FROM json_each($statuses)))
+         ORDER BY d.id DESC LIMIT $limit`,
+        { w: webhookId, after: after ?? Number.MAX_SAFE_INTEGER, statuses, limit: limit + 1 },
+      );
+      const more = rows.length > limit;
+      const page = more ? rows.slice(0, limit) : rows;
+      return { items: page.map(toSummary), nextCursor: more ? page[page.length - 1]!.id : undefined };
+    },
+
+    async getDelivery(webhookId, deliveryId) {
+      const id = toRowId(deliveryId);
+      if (id === undefined) return undefined;
+      const row = db.get<SummaryRow & { itwin_id: string | null; content: string; enqueued_at: number }>(
+        `SELECT ${SUMMARY_COLUMNS}, e.itwin_id, e.content, e.enqueued_at FROM deliveries d JOIN events e ON e.seq = d.event_seq
+         WHERE d.id = $id AND d.webhook_id = $w`,
+        { id, w: webhookId },
+      );
+      if (row === undefined) return undefined;
+      const attempts = db.all<{
+        attempt: number;
+        started_at: number;
+        duration_ms: number;
+        status_code: number | null;
+        error: string | null;
+        response_body: string | null;
+      }>('SELECT attempt, started_at, duration_ms, status_code, error, response_body FROM delivery_attempts WHERE delivery_id = $id ORDER BY id', { id });
+      return {
+        ...toSummary(row),
+        itwinId: row.itwin_id ?? undefined,
+        contentJson: row.content,
+        enqueuedAt: row.enqueued_at,
+        attemptLog: attempts.map((a) => ({
+          attempt: a.attempt,
+          startedAt: a.started_at,
+          durationMs: a.duration_ms,
+          statusCode: a.status_code ?? undefined,
+          error: a.error ?? undefined,
+          responseBody: a.response_body ?? undefined,
+        })),
+      };
+    },
+
+    async redeliver(webhookId, deliveryId, now) {
+      const id = toRowId(deliveryId);
+      if (id === undefined) return undefined;
+      return db.tx(() => {
+        const row = getSummary(webhookId, id);
+        if (row === undefined) return undefined;
+        if (row.status !== 'inflight') {
+          db.run(`UPDATE deliveries SET status = 'pending', due_at = $now, updated_at = $now WHERE id = $id`, { id, now });
+          markLaneReady(db, webhookId, now);
+        }
+        return toSummary(getSummary(webhookId, id)!);
+      });
+    },
+  };
+}
