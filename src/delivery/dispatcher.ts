@@ -196,6 +196,9 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
       metrics.leasesReaped.inc(await store.reapExpiredLeases(now(), config.leaseTtlMs));
       every('heartbeat', config.heartbeatMs, () => store.heartbeat(workerId, now()));
       every('reaper', Math.max(config.heartbeatMs, Math.floor(config.leaseTtlMs / 2)), async () => {
+        // Renew our own heartbeat first, so that a stall of this process never makes it
+        // take its own leases for a dead worker's.
+        await store.heartbeat(workerId, now());
         const reaped = await store.reapExpiredLeases(now(), config.leaseTtlMs);
         if (reaped > 0) {
           metrics.leasesReaped.inc(reaped);

@@ -34,10 +34,19 @@ export interface Harness {
   client(opts?: { accountId?: string; scopes?: string[]; name?: string }): Promise<TestClient>;
   /** Adds an iTwin to the directory. */
   itwin(accountId: string): Promise<string>;
+  /** Creates (and by default activates) a webhook through the API. */
+  webhook(owner: TestClient, body: { callbackUrl: string; scope?: 'Account' | 'iTwin'; scopeId?: string; eventTypes?: string[]; secret?: string }, active?: boolean): Promise<{ id: string; secret: string }>;
+  /** POST /webhooks/events; returns the answer. */
+  publish(publisher: TestClient, body: object): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
 }
 
-export async function createHarness(options: { flags?: FlagValues; env?: Env; dataDir?: string; listen?: boolean; now?: () => number } = {}): Promise<Harness> {
+/** Flags that let deliveries reach a loopback test receiver over http. */
+export const LOOPBACK_CALLBACKS: FlagValues = { allowInsecureCallbacks: true, callbackAllowCidrs: '127.0.0.0/8' };
+
+export async function createHarness(
+  options: { flags?: FlagValues; env?: Env; dataDir?: string; listen?: boolean; now?: () => number; random?: () => number } = {},
+): Promise<Harness> {
   const dataDir = options.dataDir ?? tempDir();
   const config = loadConfig({ port: '0', rateLimitMax: '0', logLevel: 'info', dataDir, ...options.flags }, options.env ?? {});
   const logs: string[] = [];
@@ -47,7 +56,7 @@ export async function createHarness(options: { flags?: FlagValues; env?: Env; da
       done();
     },
   });
-  const server = await startServer(config, { logger: createLogger(config.logLevel, sink), listen: options.listen ?? false, now: options.now });
+  const server = await startServer(config, { logger: createLogger(config.logLevel, sink), listen: options.listen ?? false, now: options.now, random: options.random });
   const inject = (opts: InjectOptions) => server.app.inject(opts);
   return {
     server,
@@ -77,6 +86,24 @@ export async function createHarness(options: { flags?: FlagValues; env?: Env; da
       const id = randomUUID();
       await server.deps.store.putItwin(id, accountId, Date.now());
       return id;
+    },
+    async webhook(owner, body, active = true) {
+      const res = await inject({
+        method: 'POST',
+        url: '/webhooks',
+        headers: { authorization: owner.auth },
+        payload: { scope: 'Account', eventTypes: ['iModels.iModelCreated.v1'], ...body },
+      });
+      if (res.statusCode !== 201) throw new Error(`create webhook: ${res.statusCode} ${res.body}`);
+      const { id, secret } = res.json() as { id: string; secret: string };
+      if (active) {
+        const patched = await inject({ method: 'PATCH', url: `/webhooks/${id}`, headers: { authorization: owner.auth }, payload: { active: true } });
+        if (patched.statusCode !== 200) throw new Error(`activate webhook: ${patched.statusCode} ${patched.body}`);
+      }
+      return { id, secret };
+    },
+    publish(publisher, body) {
+      return inject({ method: 'POST', url: '/webhooks/events', headers: { authorization: publisher.auth }, payload: body });
     },
     async close() {
       await server.close();

@@ -206,19 +206,23 @@ export const deliveryRoutes =
       {
         bodyLimit: 4096,
         config: { auth: MODIFY, validationCode: 'InvalidEventRequest' },
+        // The body is optional: no body means "the first subscribed type".
+        preValidation: async (request) => {
+          request.body ??= {};
+        },
         schema: {
           summary: 'Send a test event',
           description: 'Sends a realistic example event of one of the webhook\'s types to this webhook only, even while it is inactive.',
           tags: ['Deliveries'],
           security: [{ bearer: [] }],
           params: WebhookParams,
-          body: Type.Optional(TestBody),
+          body: TestBody,
           response: { 202: TestResult, ...commonErrors, ...bodyErrors, 404: errorResponse('WebhookNotFound.'), 422: errorResponse('InvalidEventRequest.') },
         },
       },
       async (request, reply) => {
         const webhook = await findOwned(principalOf(request).clientId!, request.params.webhookId);
-        const eventType = request.body?.eventType ?? webhook.eventTypes[0]!;
+        const eventType = request.body.eventType ?? webhook.eventTypes[0]!;
         if (!webhook.eventTypes.includes(eventType)) {
           throw errors.validation('InvalidEventRequest', [detail('InvalidValue', 'eventType', `The webhook does not subscribe to ${eventType}.`)]);
         }
