@@ -5,7 +5,7 @@ import type { AppDeps } from './api/deps.ts';
 import { createBuiltinIssuer } from './auth/issuer.ts';
 import { createTokenVerifier } from './auth/verifier.ts';
 import { createContentValidator } from './catalog/contentValidator.ts';
-import type { Config } from './config/load.ts';
+import { ConfigError, type Config } from './config/load.ts';
 import type { LookupFn } from './delivery/connector.ts';
 import { createDispatcher, type DeliveryDispatcher } from './delivery/dispatcher.ts';
 import { createSender } from './delivery/sender.ts';
@@ -71,7 +71,15 @@ export async function startServer(config: Config, options: StartOptions): Promis
     await worker.start();
     let url = '';
     if (options.listen !== false) {
-      await app.listen({ host: config.host, port: config.port });
+      try {
+        await app.listen({ host: config.host, port: config.port });
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE') throw new ConfigError(`Invalid PORT (--port): ${config.host}:${config.port} is already in use.`);
+        if (code === 'EACCES') throw new ConfigError(`Invalid PORT (--port): this user may not listen on ${config.host}:${config.port}.`);
+        if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new ConfigError(`Invalid HOST (--host): ${config.host} is not an address of this machine.`);
+        throw err;
+      }
       const address = app.server.address();
       if (address !== null && typeof address === 'object') {
         const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { registerClient } from '../auth/clients.ts';
+import { checkClientInput, registerClient } from '../auth/clients.ts';
 import { DEFAULT_CLIENT_SCOPES, parseScopeList } from '../auth/scopes.ts';
 import { requireUuid, UsageError } from './errors.ts';
 import { iso, printTable, storeCommand, withStore } from './store.ts';
@@ -18,6 +18,7 @@ export function clientsCommand(): Command {
   ).action(async (opts: { name: string; account: string; scopes?: string; json?: boolean }, cmd: Command) => {
     const accountId = requireUuid(opts.account, '--account');
     const scopes = opts.scopes === undefined ? [...DEFAULT_CLIENT_SCOPES] : parseScopeList(opts.scopes);
+    checkClientInput({ name: opts.name, scopes }); // before the store is opened (or created)
     const created = await withStore(cmd, (store) => registerClient(store, { name: opts.name, accountId, scopes, now: Date.now() }));
     if (opts.json === true) {
       console.log(JSON.stringify({ clientId: created.clientId, clientSecret: created.clientSecret, accountId: created.accountId }));

@@ -23,14 +23,15 @@ export class SqliteDb {
   constructor(path: string) {
     this.path = path;
     try {
-      this.db = new DatabaseSync(path);
+      // The timeout applies from the first statement: another process (the CLI, a
+      // starting server) may hold the write lock for a moment.
+      this.db = new DatabaseSync(path, { timeout: 5000 });
       // WAL lets readers (the CLI, history queries) proceed while the server writes;
       // synchronous=FULL fsyncs the WAL at every commit, so an answered publish survives
-      // a power cut, not only a process crash.
+      // a power cut, not only a process crash. See tx() for the exception.
       this.db.exec('PRAGMA journal_mode = WAL');
       this.db.exec('PRAGMA synchronous = FULL');
       this.db.exec('PRAGMA foreign_keys = ON');
-      this.db.exec('PRAGMA busy_timeout = 5000');
       this.db.prepare('SELECT count(*) FROM sqlite_schema').get();
     } catch (err) {
       throw new StoreOpenError(`Cannot open the SQLite database ${path}: ${(err as Error).message}`);
@@ -63,9 +64,18 @@ export class SqliteDb {
     this.db.exec(sql);
   }
 
-  /** Runs fn in one IMMEDIATE transaction (nested calls join the outer one). */
-  tx<T>(fn: () => T): T {
+  /**
+   * Runs fn in one IMMEDIATE transaction (nested calls join the outer one).
+   *
+   * `relaxed` commits without waiting for fsync (synchronous=NORMAL). Only the delivery
+   * queue's own bookkeeping (claims, results, leases) uses it: losing such a commit to a
+   * power cut can only make a delivery be sent again, which at-least-once allows. And in
+   * WAL mode the next FULL commit (any publish) makes every earlier frame durable too.
+   */
+  tx<T>(fn: () => T, options: { relaxed?: boolean } = {}): T {
     if (this.depth > 0) return fn();
+    const relaxed = options.relaxed === true;
+    if (relaxed) this.db.exec('PRAGMA synchronous = NORMAL');
     this.db.exec('BEGIN IMMEDIATE');
     this.depth++;
     try {
@@ -77,6 +87,7 @@ export class SqliteDb {
       throw err;
     } finally {
       this.depth--;
+      if (relaxed) this.db.exec('PRAGMA synchronous = FULL');
     }
   }
 

@@ -14,6 +14,9 @@ interface ClaimRow {
   secret_sealed: string;
 }
 
+/** Queue bookkeeping may lose its last commits to a power cut: that only re-sends deliveries. */
+const RELAXED = { relaxed: true };
+
 const FINAL_STATUS: Record<Exclude<AttemptOutcome, 'retry'>, string> = { succeeded: 'succeeded', failed: 'failed', gone: 'failed' };
 
 export function queueRepo(db: SqliteDb): DeliveryQueue {
@@ -30,11 +33,11 @@ export function queueRepo(db: SqliteDb): DeliveryQueue {
 
   return {
     async heartbeat(workerId, now) {
-      db.run(
+      db.tx(() => db.run(
         `INSERT INTO workers (id, started_at, heartbeat_at) VALUES ($id, $now, $now)
          ON CONFLICT (id) DO UPDATE SET heartbeat_at = $now`,
         { id: workerId, now },
-      );
+      ), RELAXED);
     },
 
     async claimDeliveries({ workerId, now, limit, maxInFlightPerWebhook: cap }) {
@@ -81,7 +84,7 @@ export function queueRepo(db: SqliteDb): DeliveryQueue {
           });
         }
         return claimed;
-      });
+      }, RELAXED);
     },
 
     async completeDeliveries(workerId, results, policy) {
@@ -165,7 +168,7 @@ export function queueRepo(db: SqliteDb): DeliveryQueue {
           }
         }
         return effects;
-      });
+      }, RELAXED);
     },
 
     async releaseWorker(workerId, now) {
@@ -177,7 +180,7 @@ export function queueRepo(db: SqliteDb): DeliveryQueue {
         requeue(rows, now);
         db.run('DELETE FROM workers WHERE id = $id', { id: workerId });
         return rows.length;
-      });
+      }, RELAXED);
     },
 
     async reapExpiredLeases(now, leaseTtlMs) {
@@ -192,7 +195,7 @@ export function queueRepo(db: SqliteDb): DeliveryQueue {
         requeue(rows, now);
         db.run('DELETE FROM workers WHERE heartbeat_at < $cutoff', { cutoff });
         return rows.length;
-      });
+      }, RELAXED);
     },
 
     async nextReadyAt(cap) {
