@@ -2,13 +2,13 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { VERSION } from '../version.ts';
 import { createValidatorCompiler } from './ajv.ts';
 import type { AppDeps } from './deps.ts';
 import { errors } from './errors.ts';
 import { installAuth } from './plugins/auth.ts';
-import { addMethodNotAllowedRoutes, installErrorHandling } from './plugins/errors.ts';
+import { addMethodNotAllowedRoutes, installErrorHandling, sendApiError } from './plugins/errors.ts';
 import { deliveryRoutes } from './routes/deliveries.ts';
 import { eventRoutes } from './routes/events.ts';
 import { eventTypeRoutes } from './routes/eventTypes.ts';
@@ -29,13 +29,26 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     trustProxy: config.trustProxy,
     bodyLimit: DEFAULT_BODY_LIMIT,
     return503OnClosing: true,
+    // Errors raised before routing (a malformed percent-encoding in the path) answer in the contract's shape too.
+    frameworkErrors: (error, request, reply) => {
+      const e = error.code === 'FST_ERR_BAD_URL' ? errors.routeNotFound(request.method, request.url) : errors.invalidRequestBody('The request is malformed.');
+      void sendApiError(reply as unknown as FastifyReply, e);
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(createValidatorCompiler());
   // Bodies are JSON (plus the form of /oauth/token, registered in its own scope). Fastify's
   // text/plain parser would let a wrong Content-Type through to validation; remove it.
-  app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser(/^application\/[a-z0-9.-]+\+json$/i, { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  app.removeContentTypeParser(['text/plain', 'application/json']);
+  const json = app.getDefaultJsonParser('error', 'error');
+  // Clients often send Content-Type: application/json on a DELETE or a bodiless POST with
+  // nothing in it; on routes that take no body that is no body, not a malformed one.
+  const parseJson: typeof json = (request, body, done) => {
+    if (body === '' && request.routeOptions.schema?.body === undefined) return done(null, undefined);
+    return json(request, body, done);
+  };
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
+  app.addContentTypeParser(/^application\/[a-z0-9.-]+\+json$/i, { parseAs: 'string' }, parseJson);
 
   installErrorHandling(app);
   installAuth(app, deps.verifier);

@@ -3,6 +3,8 @@
  * later, at connect time, by the SSRF guard: DNS can change after a webhook is created.
  */
 export function callbackUrlProblem(raw: string, allowInsecure: boolean): string | undefined {
+  // A lone surrogate would be stored as U+FFFD: what is kept would differ from what was sent.
+  if (!raw.isWellFormed()) return 'callbackUrl must be well-formed Unicode.';
   // URL parsing silently trims and re-encodes; a URL that needs that was probably mistyped.
   if (/[\s\u0000-\u001f\u007f]/.test(raw)) return 'callbackUrl must not contain spaces or control characters.';
   let url: URL;

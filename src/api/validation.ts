@@ -20,14 +20,26 @@ function messageOf(e: FastifySchemaValidationError): string {
 
 /** `/eventTypes/0` → `eventTypes[0]`, so a target reads like the property a client wrote. */
 export function toTarget(instancePath: string, property?: string): string {
-  const parts = instancePath.split('/').filter(Boolean);
-  if (property !== undefined) parts.push(property);
+  // instancePath is a JSON pointer (escaped); `property` is a raw name from the body.
+  const parts = instancePath
+    .split('/')
+    .filter(Boolean)
+    .map((p) => ({ key: p.replace(/~1/g, '/').replace(/~0/g, '~'), index: /^\d+$/.test(p) }));
+  if (property !== undefined) parts.push({ key: property, index: false });
   let target = '';
-  for (const p of parts) {
-    const key = p.replace(/~1/g, '/').replace(/~0/g, '~');
-    target += /^\d+$/.test(key) ? `[${key}]` : target === '' ? key : `.${key}`;
-  }
+  for (const { key, index } of parts) target += index ? `[${key}]` : target === '' ? key : `.${key}`;
   return target;
+}
+
+/** The top-level properties that a schema check found wrong (unknown properties excluded). */
+export function invalidTopLevel(errs: FastifySchemaValidationError[]): Set<string> {
+  const out = new Set<string>();
+  for (const e of errs) {
+    const first = e.instancePath.split('/')[1];
+    if (first !== undefined) out.add(first.replace(/~1/g, '/').replace(/~0/g, '~'));
+    else if (e.keyword !== 'additionalProperties' && e.keyword !== 'required' && e.keyword !== 'minProperties') out.add('*');
+  }
+  return out;
 }
 
 /**

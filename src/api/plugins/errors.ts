@@ -67,7 +67,6 @@ export function addMethodNotAllowedRoutes(app: FastifyInstance, routes: Array<{ 
       method: missing,
       url,
       schema: { hide: true },
-      config: { rateLimit: false },
       handler: async (request, reply) => sendApiError(reply, errors.methodNotAllowed(request.method, allow)),
     });
   }

@@ -9,12 +9,12 @@ import type { AppDeps } from '../deps.ts';
 import { detail, errors } from '../errors.ts';
 import { linkBase } from '../links.ts';
 import { principalOf } from '../plugins/auth.ts';
-import { decodeCursor, encodeCursor } from '../paging.ts';
+import { encodeCursor, readListQuery } from '../paging.ts';
 import { bodyErrors, commonErrors, errorResponse, isUuid, normalizeUuid, Timestamp } from '../schemas/common.ts';
+import { Top } from '../schemas/webhooks.ts';
 
 const READ = { anyScope: READ_SCOPES, serviceApp: true };
 const MODIFY = { anyScope: MODIFY_SCOPES, serviceApp: true };
-const DEFAULT_TOP = 100;
 
 const Status = Type.Enum(['pending', 'succeeded', 'failed', 'cancelled']);
 
@@ -62,7 +62,7 @@ const DeliveryList = Type.Object(
 const ListQuery = Type.Object(
   {
     status: Type.Optional(Status),
-    $top: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    $top: Type.Optional(Top),
     $continuationToken: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
   },
   { additionalProperties: false },
@@ -127,7 +127,8 @@ export const deliveryRoutes =
     app.get(
       '/webhooks/:webhookId/deliveries',
       {
-        config: { auth: READ, validationCode: 'InvalidDeliveriesRequest' },
+        attachValidation: true,
+        config: { auth: READ },
         schema: {
           summary: 'List deliveries of a webhook',
           description: 'Newest first, paged like the webhook list; filter with status.',
@@ -140,9 +141,7 @@ export const deliveryRoutes =
       },
       async (request) => {
         const webhook = await findOwned(principalOf(request).clientId!, request.params.webhookId);
-        const top = request.query.$top ?? DEFAULT_TOP;
-        const token = request.query.$continuationToken;
-        const after = token === undefined ? undefined : decodeCursor(token, 'InvalidDeliveriesRequest');
+        const { top, after } = readListQuery(request, 'InvalidDeliveriesRequest');
         const page = await store.listDeliveries(webhook.id, request.query.status, top, after);
         const base = linkBase(request, config);
         const status = request.query.status === undefined ? '' : `status=${request.query.status}&`;

@@ -63,6 +63,26 @@ const TokenResponse = Type.Object({
   scope: Type.String(),
 });
 
+const Jwks = Type.Object(
+  { keys: Type.Array(Type.Unsafe<Record<string, unknown>>({ type: 'object', additionalProperties: true, description: 'A public JWK (RFC 7517).' })) },
+  { title: 'JWKS' },
+);
+
+const Discovery = Type.Object(
+  {
+    issuer: Type.String(),
+    token_endpoint: Type.String(),
+    jwks_uri: Type.String(),
+    grant_types_supported: Type.Array(Type.String()),
+    token_endpoint_auth_methods_supported: Type.Array(Type.String()),
+    scopes_supported: Type.Array(Type.String()),
+    response_types_supported: Type.Array(Type.String()),
+    subject_types_supported: Type.Array(Type.String()),
+    id_token_signing_alg_values_supported: Type.Array(Type.String()),
+  },
+  { title: 'OpenIdConfiguration' },
+);
+
 const OAuthErrorBody = Type.Object({ error: Type.String(), error_description: Type.String() }, { description: 'RFC 6749 error.' });
 
 /** The built-in OAuth2 authorization server (client credentials only) and its discovery documents. */
@@ -137,13 +157,13 @@ export const oauthRoutes =
 
     app.get(
       '/.well-known/jwks.json',
-      { config: { rateLimit: false }, schema: { summary: 'Public keys of the built-in issuer (JWKS)', tags: ['OAuth2'] } },
+      { schema: { summary: 'Public keys of the built-in issuer (JWKS)', tags: ['OAuth2'], response: { 200: Jwks } } },
       async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(issuer.jwks()),
     );
 
     app.get(
       '/.well-known/openid-configuration',
-      { config: { rateLimit: false }, schema: { summary: 'OAuth2 / OpenID discovery document of the built-in issuer', tags: ['OAuth2'] } },
+      { schema: { summary: 'OAuth2 / OpenID discovery document of the built-in issuer', tags: ['OAuth2'], response: { 200: Discovery } } },
       async (request) => {
         const base = linkBase(request, config);
         return {
@@ -152,7 +172,7 @@ export const oauthRoutes =
           jwks_uri: `${base}/.well-known/jwks.json`,
           grant_types_supported: ['client_credentials'],
           token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-          scopes_supported: KNOWN_SCOPES,
+          scopes_supported: [...KNOWN_SCOPES],
           response_types_supported: ['token'],
           subject_types_supported: ['public'],
           id_token_signing_alg_values_supported: ['RS256'],

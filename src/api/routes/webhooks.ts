@@ -8,9 +8,9 @@ import type { AppDeps } from '../deps.ts';
 import { callbackUrlProblem } from '../callbackUrl.ts';
 import { detail, errors } from '../errors.ts';
 import { linkBase } from '../links.ts';
-import { detailsFromSchemaErrors } from '../validation.ts';
+import { detailsFromSchemaErrors, invalidTopLevel } from '../validation.ts';
 import { principalOf } from '../plugins/auth.ts';
-import { decodeCursor, encodeCursor } from '../paging.ts';
+import { encodeCursor, readListQuery } from '../paging.ts';
 import { bodyErrors, commonErrors, errorResponse, isUuid, normalizeUuid } from '../schemas/common.ts';
 import {
   CreateWebhookBody,
@@ -25,7 +25,6 @@ import {
 const READ = { anyScope: READ_SCOPES, serviceApp: true };
 const MODIFY = { anyScope: MODIFY_SCOPES, serviceApp: true };
 const BODY_LIMIT = 64 * 1024;
-const DEFAULT_TOP = 100;
 /** Properties of the webhook resource that a client may not write. */
 const CREATE_READ_ONLY = ['id', 'active', 'created', 'modified'];
 const UPDATE_READ_ONLY = ['id', 'scope', 'scopeId', 'created', 'modified'];
@@ -65,9 +64,10 @@ export const webhookRoutes =
      */
     const collectProblems = async (request: FastifyRequest, readOnly: readonly string[]) => {
       const raw = isPlainObject(request.body) ? request.body : {};
-      const problems = request.validationError === undefined ? [] : detailsFromSchemaErrors(request.validationError.validation, readOnly);
-      const flagged = new Set(problems.map((d) => d.target.split(/[.[]/)[0]));
-      const usable = (key: string) => key in raw && !flagged.has(key);
+      const schemaErrors = request.validationError?.validation ?? [];
+      const problems = detailsFromSchemaErrors(schemaErrors, readOnly);
+      const invalid = invalidTopLevel(schemaErrors);
+      const usable = (key: string) => key in raw && !invalid.has(key) && !invalid.has('*');
       if (usable('callbackUrl')) {
         const problem = callbackUrlProblem(raw.callbackUrl as string, config.callbacks.allowInsecure);
         if (problem !== undefined) problems.push(detail('InvalidValue', 'callbackUrl', problem));
@@ -79,7 +79,7 @@ export const webhookRoutes =
           if (!known.has(t)) problems.push(detail('InvalidValue', `eventTypes[${i}]`, `${t} is not a known event type; see GET /webhooks/event-types.`));
         });
       }
-      return { raw, problems, usable };
+      return { raw, problems, usable, invalid };
     };
 
     const ensureItwinPermission = async (clientId: string, itwinId: string) => {
@@ -107,9 +107,9 @@ export const webhookRoutes =
       },
       async (request, reply) => {
         const principal = principalOf(request);
-        const { raw, problems, usable } = await collectProblems(request, CREATE_READ_ONLY);
+        const { raw, problems, usable, invalid } = await collectProblems(request, CREATE_READ_ONLY);
         let scopeId: string | undefined;
-        if (raw.scope === 'iTwin' && !problems.some((d) => d.target === 'scopeId')) {
+        if (raw.scope === 'iTwin' && !invalid.has('scopeId')) {
           if (raw.scopeId === undefined) {
             problems.push(detail('MissingRequiredProperty', 'scopeId', 'scopeId is required when scope is iTwin.'));
           } else {
@@ -155,7 +155,8 @@ export const webhookRoutes =
     app.get(
       '/webhooks',
       {
-        config: { auth: READ, validationCode: 'InvalidWebhooksRequest' },
+        attachValidation: true,
+        config: { auth: READ },
         schema: {
           summary: 'List webhooks',
           description: 'The webhooks created by the calling application, oldest first, in pages.',
@@ -167,9 +168,7 @@ export const webhookRoutes =
       },
       async (request) => {
         const principal = principalOf(request);
-        const top = request.query.$top ?? DEFAULT_TOP;
-        const token = request.query.$continuationToken;
-        const after = token === undefined ? undefined : decodeCursor(token, 'InvalidWebhooksRequest');
+        const { top, after } = readListQuery(request, 'InvalidWebhooksRequest');
         const page = await store.listWebhooks(principal.clientId!, top, after);
         const base = linkBase(request, config);
         return {

@@ -2,6 +2,7 @@ import Type, { type Static } from 'typebox';
 import { Timestamp, Uuid } from './common.ts';
 
 export const SECRET_PATTERN = '^[\\x21-\\x7E]{32,256}$';
+export const Top = Type.Integer({ minimum: 1, maximum: 1000, description: 'Page size, 1 to 1000 (default 100).' });
 
 const Scope = Type.Enum(['Account', 'iTwin'], { description: 'Account: events of the whole account; iTwin: events of one iTwin.' });
 const CallbackUrl = Type.String({
@@ -75,7 +76,7 @@ export const WebhookList = Type.Object(
 
 export const ListQuery = Type.Object(
   {
-    $top: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Page size (default 100).' })),
+    $top: Type.Optional(Top),
     $continuationToken: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: 'Opaque token from _links.next.' })),
   },
   { additionalProperties: false },
