@@ -151,10 +151,21 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
     if (results.length === 0) return;
     const batch = results.splice(0, FLUSH_BATCH);
     flushingCount = batch.length;
+    let refill = true;
     flushing = (async () => {
       try {
-        const effects = await store.completeDeliveries(workerId, batch, { deactivateFailingAfterMs: config.deactivateFailingAfterMs });
+        // The slots these results free are refilled in the same transaction.
+        const limit = running ? Math.min(config.claimBatch, config.concurrency - (leased() - batch.length)) : 0;
+        const effects = await store.completeDeliveries(
+          workerId,
+          batch,
+          { deactivateFailingAfterMs: config.deactivateFailingAfterMs },
+          limit > 0 ? { now: now(), limit, maxInFlightPerWebhook: config.maxInFlightPerWebhook } : undefined,
+        );
         succeeded('complete');
+        if (running) for (const d of effects.claimed) launch(d);
+        else if (effects.claimed.length > 0) await store.releaseWorker(workerId, now());
+        refill = effects.claimed.length === limit;
         for (const d of effects.deactivated) {
           metrics.deactivated.inc({ cause: d.cause });
           log.warn({ webhookId: d.webhookId, cause: d.cause }, 'webhook deactivated by the delivery engine');
@@ -173,8 +184,8 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
       flushingCount = 0;
     }
     if (results.length > 0) scheduleFlush();
-    // Finished deliveries freed lane slots: there may be more to claim.
-    if (running) void pump();
+    // The refill took all it could: there may be more due than fitted in it.
+    if (running && refill) void pump();
   }
 
   const every = (loop: string, intervalMs: number, fn: () => Promise<void>) => {

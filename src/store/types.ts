@@ -206,6 +206,12 @@ export interface CompletionEffects {
   stale: number;
 }
 
+export interface ClaimOptions {
+  now: number;
+  limit: number;
+  maxInFlightPerWebhook: number;
+}
+
 export interface DeliveryQueue {
   /** Records (or renews) a worker's heartbeat; its leases stay valid while it is fresh. */
   heartbeat(workerId: string, now: number): Promise<void>;
@@ -213,13 +219,19 @@ export interface DeliveryQueue {
    * Leases up to `limit` due deliveries to `workerId`, round-robin across webhooks, never
    * letting a webhook exceed `maxInFlightPerWebhook` leased deliveries (across all workers).
    */
-  claimDeliveries(opts: { workerId: string; now: number; limit: number; maxInFlightPerWebhook: number }): Promise<ClaimedDelivery[]>;
-  /** Writes attempt results in one transaction; results for leases the worker lost are recorded but change nothing. */
+  claimDeliveries(opts: { workerId: string } & ClaimOptions): Promise<ClaimedDelivery[]>;
+  /**
+   * Writes attempt results in one transaction; results for leases the worker lost are
+   * recorded but change nothing. With `claim`, the same transaction then leases new due
+   * deliveries into the slots the results freed, so that the pipe refills without a
+   * second round trip.
+   */
   completeDeliveries(
     workerId: string,
     results: AttemptResult[],
     policy: { deactivateFailingAfterMs: number },
-  ): Promise<CompletionEffects>;
+    claim?: ClaimOptions,
+  ): Promise<CompletionEffects & { claimed: ClaimedDelivery[] }>;
   /** Returns a worker's leased deliveries to the queue, due now (graceful shutdown). */
   releaseWorker(workerId: string, now: number): Promise<number>;
   /** Takes over the leases of workers whose heartbeat is older than `leaseTtlMs`. */

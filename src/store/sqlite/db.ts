@@ -32,6 +32,12 @@ export class SqliteDb {
       this.db.exec('PRAGMA journal_mode = WAL');
       this.db.exec('PRAGMA synchronous = FULL');
       this.db.exec('PRAGMA foreign_keys = ON');
+      // The queue's indexes are hot; a 64 MiB page cache keeps them in memory (default: 2 MiB).
+      this.db.exec('PRAGMA cache_size = -65536');
+      this.db.exec('PRAGMA temp_store = MEMORY');
+      // The queue rewrites the same pages over and over; checkpointing every 64 MiB of WAL
+      // instead of every 4 MiB copies each hot page back far less often.
+      this.db.exec('PRAGMA wal_autocheckpoint = 16384');
       this.db.prepare('SELECT count(*) FROM sqlite_schema').get();
     } catch (err) {
       throw new StoreOpenError(`Cannot open the SQLite database ${path}: ${(err as Error).message}`);

@@ -29,6 +29,17 @@ export function eventsRepo(db: SqliteDb): EventsRepo {
       return db.tx(() => {
         const touched = new Set<string>();
         const results: PublishedEvent[] = [];
+        // Events of a batch mostly share their type and scope: match each combination once.
+        const matches = new Map<string, string[]>();
+        const match = (sql: string, type: string, scopeId: string) => {
+          const key = `${sql === MATCH_ITWIN ? 'i' : 'a'}|${type}|${scopeId}`;
+          let ids = matches.get(key);
+          if (ids === undefined) {
+            ids = db.all<{ webhook_id: string }>(sql, { type, scopeId }).map((r) => r.webhook_id);
+            matches.set(key, ids);
+          }
+          return ids;
+        };
         for (const e of events) {
           const prior = db.get<{ event_type: string; enqueued_at: number; matched: number }>(
             'SELECT event_type, enqueued_at, matched FROM events WHERE message_id = $m AND enqueued_at > $since ORDER BY enqueued_at DESC LIMIT 1',
@@ -39,12 +50,8 @@ export function eventsRepo(db: SqliteDb): EventsRepo {
             continue;
           }
           const webhookIds = new Set<string>();
-          if (e.itwinId !== undefined) {
-            for (const r of db.all<{ webhook_id: string }>(MATCH_ITWIN, { type: e.eventType, scopeId: e.itwinId })) webhookIds.add(r.webhook_id);
-          }
-          if (e.accountId !== undefined) {
-            for (const r of db.all<{ webhook_id: string }>(MATCH_ACCOUNT, { type: e.eventType, scopeId: e.accountId })) webhookIds.add(r.webhook_id);
-          }
+          if (e.itwinId !== undefined) for (const id of match(MATCH_ITWIN, e.eventType, e.itwinId)) webhookIds.add(id);
+          if (e.accountId !== undefined) for (const id of match(MATCH_ACCOUNT, e.eventType, e.accountId)) webhookIds.add(id);
           const seq = insertEvent(e, now, webhookIds.size);
           for (const webhookId of webhookIds) {
             insertDelivery(webhookId, seq, now);

@@ -129,7 +129,6 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX deliveries_due ON deliveries (webhook_id, due_at) WHERE status = 'pending';
       CREATE INDEX deliveries_leased ON deliveries (lease_owner) WHERE status = 'inflight';
       CREATE INDEX deliveries_history ON deliveries (webhook_id, id);
-      CREATE INDEX deliveries_event ON deliveries (event_seq);
 
       CREATE TABLE delivery_attempts (
         id            INTEGER PRIMARY KEY,

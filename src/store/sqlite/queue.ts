@@ -1,17 +1,14 @@
-import type { AttemptOutcome, ClaimedDelivery, CompletionEffects, DeactivationCause, DeliveryQueue } from '../types.ts';
+import type { AttemptOutcome, ClaimedDelivery, ClaimOptions, CompletionEffects, DeactivationCause, DeliveryQueue } from '../types.ts';
 import type { SqliteDb } from './db.ts';
 import { cancelPending, releaseLane } from './lanes.ts';
 
 interface ClaimRow {
-  id: number;
-  attempts: number;
+  seq: number;
   message_id: string;
   event_type: string;
   itwin_id: string | null;
   content: string;
   enqueued_at: number;
-  callback_url: string;
-  secret_sealed: string;
 }
 
 /** Queue bookkeeping may lose its last commits to a power cut: that only re-sends deliveries. */
@@ -31,6 +28,64 @@ export function queueRepo(db: SqliteDb): DeliveryQueue {
     return rows.length;
   };
 
+  /** Leases due deliveries, lane by lane in round-robin order (inside the caller's transaction). */
+  const claim = (workerId: string, { now, limit, maxInFlightPerWebhook: cap }: ClaimOptions): ClaimedDelivery[] => {
+    const lanes = db.all<{ webhook_id: string; inflight: number }>(
+      'SELECT webhook_id, inflight FROM delivery_lanes WHERE ready_at <= $now AND inflight < $cap ORDER BY ready_at LIMIT $limit',
+      { now, cap, limit },
+    );
+    const claimed: ClaimedDelivery[] = [];
+    for (const lane of lanes) {
+      const room = Math.min(cap - lane.inflight, limit - claimed.length);
+      if (room <= 0) break;
+      // One statement leases the lane's oldest due deliveries; a second reads what to send.
+      const leased = db.all<{ id: number; attempts: number; event_seq: number }>(
+        `UPDATE deliveries SET status = 'inflight', lease_owner = $worker, updated_at = $now
+         WHERE id IN (SELECT id FROM deliveries WHERE webhook_id = $w AND status = 'pending' AND due_at <= $now ORDER BY due_at LIMIT $room)
+         RETURNING id, attempts, event_seq`,
+        { w: lane.webhook_id, worker: workerId, now, room },
+      );
+      if (leased.length > 0) {
+        const target = db.get<{ callback_url: string; secret_sealed: string }>('SELECT callback_url, secret_sealed FROM webhooks WHERE id = $w', {
+          w: lane.webhook_id,
+        })!;
+        const events = new Map(
+          db
+            .all<ClaimRow>(
+              'SELECT seq, message_id, event_type, itwin_id, content, enqueued_at FROM events WHERE seq IN (SELECT value FROM json_each($seqs))',
+              { seqs: JSON.stringify(leased.map((l) => l.event_seq)) },
+            )
+            .map((e) => [e.seq, e]),
+        );
+        for (const l of leased) {
+          const e = events.get(l.event_seq)!;
+          claimed.push({
+            id: String(l.id),
+            webhookId: lane.webhook_id,
+            attempt: l.attempts + 1,
+            callbackUrl: target.callback_url,
+            secretSealed: target.secret_sealed,
+            messageId: e.message_id,
+            eventType: e.event_type,
+            itwinId: e.itwin_id ?? undefined,
+            contentJson: e.content,
+            enqueuedAt: e.enqueued_at,
+          });
+        }
+      }
+      // Re-queue the lane behind the others that are ready now (round-robin), or at
+      // its next due time, or idle it when nothing is pending.
+      db.run(
+        `UPDATE delivery_lanes SET inflight = inflight + $n,
+           ready_at = (SELECT CASE WHEN MIN(due_at) IS NULL THEN NULL ELSE MAX(MIN(due_at), $now) END
+                         FROM deliveries WHERE webhook_id = $w AND status = 'pending')
+         WHERE webhook_id = $w`,
+        { w: lane.webhook_id, n: leased.length, now },
+      );
+    }
+    return claimed;
+  };
+
   return {
     async heartbeat(workerId, now) {
       db.tx(() => db.run(
@@ -40,126 +95,79 @@ export function queueRepo(db: SqliteDb): DeliveryQueue {
       ), RELAXED);
     },
 
-    async claimDeliveries({ workerId, now, limit, maxInFlightPerWebhook: cap }) {
-      return db.tx(() => {
-        const lanes = db.all<{ webhook_id: string; inflight: number }>(
-          'SELECT webhook_id, inflight FROM delivery_lanes WHERE ready_at <= $now AND inflight < $cap ORDER BY ready_at LIMIT $limit',
-          { now, cap, limit },
-        );
-        const claimed: ClaimedDelivery[] = [];
-        for (const lane of lanes) {
-          const room = Math.min(cap - lane.inflight, limit - claimed.length);
-          if (room <= 0) break;
-          const rows = db.all<ClaimRow>(
-            `SELECT d.id, d.attempts, e.message_id, e.event_type, e.itwin_id, e.content, e.enqueued_at, w.callback_url, w.secret_sealed
-             FROM deliveries d JOIN events e ON e.seq = d.event_seq JOIN webhooks w ON w.id = d.webhook_id
-             WHERE d.webhook_id = $w AND d.status = 'pending' AND d.due_at <= $now
-             ORDER BY d.due_at LIMIT $room`,
-            { w: lane.webhook_id, now, room },
-          );
-          for (const r of rows) {
-            db.run(`UPDATE deliveries SET status = 'inflight', lease_owner = $worker, updated_at = $now WHERE id = $id`, { id: r.id, worker: workerId, now });
-            claimed.push({
-              id: String(r.id),
-              webhookId: lane.webhook_id,
-              attempt: r.attempts + 1,
-              callbackUrl: r.callback_url,
-              secretSealed: r.secret_sealed,
-              messageId: r.message_id,
-              eventType: r.event_type,
-              itwinId: r.itwin_id ?? undefined,
-              contentJson: r.content,
-              enqueuedAt: r.enqueued_at,
-            });
-          }
-          // Re-queue the lane behind the others that are ready now (round-robin), or at
-          // its next due time, or idle it when nothing is pending.
-          const next = db.get<{ due: number | null }>(`SELECT MIN(due_at) AS due FROM deliveries WHERE webhook_id = $w AND status = 'pending'`, {
-            w: lane.webhook_id,
-          })!.due;
-          db.run('UPDATE delivery_lanes SET inflight = inflight + $n, ready_at = $ready WHERE webhook_id = $w', {
-            w: lane.webhook_id,
-            n: rows.length,
-            ready: next === null ? null : Math.max(next, now),
-          });
-        }
-        return claimed;
-      }, RELAXED);
+    async claimDeliveries({ workerId, ...options }) {
+      return db.tx(() => claim(workerId, options), RELAXED);
     },
 
-    async completeDeliveries(workerId, results, policy) {
+    async completeDeliveries(workerId, results, policy, claimOptions) {
       return db.tx(() => {
-        const effects: CompletionEffects = { deactivated: [], stale: 0 };
-        const lanes = new Map<string, { released: number; readyAt: number | undefined }>();
-        const deactivate = new Map<string, DeactivationCause>();
-        const activeCache = new Map<string, boolean>();
-        const isActive = (webhookId: string) => {
-          let active = activeCache.get(webhookId);
-          if (active === undefined) {
-            active = db.get<{ active: number }>('SELECT active FROM webhooks WHERE id = $w', { w: webhookId })?.active === 1;
-            activeCache.set(webhookId, active);
-          }
-          return active;
-        };
-
-        for (const r of results) {
-          const finishedAt = r.startedAt + r.durationMs;
-          db.run(
-            `INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
-             SELECT $id, $attempt, $started, $duration, $code, $error, $body WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = $id)`,
-            {
-              id: Number(r.deliveryId),
-              attempt: r.attempt,
-              started: r.startedAt,
-              duration: r.durationMs,
-              code: r.statusCode ?? null,
-              error: r.error ?? null,
-              body: r.responseBody ?? null,
-            },
-          );
+        const effects: CompletionEffects & { claimed: ClaimedDelivery[] } = { deactivated: [], stale: 0, claimed: [] };
+        const webhookIds = [...new Set(results.map((r) => r.webhookId))];
+        const active = new Set(
+          db
+            .all<{ id: string }>('SELECT id FROM webhooks WHERE active = 1 AND id IN (SELECT value FROM json_each($ids))', { ids: JSON.stringify(webhookIds) })
+            .map((r) => r.id),
+        );
+        // Only results whose lease this worker still holds change state; the others were
+        // taken over (this worker was presumed dead) and their new owner decides. Every
+        // attempt is history either way, as long as its delivery still exists.
+        const applied = results.map((r) => {
           const retry = r.outcome === 'retry';
           // A retry of a webhook that was deactivated meanwhile is cancelled, never sent.
-          const status = r.outcome === 'retry' ? (isActive(r.webhookId) ? 'pending' : 'cancelled') : FINAL_STATUS[r.outcome];
-          const updated = db.run(
-            `UPDATE deliveries SET status = $status, attempts = $attempt, due_at = $due, lease_owner = NULL, updated_at = $at,
-               last_status = $code, last_error = $error
-             WHERE id = $id AND status = 'inflight' AND lease_owner = $worker`,
-            {
-              id: Number(r.deliveryId),
-              worker: workerId,
-              status,
-              attempt: r.attempt,
-              due: retry ? r.nextAttemptAt! : finishedAt,
-              at: finishedAt,
-              code: r.statusCode ?? null,
-              error: r.error ?? null,
-            },
-          ).changes;
-          if (updated === 0) {
-            // The lease was taken over (this worker was presumed dead): the new owner decides.
-            effects.stale++;
-            continue;
-          }
+          const status = r.outcome === 'retry' ? (active.has(r.webhookId) ? 'pending' : 'cancelled') : FINAL_STATUS[r.outcome];
+          const at = r.startedAt + r.durationMs;
+          const attempt = { id: Number(r.deliveryId), attempt: r.attempt, started: r.startedAt, duration: r.durationMs, code: r.statusCode ?? null, error: r.error ?? null, body: r.responseBody ?? null };
+          const updated =
+            db.run(
+              `UPDATE deliveries SET status = $status, attempts = $attempt, due_at = $due, lease_owner = NULL, updated_at = $at,
+                 last_status = $code, last_error = $error
+               WHERE id = $id AND status = 'inflight' AND lease_owner = $worker`,
+              { id: attempt.id, worker: workerId, status, attempt: r.attempt, due: retry ? r.nextAttemptAt! : at, at, code: attempt.code, error: attempt.error },
+            ).changes > 0;
+          db.run(
+            updated
+              ? `INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
+                 VALUES ($id, $attempt, $started, $duration, $code, $error, $body)`
+              : `INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
+                 SELECT $id, $attempt, $started, $duration, $code, $error, $body WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = $id)`,
+            attempt,
+          );
+          return { updated, status, due: retry ? r.nextAttemptAt! : at, at };
+        });
+        effects.stale = applied.filter((a) => !a.updated).length;
+
+        const lanes = new Map<string, { released: number; readyAt: number | undefined }>();
+        const deactivate = new Map<string, DeactivationCause>();
+        const failing = new Map<string, { first: number; last: number }>();
+        const recovered = new Set<string>();
+        results.forEach((r, i) => {
+          const row = applied[i]!;
+          if (!row.updated) return;
           const lane = lanes.get(r.webhookId) ?? { released: 0, readyAt: undefined };
           lane.released++;
-          if (status === 'pending') lane.readyAt = Math.min(lane.readyAt ?? Infinity, r.nextAttemptAt!);
+          if (row.status === 'pending') lane.readyAt = Math.min(lane.readyAt ?? Infinity, row.due);
           lanes.set(r.webhookId, lane);
-
-          if (r.outcome === 'succeeded') {
-            db.run('UPDATE webhooks SET failing_since = NULL WHERE id = $w AND failing_since IS NOT NULL', { w: r.webhookId });
-          } else if (r.outcome === 'gone') {
-            deactivate.set(r.webhookId, 'gone');
-          } else {
-            db.run('UPDATE webhooks SET failing_since = COALESCE(failing_since, $at) WHERE id = $w', { w: r.webhookId, at: r.startedAt });
-            const since = db.get<{ failing_since: number | null }>('SELECT failing_since FROM webhooks WHERE id = $w', { w: r.webhookId })?.failing_since;
-            if (since != null && finishedAt - since >= policy.deactivateFailingAfterMs && !deactivate.has(r.webhookId)) {
-              deactivate.set(r.webhookId, 'failing');
-            }
+          if (r.outcome === 'succeeded') recovered.add(r.webhookId);
+          else if (r.outcome === 'gone') deactivate.set(r.webhookId, 'gone');
+          else {
+            const f = failing.get(r.webhookId) ?? { first: r.startedAt, last: row.at };
+            failing.set(r.webhookId, { first: Math.min(f.first, r.startedAt), last: Math.max(f.last, row.at) });
           }
-        }
-
+        });
         for (const [webhookId, lane] of lanes) releaseLane(db, webhookId, lane.released, lane.readyAt);
-        const now = Math.max(0, ...results.map((r) => r.startedAt + r.durationMs));
+        // One success ends a webhook's failure streak; a streak that lasts too long deactivates it.
+        for (const webhookId of recovered) {
+          db.run('UPDATE webhooks SET failing_since = NULL WHERE id = $w AND failing_since IS NOT NULL', { w: webhookId });
+        }
+        for (const [webhookId, f] of failing) {
+          if (recovered.has(webhookId) || deactivate.has(webhookId)) continue;
+          const since = db.get<{ since: number }>(
+            'UPDATE webhooks SET failing_since = COALESCE(failing_since, $first) WHERE id = $w RETURNING failing_since AS since',
+            { w: webhookId, first: f.first },
+          )?.since;
+          if (since !== undefined && f.last - since >= policy.deactivateFailingAfterMs) deactivate.set(webhookId, 'failing');
+        }
+        const now = Math.max(0, ...applied.map((a) => a.at));
         for (const [webhookId, cause] of deactivate) {
           const changed = db.run('UPDATE webhooks SET active = 0, modified_at = $now WHERE id = $w AND active = 1', { w: webhookId, now }).changes;
           if (changed > 0) {
@@ -167,6 +175,7 @@ export function queueRepo(db: SqliteDb): DeliveryQueue {
             effects.deactivated.push({ webhookId, cause });
           }
         }
+        if (claimOptions !== undefined && claimOptions.limit > 0) effects.claimed = claim(workerId, claimOptions);
         return effects;
       }, RELAXED);
     },

@@ -1,0 +1,106 @@
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CLI = `${ROOT}src/cli/main.ts`;
+const ENV = { ...process.env, PATH: `${ROOT}node_modules/.bin:${process.env.PATH ?? ''}` };
+
+/** Resident memory of a process in MiB, from /proc. */
+export function rssMiB(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m === null ? 0 : Number(m[1]) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/** Samples a process's RSS every `everyMs` until stopped; returns the peak. */
+export function sampleRss(pid: number, everyMs = 250): { stop(): number; peak(): number } {
+  let peak = rssMiB(pid);
+  const timer = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), everyMs);
+  return {
+    peak: () => peak,
+    stop() {
+      clearInterval(timer);
+      return peak;
+    },
+  };
+}
+
+export interface ReceiverProc {
+  child: ChildProcess;
+  port: number;
+  url(path: string): string;
+  call<T>(msg: object, reply: string): Promise<T>;
+  stats(ids?: boolean): Promise<{ total: number; unique: number; duplicates: number; ids?: string[] }>;
+  close(): void;
+}
+
+export async function startReceiver(): Promise<ReceiverProc> {
+  const child = fork(`${ROOT}bench/lib/receiver.ts`, [], { execPath: process.execPath, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const port = await new Promise<number>((resolve) => child.once('message', (m: { port: number }) => resolve(m.port)));
+  const call = <T>(msg: object, reply: string) =>
+    new Promise<T>((resolve) => {
+      const onMessage = (m: { type: string }) => {
+        if (m.type === reply) {
+          child.off('message', onMessage);
+          resolve(m as T);
+        }
+      };
+      child.on('message', onMessage);
+      child.send(msg);
+    });
+  return {
+    child,
+    port,
+    url: (path) => `http://127.0.0.1:${port}${path}`,
+    call,
+    stats: (ids = false) => call({ cmd: 'stats', ids }, 'stats'),
+    close: () => child.kill('SIGKILL'),
+  };
+}
+
+export interface ServerProc {
+  child: ChildProcess;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts `itwin-webhooks serve` and waits for its banner. */
+export async function startServer(args: string[], env: Record<string, string> = {}): Promise<ServerProc> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--log-level', 'warn', ...args], { env: { ...ENV, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${err}`)), 30_000);
+    child.stderr!.on('data', (c: Buffer) => {
+      err += c.toString();
+      const m = /is listening on (http:\/\/\S+)/.exec(err);
+      if (m !== null) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`server exited ${code}:\n${err}`)));
+  });
+  return {
+    child,
+    url,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
+export async function cli(args: string[]): Promise<string> {
+  const child = spawn(process.execPath, [CLI, ...args], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const code = await new Promise<number>((r) => child.on('exit', (c) => r(c ?? -1)));
+  if (code !== 0) throw new Error(`itwin-webhooks ${args.join(' ')} failed: ${err}`);
+  return out;
+}

@@ -1,0 +1,78 @@
+// A loopback webhook receiver for benchmarks, run as its own process (fork) so that it
+// never shares a core's event loop with what is being measured. It counts deliveries per
+// messageId (for the loss/duplicate audit) and, when content.sentAt is present, records
+// publish→receive latency. Controlled over IPC.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+type Mode = 'ok' | 'blackhole';
+let mode: Mode = 'ok';
+const held = new Set<import('node:http').ServerResponse>();
+let counts = new Map<string, number>();
+let total = 0;
+let duplicates = 0;
+let latencies: number[] = [];
+let recordLatency = false;
+
+const server = createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    if (mode === 'blackhole') {
+      // A receiver that is down in the worst way: it takes the connection and never answers.
+      held.add(res);
+      res.on('close', () => held.delete(res));
+      return;
+    }
+    const now = Date.now();
+    const body = Buffer.concat(chunks).toString('utf8');
+    const id = /"messageId":"([^"]+)"/.exec(body)?.[1];
+    if (id !== undefined) {
+      const seen = counts.get(id) ?? 0;
+      if (seen > 0) duplicates++;
+      counts.set(id, seen + 1);
+    }
+    total++;
+    if (recordLatency) {
+      const sentAt = /"sentAt":(\d+)/.exec(body)?.[1];
+      if (sentAt !== undefined) latencies.push(now - Number(sentAt));
+    }
+    res.statusCode = 200;
+    res.end('ok');
+  });
+});
+server.keepAliveTimeout = 60_000;
+
+server.listen(0, '127.0.0.1', () => {
+  process.send!({ type: 'ready', port: (server.address() as AddressInfo).port });
+});
+
+process.on('message', (msg: { cmd: string; mode?: Mode; ids?: boolean }) => {
+  switch (msg.cmd) {
+    case 'stats': {
+      process.send!({ type: 'stats', total, unique: counts.size, duplicates, ids: msg.ids === true ? [...counts.keys()] : undefined });
+      break;
+    }
+    case 'reset':
+      counts = new Map();
+      total = 0;
+      duplicates = 0;
+      latencies = [];
+      process.send!({ type: 'ok' });
+      break;
+    case 'latency':
+      recordLatency = true;
+      latencies = [];
+      process.send!({ type: 'ok' });
+      break;
+    case 'latencies':
+      recordLatency = false;
+      process.send!({ type: 'latencies', latencies });
+      break;
+    case 'mode':
+      mode = msg.mode!;
+      if (mode === 'ok') for (const res of held) res.destroy();
+      process.send!({ type: 'ok' });
+      break;
+  }
+});
