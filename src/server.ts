@@ -39,7 +39,7 @@ export interface StartOptions {
 export async function startServer(config: Config, options: StartOptions): Promise<RunningServer> {
   const now = options.now ?? Date.now;
   const { logger } = options;
-  const opened = await openStore(config, now);
+  const opened = await openStore(config, { now, threaded: true });
   const { store, box } = opened;
   if (opened.keyCreated) logger.info({ dataDir: config.dataDir }, 'generated a new encryption key in the data directory');
   if (opened.keyFileLoose) logger.warn({ dataDir: config.dataDir }, 'encryption.key is readable by other users; run chmod 600 on it');

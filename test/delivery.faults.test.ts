@@ -169,12 +169,18 @@ describe('receiver faults', () => {
   });
 
   it('deleting a webhook cancels its pending deliveries: they are never sent', async () => {
-    r.on('/deleted', () => 500);
+    // The first request is held open, so the second delivery (cap 1 in flight) is still pending.
+    const held: Array<import('node:http').ServerResponse> = [];
+    r.on('/deleted', (_req, res) => {
+      held.push(res);
+      return 'handled';
+    });
     const id = await setup('/deleted', 2);
     await r.waitFor(() => r.at('/deleted').length === 1);
     const res = await h.inject({ method: 'DELETE', url: `/webhooks/${id}`, headers: { authorization: sub.auth } });
     assert.equal(res.statusCode, 204);
     assert.equal((await h.server.deps.store.listDeliveries(id, undefined, 10, undefined)).items.length, 0);
+    for (const held1 of held) held1.end('ok');
     h.server.dispatcher.wake();
     await new Promise((res2) => setTimeout(res2, 300));
     assert.equal(r.at('/deleted').length, 1);

@@ -35,6 +35,7 @@ export interface DispatcherDeps {
 }
 
 const FLUSH_BATCH = 128;
+const MAX_FLUSHES = 4;
 const MAX_BACKOFF_MS = 30_000;
 
 export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
@@ -47,7 +48,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
   let pumping = false;
   let pumpAgain = false;
   let pumpTimer: NodeJS.Timeout | undefined;
-  let flushing: Promise<void> | undefined;
+  const flushes = new Set<Promise<void>>();
   let flushScheduled = false;
   let results: AttemptResult[] = [];
   let flushingCount = 0;
@@ -142,17 +143,17 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
     });
   }
 
+  /**
+   * Writes a batch of results and refills the freed slots in the same store call. Up to
+   * MAX_FLUSHES calls are in flight at once: waiting for one to come back before sending
+   * the next would cap throughput at one batch per store round trip.
+   */
   async function flush(): Promise<void> {
-    if (flushing !== undefined) {
-      await flushing;
-      if (results.length > 0) return flush();
-      return;
-    }
-    if (results.length === 0) return;
+    if (results.length === 0 || flushes.size >= MAX_FLUSHES) return;
     const batch = results.splice(0, FLUSH_BATCH);
-    flushingCount = batch.length;
+    flushingCount += batch.length;
     let refill = true;
-    flushing = (async () => {
+    const done = (async () => {
       try {
         // The slots these results free are refilled in the same transaction.
         const limit = running ? Math.min(config.claimBatch, config.concurrency - (leased() - batch.length)) : 0;
@@ -162,6 +163,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
           { deactivateFailingAfterMs: config.deactivateFailingAfterMs },
           limit > 0 ? { now: now(), limit, maxInFlightPerWebhook: config.maxInFlightPerWebhook } : undefined,
         );
+        flushingCount -= batch.length;
         succeeded('complete');
         if (running) for (const d of effects.claimed) launch(d);
         else if (effects.claimed.length > 0) await store.releaseWorker(workerId, now());
@@ -173,16 +175,14 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
         if (effects.stale > 0) log.warn({ stale: effects.stale }, 'results arrived after their leases were taken over');
       } catch (err) {
         // Keep the results: losing them would only cause re-sends, but there is no need to.
+        flushingCount -= batch.length;
         results.unshift(...batch);
         await new Promise((r) => setTimeout(r, failed('complete', err)));
       }
     })();
-    try {
-      await flushing;
-    } finally {
-      flushing = undefined;
-      flushingCount = 0;
-    }
+    flushes.add(done);
+    await done;
+    flushes.delete(done);
     if (results.length > 0) scheduleFlush();
     // The refill took all it could: there may be more due than fitted in it.
     if (running && refill) void pump();
@@ -241,7 +241,10 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
       }
       const unfinished = inFlight;
       await sender.close();
-      while (results.length > 0 || flushing !== undefined) await flush();
+      while (results.length > 0 || flushes.size > 0) {
+        await flush();
+        await Promise.all(flushes);
+      }
       try {
         const released = await store.releaseWorker(workerId, now());
         log.info({ released, unfinished }, 'dispatcher stopped');

@@ -3,6 +3,7 @@ import { compileBodySchema } from '../api/ajv.ts';
 import { detail, errors, type ErrorDetail } from '../api/errors.ts';
 import { PublishBatch, PublishEvent } from '../api/schemas/events.ts';
 import { detailsFromSchemaErrors } from '../api/validation.ts';
+import { createCatalogCache } from '../catalog/catalogCache.ts';
 import type { ContentValidator } from '../catalog/contentValidator.ts';
 import type { DirectoryRepo, EventTypesRepo, NewEvent } from '../store/types.ts';
 
@@ -28,6 +29,7 @@ export interface EventChecker {
 
 export function createEventChecker(deps: { store: EventTypesRepo & DirectoryRepo; contentValidator: ContentValidator }): EventChecker {
   const { store, contentValidator } = deps;
+  const catalog = createCatalogCache(store);
   const single = compileBodySchema(PublishEvent);
   const batch = compileBodySchema(PublishBatch);
 
@@ -42,12 +44,11 @@ export function createEventChecker(deps: { store: EventTypesRepo & DirectoryRepo
       const prefix = (i: number) => (isBatch ? `events[${i}].` : '');
       const problems: ErrorDetail[] = [];
 
-      const types = new Map((await store.getEventTypes([...new Set(raws.map((r) => r.eventType))])).map((t) => [t.type, t]));
-      const accounts = new Map<string, string | undefined>();
-      for (const r of raws) {
-        const itwin = r.iTwinId?.toLowerCase();
-        if (itwin !== undefined && !accounts.has(itwin)) accounts.set(itwin, await store.getItwinAccount(itwin));
-      }
+      // Two lookups per request, whatever its size.
+      const types = await catalog.get([...new Set(raws.map((r) => r.eventType))]);
+      const itwins = [...new Set(raws.flatMap((r) => (r.iTwinId === undefined ? [] : [r.iTwinId.toLowerCase()])))];
+      const owners = itwins.length === 0 ? {} : await store.getItwinAccounts(itwins);
+      const accounts = new Map<string, string | undefined>(itwins.map((i) => [i, owners[i]]));
 
       const events = raws.map((r, i): NewEvent => {
         const p = prefix(i);

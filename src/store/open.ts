@@ -3,6 +3,7 @@ import type { StoreConfig } from '../config/load.ts';
 import { createSecretBox, KeyError, loadOrCreateKey, type SecretBox } from '../crypto/secretBox.ts';
 import { StoreOpenError } from './sqlite/db.ts';
 import { openSqliteStore, prepareDataDir } from './sqlite/store.ts';
+import { openThreadedSqliteStore } from './sqlite/threaded.ts';
 import type { Store } from './types.ts';
 
 export { StoreOpenError };
@@ -22,7 +23,11 @@ export interface OpenedStore {
  * Opens the configured store, loads the encryption key and proves it is the key the data
  * was written with, and brings the built-in event types up to date.
  */
-export async function openStore(config: StoreConfig, now: () => number = Date.now): Promise<OpenedStore> {
+export async function openStore(
+  config: StoreConfig,
+  options: { now?: () => number; /** Run SQLite on its own thread (the server); commands stay on theirs. */ threaded?: boolean } = {},
+): Promise<OpenedStore> {
+  const now = options.now ?? Date.now;
   prepareDataDir(config.dataDir);
   let key;
   try {
@@ -31,7 +36,7 @@ export async function openStore(config: StoreConfig, now: () => number = Date.no
     throw new StoreOpenError(err instanceof KeyError ? err.message : `Cannot read the encryption key in ${config.dataDir}: ${(err as Error).message}`);
   }
   const box = createSecretBox(key.key);
-  const store = openSqliteStore(config.dataDir);
+  const store = options.threaded === true ? await openThreadedSqliteStore(config.dataDir) : openSqliteStore(config.dataDir);
   try {
     const check = await store.setMetaIfAbsent(KEY_CHECK, box.seal('itwin-webhooks', KEY_CHECK));
     try {

@@ -7,6 +7,9 @@
 
 export type WebhookScope = 'Account' | 'iTwin';
 
+/** The synchronous form of a repository (the SQLite implementation is synchronous underneath). */
+export type Sync<T> = { [K in keyof T]: T[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => R : T[K] };
+
 export interface ClientRecord {
   clientId: string;
   name: string;
@@ -99,6 +102,8 @@ export interface DirectoryRepo {
   removeItwin(itwinId: string): Promise<boolean>;
   listItwins(accountId?: string): Promise<ItwinRecord[]>;
   getItwinAccount(itwinId: string): Promise<string | undefined>;
+  /** The owning account of each known iTwin among `itwinIds` (unknown ones are absent). */
+  getItwinAccounts(itwinIds: string[]): Promise<Record<string, string>>;
 
   grant(clientId: string, itwinId: string, permission: string, now: number): Promise<void>;
   revoke(clientId: string, itwinId: string, permission: string): Promise<boolean>;

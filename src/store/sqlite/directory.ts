@@ -1,40 +1,50 @@
-import type { DirectoryRepo, GrantRecord, ItwinRecord, OrgAdminRecord } from '../types.ts';
+import type { DirectoryRepo, Sync, GrantRecord, ItwinRecord, OrgAdminRecord } from '../types.ts';
 import type { SqliteDb } from './db.ts';
 
-export function directoryRepo(db: SqliteDb): DirectoryRepo {
+export function directoryRepo(db: SqliteDb): Sync<DirectoryRepo> {
   return {
-    async putItwin(itwinId, accountId, now) {
+    putItwin(itwinId, accountId, now) {
       db.run(
         `INSERT INTO directory_itwins (itwin_id, account_id, created_at) VALUES ($i, $a, $t)
          ON CONFLICT (itwin_id) DO UPDATE SET account_id = excluded.account_id`,
         { i: itwinId, a: accountId, t: now },
       );
     },
-    async removeItwin(itwinId) {
+    removeItwin(itwinId) {
       return db.tx(() => {
         db.run('DELETE FROM directory_grants WHERE itwin_id = $i', { i: itwinId });
         return db.run('DELETE FROM directory_itwins WHERE itwin_id = $i', { i: itwinId }).changes > 0;
       });
     },
-    async listItwins(accountId) {
+    listItwins(accountId) {
       const rows = db.all<{ itwin_id: string; account_id: string; created_at: number }>(
         'SELECT * FROM directory_itwins WHERE $a IS NULL OR account_id = $a ORDER BY created_at, itwin_id',
         { a: accountId ?? null },
       );
       return rows.map((r): ItwinRecord => ({ itwinId: r.itwin_id, accountId: r.account_id, createdAt: r.created_at }));
     },
-    async getItwinAccount(itwinId) {
+    getItwinAccounts(itwinIds) {
+      const out: Record<string, string> = {};
+      for (const r of db.all<{ itwin_id: string; account_id: string }>(
+        'SELECT itwin_id, account_id FROM directory_itwins WHERE itwin_id IN (SELECT value FROM json_each($ids))',
+        { ids: JSON.stringify(itwinIds) },
+      )) {
+        out[r.itwin_id] = r.account_id;
+      }
+      return out;
+    },
+    getItwinAccount(itwinId) {
       return db.get<{ account_id: string }>('SELECT account_id FROM directory_itwins WHERE itwin_id = $i', { i: itwinId })?.account_id;
     },
 
-    async grant(clientId, itwinId, permission, now) {
+    grant(clientId, itwinId, permission, now) {
       db.run(
         `INSERT INTO directory_grants (client_id, itwin_id, permission, created_at) VALUES ($c, $i, $p, $t)
          ON CONFLICT DO NOTHING`,
         { c: clientId, i: itwinId, p: permission, t: now },
       );
     },
-    async revoke(clientId, itwinId, permission) {
+    revoke(clientId, itwinId, permission) {
       return (
         db.run('DELETE FROM directory_grants WHERE client_id = $c AND itwin_id = $i AND permission = $p', {
           c: clientId,
@@ -43,7 +53,7 @@ export function directoryRepo(db: SqliteDb): DirectoryRepo {
         }).changes > 0
       );
     },
-    async listGrants(filter) {
+    listGrants(filter) {
       const rows = db.all<{ client_id: string; itwin_id: string; permission: string; created_at: number }>(
         `SELECT * FROM directory_grants WHERE ($c IS NULL OR client_id = $c) AND ($i IS NULL OR itwin_id = $i)
          ORDER BY created_at, client_id, itwin_id`,
@@ -51,7 +61,7 @@ export function directoryRepo(db: SqliteDb): DirectoryRepo {
       );
       return rows.map((r): GrantRecord => ({ clientId: r.client_id, itwinId: r.itwin_id, permission: r.permission, createdAt: r.created_at }));
     },
-    async hasGrant(clientId, itwinId, permission) {
+    hasGrant(clientId, itwinId, permission) {
       return (
         db.get('SELECT 1 FROM directory_grants WHERE client_id = $c AND itwin_id = $i AND permission = $p', {
           c: clientId,
@@ -61,24 +71,24 @@ export function directoryRepo(db: SqliteDb): DirectoryRepo {
       );
     },
 
-    async addOrgAdmin(clientId, accountId, now) {
+    addOrgAdmin(clientId, accountId, now) {
       db.run('INSERT INTO directory_org_admins (client_id, account_id, created_at) VALUES ($c, $a, $t) ON CONFLICT DO NOTHING', {
         c: clientId,
         a: accountId,
         t: now,
       });
     },
-    async removeOrgAdmin(clientId, accountId) {
+    removeOrgAdmin(clientId, accountId) {
       return db.run('DELETE FROM directory_org_admins WHERE client_id = $c AND account_id = $a', { c: clientId, a: accountId }).changes > 0;
     },
-    async listOrgAdmins(accountId) {
+    listOrgAdmins(accountId) {
       const rows = db.all<{ client_id: string; account_id: string; created_at: number }>(
         'SELECT * FROM directory_org_admins WHERE $a IS NULL OR account_id = $a ORDER BY created_at, client_id',
         { a: accountId ?? null },
       );
       return rows.map((r): OrgAdminRecord => ({ clientId: r.client_id, accountId: r.account_id, createdAt: r.created_at }));
     },
-    async isOrgAdmin(clientId, accountId) {
+    isOrgAdmin(clientId, accountId) {
       return db.get('SELECT 1 FROM directory_org_admins WHERE client_id = $c AND account_id = $a', { c: clientId, a: accountId }) !== undefined;
     },
   };

@@ -1,4 +1,4 @@
-import type { EventsRepo, NewEvent, PublishedEvent } from '../types.ts';
+import type { EventsRepo, Sync, NewEvent, PublishedEvent } from '../types.ts';
 import type { SqliteDb } from './db.ts';
 import { markLaneReady } from './lanes.ts';
 
@@ -9,7 +9,7 @@ const MATCH_ACCOUNT = `
   SELECT s.webhook_id FROM webhook_subscriptions s JOIN webhooks w ON w.id = s.webhook_id
   WHERE s.event_type = $type AND s.scope = 'Account' AND s.scope_id = $scopeId AND w.active = 1`;
 
-export function eventsRepo(db: SqliteDb): EventsRepo {
+export function eventsRepo(db: SqliteDb): Sync<EventsRepo> {
   const insertEvent = (e: NewEvent, now: number, matched: number): number =>
     db.run(
       `INSERT INTO events (message_id, event_type, itwin_id, account_id, content, enqueued_at, publisher_client_id, matched)
@@ -25,7 +25,7 @@ export function eventsRepo(db: SqliteDb): EventsRepo {
     ).lastInsertRowid;
 
   return {
-    async publishEvents(events, now, windowMs) {
+    publishEvents(events, now, windowMs) {
       return db.tx(() => {
         const touched = new Set<string>();
         const results: PublishedEvent[] = [];
@@ -64,7 +64,7 @@ export function eventsRepo(db: SqliteDb): EventsRepo {
       });
     },
 
-    async publishTestEvent(event, webhookId, now) {
+    publishTestEvent(event, webhookId, now) {
       return db.tx(() => {
         const seq = insertEvent(event, now, 1);
         const deliveryId = insertDelivery(webhookId, seq, now);

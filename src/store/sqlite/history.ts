@@ -1,4 +1,4 @@
-import type { DeliveryHistoryRepo, DeliveryStatus, DeliverySummary } from '../types.ts';
+import type { DeliveryHistoryRepo, Sync, DeliveryStatus, DeliverySummary } from '../types.ts';
 import type { SqliteDb } from './db.ts';
 import { markLaneReady } from './lanes.ts';
 
@@ -40,7 +40,7 @@ function toRowId(deliveryId: string): number | undefined {
   return /^[1-9]\d{0,15}$/.test(deliveryId) ? Number(deliveryId) : undefined;
 }
 
-export function historyRepo(db: SqliteDb): DeliveryHistoryRepo {
+export function historyRepo(db: SqliteDb): Sync<DeliveryHistoryRepo> {
   const getSummary = (webhookId: string, id: number) =>
     db.get<SummaryRow>(`SELECT ${SUMMARY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.id = $id AND d.webhook_id = $w`, {
       id,
@@ -48,7 +48,7 @@ export function historyRepo(db: SqliteDb): DeliveryHistoryRepo {
     });
 
   return {
-    async listDeliveries(webhookId, status, limit, after) {
+    listDeliveries(webhookId, status, limit, after) {
       // 'pending' includes deliveries being sent right now.
       const statuses = status === undefined ? null : JSON.stringify(status === 'pending' ? ['pending', 'inflight'] : [status]);
       const rows = db.all<SummaryRow>(
@@ -62,7 +62,7 @@ export function historyRepo(db: SqliteDb): DeliveryHistoryRepo {
       return { items: page.map(toSummary), nextCursor: more ? page[page.length - 1]!.id : undefined };
     },
 
-    async getDelivery(webhookId, deliveryId) {
+    getDelivery(webhookId, deliveryId) {
       const id = toRowId(deliveryId);
       if (id === undefined) return undefined;
       const row = db.get<SummaryRow & { itwin_id: string | null; content: string; enqueued_at: number }>(
@@ -95,7 +95,7 @@ export function historyRepo(db: SqliteDb): DeliveryHistoryRepo {
       };
     },
 
-    async redeliver(webhookId, deliveryId, now) {
+    redeliver(webhookId, deliveryId, now) {
       const id = toRowId(deliveryId);
       if (id === undefined) return undefined;
       return db.tx(() => {

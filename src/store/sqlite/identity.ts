@@ -1,4 +1,4 @@
-import type { ClientRecord, ClientsRepo, SigningKeyRecord, SigningKeysRepo } from '../types.ts';
+import type { Sync, ClientRecord, ClientsRepo, SigningKeyRecord, SigningKeysRepo } from '../types.ts';
 import type { SqliteDb } from './db.ts';
 
 interface ClientRow {
@@ -21,22 +21,22 @@ function toClient(r: ClientRow): ClientRecord {
   };
 }
 
-export function clientsRepo(db: SqliteDb): ClientsRepo & SigningKeysRepo {
+export function clientsRepo(db: SqliteDb): Sync<ClientsRepo & SigningKeysRepo> {
   return {
-    async createClient(c) {
+    createClient(c) {
       db.run(
         'INSERT INTO clients (client_id, name, account_id, scopes, secret_hash, created_at) VALUES ($id, $name, $account, $scopes, $hash, $at)',
         { id: c.clientId, name: c.name, account: c.accountId, scopes: c.scopes.join(' '), hash: c.secretHash, at: c.createdAt },
       );
     },
-    async getClient(clientId) {
+    getClient(clientId) {
       const r = db.get<ClientRow>('SELECT * FROM clients WHERE client_id = $id', { id: clientId });
       return r && toClient(r);
     },
-    async listClients() {
+    listClients() {
       return db.all<ClientRow>('SELECT * FROM clients ORDER BY created_at, client_id').map(toClient);
     },
-    async deleteClient(clientId) {
+    deleteClient(clientId) {
       return db.tx(() => {
         const webhooks = db.run('DELETE FROM webhooks WHERE owner_client_id = $id', { id: clientId }).changes;
         db.run('DELETE FROM directory_grants WHERE client_id = $id', { id: clientId });
@@ -46,7 +46,7 @@ export function clientsRepo(db: SqliteDb): ClientsRepo & SigningKeysRepo {
       });
     },
 
-    async listSigningKeys() {
+    listSigningKeys() {
       return db
         .all<{ kid: string; alg: string; public_jwk: string; private_jwk_sealed: string; created_at: number }>(
           'SELECT * FROM signing_keys ORDER BY created_at DESC, kid',
@@ -59,7 +59,7 @@ export function clientsRepo(db: SqliteDb): ClientsRepo & SigningKeysRepo {
           createdAt: r.created_at,
         }));
     },
-    async insertFirstSigningKey(k: SigningKeyRecord) {
+    insertFirstSigningKey(k: SigningKeyRecord) {
       db.tx(() => {
         if (db.get('SELECT 1 FROM signing_keys LIMIT 1')) return;
         db.run(

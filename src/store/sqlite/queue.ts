@@ -1,4 +1,4 @@
-import type { AttemptOutcome, ClaimedDelivery, ClaimOptions, CompletionEffects, DeactivationCause, DeliveryQueue } from '../types.ts';
+import type { Sync, AttemptOutcome, ClaimedDelivery, ClaimOptions, CompletionEffects, DeactivationCause, DeliveryQueue } from '../types.ts';
 import type { SqliteDb } from './db.ts';
 import { cancelPending, releaseLane } from './lanes.ts';
 
@@ -16,7 +16,7 @@ const RELAXED = { relaxed: true };
 
 const FINAL_STATUS: Record<Exclude<AttemptOutcome, 'retry'>, string> = { succeeded: 'succeeded', failed: 'failed', gone: 'failed' };
 
-export function queueRepo(db: SqliteDb): DeliveryQueue {
+export function queueRepo(db: SqliteDb): Sync<DeliveryQueue> {
   /** Puts leased deliveries back in the queue, due now, and frees their lane slots. */
   const requeue = (rows: Array<{ id: number; webhook_id: string }>, now: number) => {
     const perLane = new Map<string, number>();
@@ -87,7 +87,7 @@ export function queueRepo(db: SqliteDb): DeliveryQueue {
   };
 
   return {
-    async heartbeat(workerId, now) {
+    heartbeat(workerId, now) {
       db.tx(() => db.run(
         `INSERT INTO workers (id, started_at, heartbeat_at) VALUES ($id, $now, $now)
          ON CONFLICT (id) DO UPDATE SET heartbeat_at = $now`,
@@ -95,11 +95,11 @@ export function queueRepo(db: SqliteDb): DeliveryQueue {
       ), RELAXED);
     },
 
-    async claimDeliveries({ workerId, ...options }) {
+    claimDeliveries({ workerId, ...options }) {
       return db.tx(() => claim(workerId, options), RELAXED);
     },
 
-    async completeDeliveries(workerId, results, policy, claimOptions) {
+    completeDeliveries(workerId, results, policy, claimOptions) {
       return db.tx(() => {
         const effects: CompletionEffects & { claimed: ClaimedDelivery[] } = { deactivated: [], stale: 0, claimed: [] };
         const webhookIds = [...new Set(results.map((r) => r.webhookId))];
@@ -180,7 +180,7 @@ export function queueRepo(db: SqliteDb): DeliveryQueue {
       }, RELAXED);
     },
 
-    async releaseWorker(workerId, now) {
+    releaseWorker(workerId, now) {
       return db.tx(() => {
         const rows = db.all<{ id: number; webhook_id: string }>(
           `SELECT id, webhook_id FROM deliveries WHERE status = 'inflight' AND lease_owner = $worker`,
@@ -192,7 +192,7 @@ export function queueRepo(db: SqliteDb): DeliveryQueue {
       }, RELAXED);
     },
 
-    async reapExpiredLeases(now, leaseTtlMs) {
+    reapExpiredLeases(now, leaseTtlMs) {
       return db.tx(() => {
         const cutoff = now - leaseTtlMs;
         // Leases held by workers whose heartbeat is stale, or who left no heartbeat at all.
@@ -207,11 +207,11 @@ export function queueRepo(db: SqliteDb): DeliveryQueue {
       }, RELAXED);
     },
 
-    async nextReadyAt(cap) {
+    nextReadyAt(cap) {
       return db.get<{ at: number | null }>('SELECT MIN(ready_at) AS at FROM delivery_lanes WHERE ready_at IS NOT NULL AND inflight < $cap', { cap })?.at ?? undefined;
     },
 
-    async deliveryStats() {
+    deliveryStats() {
       const pending = db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending'`)!.n;
       const inflight = db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM deliveries WHERE status = 'inflight'`)!.n;
       // The oldest due delivery, found per lane through the (webhook_id, due_at) index.

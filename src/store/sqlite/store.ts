@@ -1,6 +1,6 @@
 import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Store } from '../types.ts';
+import type { Store, Sync } from '../types.ts';
 import { SqliteDb, StoreOpenError } from './db.ts';
 import { directoryRepo } from './directory.ts';
 import { eventsRepo } from './events.ts';
@@ -11,6 +11,9 @@ import { queueRepo } from './queue.ts';
 import { webhooksRepo } from './webhooks.ts';
 
 export const DATABASE_FILE = 'itwin-webhooks.db';
+
+/** The SQLite store with synchronous methods, as it runs inside its worker thread. */
+export type SyncStore = Sync<Omit<Store, 'kind'>>;
 
 /** Creates DATA_DIR if needed and checks that it is a writable directory. */
 export function prepareDataDir(dataDir: string): void {
@@ -27,8 +30,8 @@ export function prepareDataDir(dataDir: string): void {
   }
 }
 
-/** Opens (and migrates) the embedded store in `dataDir`. */
-export function openSqliteStore(dataDir: string): Store {
+/** Opens (and migrates) the embedded database in `dataDir`, synchronously. */
+export function openSqliteSync(dataDir: string): { db: SqliteDb; store: SyncStore } {
   prepareDataDir(dataDir);
   const db = new SqliteDb(join(dataDir, DATABASE_FILE));
   try {
@@ -37,28 +40,47 @@ export function openSqliteStore(dataDir: string): Store {
     db.close();
     throw new StoreOpenError(`Cannot prepare the SQLite database ${db.path}: ${(err as Error).message}`);
   }
-  return {
-    kind: 'sqlite',
+  const store: SyncStore = {
     ...clientsRepo(db),
     ...directoryRepo(db),
     ...webhooksRepo(db),
     ...eventsRepo(db),
     ...queueRepo(db),
     ...historyRepo(db),
-    async getMeta(key) {
+    getMeta(key) {
       return db.get<{ value: string }>('SELECT value FROM meta WHERE key = $k', { k: key })?.value;
     },
-    async setMetaIfAbsent(key, value) {
+    setMetaIfAbsent(key, value) {
       return db.tx(() => {
         db.run('INSERT INTO meta (key, value) VALUES ($k, $v) ON CONFLICT (key) DO NOTHING', { k: key, v: value });
         return db.get<{ value: string }>('SELECT value FROM meta WHERE key = $k', { k: key })!.value;
       });
     },
-    async ping() {
+    ping() {
       db.get('SELECT 1');
     },
-    async close() {
+    close() {
       db.close();
     },
   };
+  return { db, store };
+}
+
+/**
+ * The embedded store on the calling thread, for short-lived commands (the CLI). The
+ * server runs it on a worker thread instead (see threaded.ts).
+ */
+export function openSqliteStore(dataDir: string): Store {
+  const { store } = openSqliteSync(dataDir);
+  const out: Record<string, unknown> = { kind: 'sqlite' };
+  for (const [name, fn] of Object.entries(store) as Array<[string, (...args: unknown[]) => unknown]>) {
+    out[name] = (...args: unknown[]) => {
+      try {
+        return Promise.resolve(fn(...args));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    };
+  }
+  return out as unknown as Store;
 }

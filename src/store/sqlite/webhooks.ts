@@ -1,4 +1,4 @@
-import type { EventTypeRecord, EventTypesRepo, WebhookRecord, WebhooksRepo, WebhookScope } from '../types.ts';
+import type { Sync, EventTypeRecord, EventTypesRepo, WebhookRecord, WebhooksRepo, WebhookScope } from '../types.ts';
 import type { SqliteDb } from './db.ts';
 import { cancelPending } from './lanes.ts';
 
@@ -55,7 +55,7 @@ function toEventType(r: EventTypeRow): EventTypeRecord {
 
 const SELECT_OWNED = 'SELECT * FROM webhooks WHERE owner_client_id = $owner AND id = $id';
 
-export function webhooksRepo(db: SqliteDb): WebhooksRepo & EventTypesRepo {
+export function webhooksRepo(db: SqliteDb): Sync<WebhooksRepo & EventTypesRepo> {
   const writeSubscriptions = (w: Pick<WebhookRecord, 'id' | 'scope' | 'scopeId' | 'eventTypes'>) => {
     db.run('DELETE FROM webhook_subscriptions WHERE webhook_id = $id', { id: w.id });
     for (const type of w.eventTypes) {
@@ -69,7 +69,7 @@ export function webhooksRepo(db: SqliteDb): WebhooksRepo & EventTypesRepo {
   };
 
   return {
-    async createWebhook(w) {
+    createWebhook(w) {
       db.tx(() => {
         db.run(
           `INSERT INTO webhooks (id, owner_client_id, scope, scope_id, active, callback_url, event_types, secret_sealed, created_at, modified_at)
@@ -91,12 +91,12 @@ export function webhooksRepo(db: SqliteDb): WebhooksRepo & EventTypesRepo {
       });
     },
 
-    async getWebhook(owner, id) {
+    getWebhook(owner, id) {
       const r = db.get<WebhookRow>(SELECT_OWNED, { owner, id });
       return r && toWebhook(r);
     },
 
-    async listWebhooks(owner, limit, after) {
+    listWebhooks(owner, limit, after) {
       // One extra row tells whether a next page exists without a count query.
       const rows = db.all<WebhookRow>(
         'SELECT * FROM webhooks WHERE owner_client_id = $owner AND seq > $after ORDER BY seq LIMIT $limit',
@@ -107,7 +107,7 @@ export function webhooksRepo(db: SqliteDb): WebhooksRepo & EventTypesRepo {
       return { items: page.map(toWebhook), nextCursor: more ? page[page.length - 1]!.seq : undefined };
     },
 
-    async updateWebhook(owner, id, patch, now) {
+    updateWebhook(owner, id, patch, now) {
       return db.tx(() => {
         const current = db.get<WebhookRow>(SELECT_OWNED, { owner, id });
         if (current === undefined) return undefined;
@@ -135,15 +135,15 @@ export function webhooksRepo(db: SqliteDb): WebhooksRepo & EventTypesRepo {
       });
     },
 
-    async deleteWebhook(owner, id) {
+    deleteWebhook(owner, id) {
       return db.run('DELETE FROM webhooks WHERE owner_client_id = $owner AND id = $id', { owner, id }).changes > 0;
     },
 
-    async listEventTypes() {
+    listEventTypes() {
       return db.all<EventTypeRow>('SELECT * FROM event_types ORDER BY builtin DESC, type').map(toEventType);
     },
 
-    async getEventTypes(types) {
+    getEventTypes(types) {
       if (types.length === 0) return [];
       const rows = db.all<EventTypeRow>('SELECT * FROM event_types WHERE type IN (SELECT value FROM json_each($types))', {
         types: JSON.stringify(types),
@@ -151,7 +151,7 @@ export function webhooksRepo(db: SqliteDb): WebhooksRepo & EventTypesRepo {
       return rows.map(toEventType);
     },
 
-    async insertEventType(t) {
+    insertEventType(t) {
       const r = db.run(
         `INSERT INTO event_types (type, service, description, content_schema, example, builtin, created_at)
          VALUES ($type, $service, $description, $schema, $example, $builtin, $created) ON CONFLICT (type) DO NOTHING`,
@@ -168,7 +168,7 @@ export function webhooksRepo(db: SqliteDb): WebhooksRepo & EventTypesRepo {
       return r.changes > 0;
     },
 
-    async upsertBuiltinEventTypes(types) {
+    upsertBuiltinEventTypes(types) {
       db.tx(() => {
         for (const t of types) {
           db.run(

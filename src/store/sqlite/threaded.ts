@@ -1,0 +1,68 @@
+import { Worker } from 'node:worker_threads';
+import type { Store } from '../types.ts';
+import { StoreOpenError } from './db.ts';
+import type { Call, Reply, SerializedError } from './worker.ts';
+
+function revive(e: SerializedError): Error {
+  const err = e.name === 'StoreOpenError' ? new StoreOpenError(e.message) : new Error(e.message);
+  err.name = e.name;
+  if (e.code !== undefined) (err as NodeJS.ErrnoException).code = e.code;
+  return err;
+}
+
+/**
+ * The embedded store on its own thread (worker.ts), behind the same async Store
+ * interface. The server uses this one: the HTTP event loop never waits on SQLite.
+ */
+export async function openThreadedSqliteStore(dataDir: string): Promise<Store> {
+  const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData: { dataDir } });
+  const methods = await new Promise<string[]>((resolve, reject) => {
+    const onExit = (code: number) => reject(new StoreOpenError(`The SQLite thread stopped (${code}) before the store was open.`));
+    worker.once('error', reject);
+    worker.once('exit', onExit);
+    worker.once('message', (m: { type: string; methods?: string[]; error?: SerializedError }) => {
+      worker.off('error', reject);
+      worker.off('exit', onExit);
+      if (m.type === 'ready') resolve(m.methods!);
+      else reject(revive(m.error!));
+    });
+  }).catch(async (err: unknown) => {
+    await worker.terminate();
+    throw err;
+  });
+
+  const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  let nextId = 1;
+  let broken: Error | undefined;
+  const breakAll = (err: Error) => {
+    broken ??= err;
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+  };
+  worker.on('message', (m: Reply) => {
+    const p = pending.get(m.id);
+    if (p === undefined) return;
+    pending.delete(m.id);
+    if (m.ok) p.resolve(m.value);
+    else p.reject(revive(m.error));
+  });
+  worker.on('error', (err) => breakAll(err));
+  worker.on('exit', (code) => breakAll(new Error(`The SQLite thread stopped (exit ${code}).`)));
+
+  const call = (method: string, args: unknown[]): Promise<unknown> => {
+    if (broken !== undefined) return Promise.reject(broken);
+    return new Promise((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      worker.postMessage({ id, method, args } satisfies Call);
+    });
+  };
+
+  const store: Record<string, unknown> = { kind: 'sqlite' };
+  for (const method of methods) store[method] = (...args: unknown[]) => call(method, args);
+  store.close = async () => {
+    if (broken === undefined) await call('close', []);
+    await worker.terminate();
+  };
+  return store as unknown as Store;
+}
