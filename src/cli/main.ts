@@ -6,6 +6,8 @@ import { StoreOpenError } from '../store/open.ts';
 import { VERSION } from '../version.ts';
 import { clientsCommand } from './clients.ts';
 import { directoryCommand } from './directory.ts';
+import { eventsCommand } from './events.ts';
+import { listenCommand } from './listen.ts';
 import { UsageError } from './errors.ts';
 import { serveCommand } from './serve.ts';
 
@@ -20,6 +22,8 @@ function buildProgram(): Command {
   program.addCommand(serveCommand());
   program.addCommand(clientsCommand());
   program.addCommand(directoryCommand());
+  program.addCommand(eventsCommand());
+  program.addCommand(listenCommand());
   // Commander applies exitOverride to subcommands created after it only; repeat it down the tree.
   const override = (cmd: Command) => {
     cmd.exitOverride();

@@ -31,8 +31,13 @@ export interface AuthConfig {
   tokenTtlSeconds: number;
 }
 
+export type Role = 'all' | 'api' | 'worker';
+
 export interface StoreConfig {
   dataDir: string;
+  databaseUrl: string | undefined;
+  databaseSchema: string;
+  databasePoolSize: number;
   /** Raw key material as given; parsed by the secret box. */
   encryptionKey: string | undefined;
   logLevel: string;
@@ -64,6 +69,7 @@ export interface CallbackPolicy {
 export interface Config extends StoreConfig {
   host: string;
   port: number;
+  role: Role;
   /** Set only when configured; otherwise links are built from the request's Host. */
   publicUrl: string | undefined;
   callbacks: CallbackPolicy;
@@ -175,9 +181,21 @@ function get<T extends Value>(key: SettingKey, flags: FlagValues, env: Env): T {
 }
 
 export function loadStoreConfig(flags: FlagValues, env: Env): StoreConfig {
+  const databaseUrl = get<string | undefined>('databaseUrl', flags, env);
+  const encryptionKey = get<string | undefined>('encryptionKey', flags, env);
+  if (databaseUrl !== undefined && encryptionKey === undefined) {
+    throw new ConfigError('Missing ENCRYPTION_KEY (--encryption-key): it is required with DATABASE_URL, so that every process shares the key.');
+  }
+  const databaseSchema = get<string>('databaseSchema', flags, env);
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(databaseSchema)) {
+    throw new ConfigError(`Invalid DATABASE_SCHEMA (--database-schema): "${databaseSchema}" must be a lower-case identifier (letters, digits, _).`);
+  }
   return {
     dataDir: get<string>('dataDir', flags, env),
-    encryptionKey: get<string | undefined>('encryptionKey', flags, env),
+    databaseUrl,
+    databaseSchema,
+    databasePoolSize: get<number>('databasePoolSize', flags, env),
+    encryptionKey,
     logLevel: get<string>('logLevel', flags, env),
   };
 }
@@ -228,6 +246,7 @@ export function loadConfig(flags: FlagValues, env: Env): Config {
     ...store,
     host,
     port,
+    role: get<Role>('role', flags, env),
     publicUrl,
     callbacks: { allowInsecure: allowInsecureCallbacks, allowPrivate: get<boolean>('allowPrivateCallbacks', flags, env), allowCidrs },
     delivery,

@@ -143,15 +143,17 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id);
 
       -- One lane per webhook with undelivered work. ready_at: when the lane next has a due
-      -- delivery (NULL: none); lanes are served oldest ready_at first and moved to the back
-      -- after each claim, which makes claiming round-robin across webhooks. inflight counts
-      -- the webhook's leased deliveries, so the per-webhook cap holds across workers.
+      -- delivery (NULL: none); lanes are served oldest ready_at first, and a served lane is
+      -- moved behind the others (ready_at = now, turn = the next turn number), which makes
+      -- claiming round-robin across webhooks. inflight counts the webhook's leased
+      -- deliveries, so the per-webhook cap holds across workers.
       CREATE TABLE delivery_lanes (
         webhook_id TEXT PRIMARY KEY REFERENCES webhooks (id) ON DELETE CASCADE,
         ready_at   INTEGER,
+        turn       INTEGER NOT NULL DEFAULT 0,
         inflight   INTEGER NOT NULL DEFAULT 0
       ) WITHOUT ROWID;
-      CREATE INDEX delivery_lanes_ready ON delivery_lanes (ready_at) WHERE ready_at IS NOT NULL;
+      CREATE INDEX delivery_lanes_ready ON delivery_lanes (ready_at, turn) WHERE ready_at IS NOT NULL;
 
       CREATE TABLE workers (
         id           TEXT PRIMARY KEY,

@@ -28,10 +28,14 @@ export function queueRepo(db: SqliteDb): Sync<DeliveryQueue> {
     return rows.length;
   };
 
+  // Turn numbers order lanes that became ready at the same millisecond: a served lane
+  // takes the next one and so goes behind every lane served before it.
+  let turn = db.get<{ t: number | null }>('SELECT MAX(turn) AS t FROM delivery_lanes')?.t ?? 0;
+
   /** Leases due deliveries, lane by lane in round-robin order (inside the caller's transaction). */
   const claim = (workerId: string, { now, limit, maxInFlightPerWebhook: cap }: ClaimOptions): ClaimedDelivery[] => {
     const lanes = db.all<{ webhook_id: string; inflight: number }>(
-      'SELECT webhook_id, inflight FROM delivery_lanes WHERE ready_at <= $now AND inflight < $cap ORDER BY ready_at LIMIT $limit',
+      'SELECT webhook_id, inflight FROM delivery_lanes WHERE ready_at <= $now AND inflight < $cap ORDER BY ready_at, turn LIMIT $limit',
       { now, cap, limit },
     );
     const claimed: ClaimedDelivery[] = [];
@@ -76,11 +80,11 @@ export function queueRepo(db: SqliteDb): Sync<DeliveryQueue> {
       // Re-queue the lane behind the others that are ready now (round-robin), or at
       // its next due time, or idle it when nothing is pending.
       db.run(
-        `UPDATE delivery_lanes SET inflight = inflight + $n,
+        `UPDATE delivery_lanes SET inflight = inflight + $n, turn = $turn,
            ready_at = (SELECT CASE WHEN MIN(due_at) IS NULL THEN NULL ELSE MAX(MIN(due_at), $now) END
                          FROM deliveries WHERE webhook_id = $w AND status = 'pending')
          WHERE webhook_id = $w`,
-        { w: lane.webhook_id, n: leased.length, now },
+        { w: lane.webhook_id, n: leased.length, now, turn: ++turn },
       );
     }
     return claimed;

@@ -1,0 +1,62 @@
+import pg from 'pg';
+
+/** The database cannot be reached right now (down, restarting, network): the request may be retried. */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+}
+
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now (starting up)
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+  '53300', // too_many_connections
+]);
+
+/** Is this error a lost or refused connection rather than a problem with the query? */
+export function isConnectionError(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  if (e?.code !== undefined && CONNECTION_CODES.has(e.code)) return true;
+  const m = e?.message ?? '';
+  return /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(m);
+}
+
+/** Never echo a password from a connection URL. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
+}
+
+/** bigint columns are Unix-millisecond times and counts: JavaScript numbers hold them exactly. */
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+export function createPool(url: string, schema: string, size: number): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: size,
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30_000,
+    options: `-c search_path=${schema}`,
+    types,
+  });
+  // A pooled connection that dies while idle (e.g. the server restarted) emits here; the
+  // pool discards it and opens a new one on the next query. Without a listener it would crash.
+  pool.on('error', () => {});
+  return pool;
+}
+
+export function createClient(url: string, schema: string): pg.Client {
+  return new pg.Client({ connectionString: url, options: `-c search_path=${schema}`, types, connectionTimeoutMillis: 5000 });
+}
