@@ -12,12 +12,14 @@ import { createSender } from './delivery/sender.ts';
 import { createPublisher } from './ingest/publisher.ts';
 import { createMetrics } from './observability/metrics.ts';
 import { openStore } from './store/open.ts';
+import type { PostgresStore } from './store/postgres/store.ts';
 import { VERSION } from './version.ts';
 
 export interface RunningServer {
   app: FastifyInstance;
   deps: AppDeps;
-  dispatcher: DeliveryDispatcher;
+  /** The delivery worker; absent in a process with role api. */
+  dispatcher: DeliveryDispatcher | undefined;
   /** The address actually bound, e.g. http://127.0.0.1:3000. */
   url: string;
   /** Stops taking requests, lets deliveries in flight finish (SHUTDOWN_GRACE), releases leases, closes the store. */
@@ -39,7 +41,13 @@ export interface StartOptions {
 export async function startServer(config: Config, options: StartOptions): Promise<RunningServer> {
   const now = options.now ?? Date.now;
   const { logger } = options;
-  const opened = await openStore(config, { now, threaded: true });
+  const opened = await openStore(config, {
+    now,
+    threaded: true,
+    onMigrated: (versions) => {
+      if (versions.length > 0) logger.info({ versions }, 'database migrations applied');
+    },
+  });
   const { store, box } = opened;
   if (opened.keyCreated) logger.info({ dataDir: config.dataDir }, 'generated a new encryption key in the data directory');
   if (opened.keyFileLoose) logger.warn({ dataDir: config.dataDir }, 'encryption.key is readable by other users; run chmod 600 on it');
@@ -65,10 +73,12 @@ export async function startServer(config: Config, options: StartOptions): Promis
       lookup: options.lookup,
       random: options.random,
     });
-    const worker = createDispatcher({ store, sender, config: config.delivery, metrics, logger, now });
+    const worker = config.role === 'api' ? undefined : createDispatcher({ store, sender, config: config.delivery, metrics, logger, now });
     dispatcher = worker;
-    const app = await createApp(deps);
-    await worker.start();
+    const app = await createApp(deps, { api: config.role !== 'worker' });
+    await worker?.start();
+    // Other processes' publishes reach this worker through the store (PostgreSQL NOTIFY).
+    const unsubscribe = worker !== undefined && 'subscribeDue' in store ? (store as PostgresStore).subscribeDue(() => worker.wake()) : undefined;
     let url = '';
     if (options.listen !== false) {
       try {
@@ -95,7 +105,9 @@ export async function startServer(config: Config, options: StartOptions): Promis
       close() {
         closing ??= (async () => {
           await app.close();
-          await worker.stop(config.delivery.shutdownGraceMs);
+          await worker?.stop(config.delivery.shutdownGraceMs);
+          unsubscribe?.();
+          if (worker === undefined) await sender.close();
           await store.close();
         })();
         return closing;

@@ -181,7 +181,7 @@ describe('receiver faults', () => {
     assert.equal(res.statusCode, 204);
     assert.equal((await h.server.deps.store.listDeliveries(id, undefined, 10, undefined)).items.length, 0);
     for (const held1 of held) held1.end('ok');
-    h.server.dispatcher.wake();
+    h.server.dispatcher!.wake();
     await new Promise((res2) => setTimeout(res2, 300));
     assert.equal(r.at('/deleted').length, 1);
   });
@@ -197,7 +197,7 @@ describe('receiver faults', () => {
     await h.inject({ method: 'PATCH', url: `/webhooks/${id}`, headers: { authorization: sub.auth }, payload: { active: false } });
     const statuses = (await h.server.deps.store.listDeliveries(id, undefined, 10, undefined)).items.map((d) => d.status);
     assert.deepEqual(statuses, ['cancelled', 'cancelled']);
-    h.server.dispatcher.wake();
+    h.server.dispatcher!.wake();
     await new Promise((res2) => setTimeout(res2, 300));
     assert.equal(r.at('/deactivated').length, 2);
   });

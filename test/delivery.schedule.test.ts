@@ -77,12 +77,12 @@ describe('retry schedule with a controlled clock', () => {
         assert.equal(d.nextAttemptAt! - last.startedAt - last.durationMs, SCHEDULE[attempt - 1], `wait after attempt ${attempt}`);
         // Just before the due time nothing happens...
         clock = d.nextAttemptAt! - 1;
-        h.server.dispatcher.wake();
+        h.server.dispatcher!.wake();
         await new Promise((res) => setTimeout(res, 50));
         assert.equal(r.received.length, attempt, 'not retried early');
         // ...at the due time the next attempt goes out.
         clock = d.nextAttemptAt!;
-        h.server.dispatcher.wake();
+        h.server.dispatcher!.wake();
       }
       await eventually(async () => (await delivery()).status === 'failed', 5000, 'failed');
       const d = await delivery();
@@ -121,7 +121,7 @@ describe('retry schedule with a controlled clock', () => {
       clock += 3 * day;
       healthy = true;
       await publish();
-      h.server.dispatcher.wake();
+      h.server.dispatcher!.wake();
       await r.waitFor(() => r.received.length >= 3);
       healthy = false;
       // day 7: failing again, but only for 4 days at most: still active
@@ -133,7 +133,7 @@ describe('retry schedule with a controlled clock', () => {
       // day 8.5: the streak that started on day 7 is young; day 12.1: it is 5 days old
       clock += 5 * day + 60_000;
       await publish();
-      h.server.dispatcher.wake();
+      h.server.dispatcher!.wake();
       await eventually(async () => !(await active()), 5000, 'deactivated');
       const gone = (await h.server.deps.metrics.deactivated.get()).values.find((v) => v.labels.cause === 'failing')!.value;
       assert.equal(gone, 1);

@@ -21,7 +21,8 @@ import './types.ts';
 const DEFAULT_BODY_LIMIT = 64 * 1024;
 
 /** Builds the HTTP API from its dependencies. The caller decides whether to listen or inject(). */
-export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
+export async function createApp(deps: AppDeps, options: { /** false: only health, readiness and metrics (a worker process). */ api?: boolean } = {}): Promise<FastifyInstance> {
+  const api = options.api !== false;
   const { config } = deps;
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger,
@@ -95,12 +96,14 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await app.register(healthRoutes(deps));
-  await app.register(webhookRoutes(deps));
-  await app.register(eventTypeRoutes(deps));
-  await app.register(eventRoutes(deps));
-  await app.register(deliveryRoutes(deps));
   await app.register(metricsRoutes(deps));
-  if (deps.issuer !== undefined) await app.register(oauthRoutes(deps, deps.issuer));
+  if (api) {
+    await app.register(webhookRoutes(deps));
+    await app.register(eventTypeRoutes(deps));
+    await app.register(eventRoutes(deps));
+    await app.register(deliveryRoutes(deps));
+    if (deps.issuer !== undefined) await app.register(oauthRoutes(deps, deps.issuer));
+  }
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   addMethodNotAllowedRoutes(app, routes.filter((r) => !r.url.startsWith('/docs')));

@@ -2,16 +2,17 @@ import { Command, CommanderError } from 'commander';
 import { ClientInputError } from '../auth/clients.ts';
 import { ConfigError } from '../config/load.ts';
 import { KeyError } from '../crypto/secretBox.ts';
-import { StoreOpenError } from '../store/open.ts';
+import { StoreOpenError, StoreUnavailableError } from '../store/open.ts';
 import { VERSION } from '../version.ts';
 import { clientsCommand } from './clients.ts';
 import { directoryCommand } from './directory.ts';
 import { eventsCommand } from './events.ts';
 import { listenCommand } from './listen.ts';
 import { UsageError } from './errors.ts';
+import { migrateCommand } from './migrate.ts';
 import { serveCommand } from './serve.ts';
 
-const EXPECTED = [UsageError, ConfigError, StoreOpenError, KeyError, ClientInputError];
+const EXPECTED = [UsageError, ConfigError, StoreOpenError, StoreUnavailableError, KeyError, ClientInputError];
 
 function buildProgram(): Command {
   const program = new Command('itwin-webhooks')
@@ -20,6 +21,7 @@ function buildProgram(): Command {
     .enablePositionalOptions()
     .exitOverride();
   program.addCommand(serveCommand());
+  program.addCommand(migrateCommand());
   program.addCommand(clientsCommand());
   program.addCommand(directoryCommand());
   program.addCommand(eventsCommand());

@@ -4,20 +4,29 @@ import { loadConfig } from '../config/load.ts';
 import { SETTINGS } from '../config/settings.ts';
 import { createLogger } from '../observability/logger.ts';
 import { startServer } from '../server.ts';
+import { redactUrl } from '../store/postgres/pool.ts';
 import { VERSION } from '../version.ts';
 import { addSettingOptions, flagValues } from './options.ts';
 
 /** Beyond the delivery grace period, the time the rest of the shutdown may take before the process exits anyway. */
 const SHUTDOWN_MARGIN_MS = 20_000;
 
+const ROLE_TEXT = {
+  all: 'all (API and delivery worker)',
+  api: 'api (HTTP API only; workers deliver)',
+  worker: 'worker (delivery only; serves /healthz, /readyz and /metrics)',
+} as const;
+
 function banner(config: Config, url: string): string {
   const base = config.publicUrl ?? url;
   const dataDirFlag = config.dataDir === SETTINGS.dataDir.default ? '' : ` --data-dir ${config.dataDir}`;
   const lines = [
     `itwin-webhooks ${VERSION} is listening on ${url}`,
-    `  API base URL  ${base}/webhooks`,
-    `  API docs      ${base}/docs  (OpenAPI: ${base}/openapi.json)`,
-    `  Store         SQLite in ${config.dataDir}`,
+    ...(config.role === 'worker'
+      ? [`  Health        ${base}/healthz, ${base}/readyz, ${base}/metrics`]
+      : [`  API base URL  ${base}/webhooks`, `  API docs      ${base}/docs  (OpenAPI: ${base}/openapi.json)`]),
+    `  Store         ${config.databaseUrl !== undefined ? `PostgreSQL ${redactUrl(config.databaseUrl)} (schema ${config.databaseSchema})` : `SQLite in ${config.dataDir}`}`,
+    `  Role          ${ROLE_TEXT[config.role]}`,
     `  Issuer        ${config.auth.builtinIssuer ? `built-in, token URL ${base}/oauth/token` : `external, JWKS ${config.auth.jwksUrl}`}`,
   ];
   if (config.callbacks.allowInsecure) lines.push('  WARNING       http:// callback URLs are accepted (--allow-insecure-callbacks); do not use in production.');
@@ -25,7 +34,7 @@ function banner(config: Config, url: string): string {
     lines.push('  WARNING       the SSRF guard is off: callbacks may reach loopback and private addresses (--allow-private-callbacks); do not use in production.');
   }
   if (config.callbacks.allowCidrs.length > 0) lines.push(`  Callbacks     also allowed to reach ${config.callbacks.allowCidrs.join(', ')}`);
-  if (config.auth.builtinIssuer) {
+  if (config.auth.builtinIssuer && config.role !== 'worker') {
     lines.push(
       'Get a token:',
       `  npx itwin-webhooks clients create --name my-app --account <ACCOUNT_UUID>${dataDirFlag}`,

@@ -1,12 +1,14 @@
 import { BUILTIN_EVENT_TYPES } from '../catalog/builtinEventTypes.ts';
 import type { StoreConfig } from '../config/load.ts';
 import { createSecretBox, KeyError, loadOrCreateKey, type SecretBox } from '../crypto/secretBox.ts';
+import { openPostgresStore } from './postgres/store.ts';
+import { StoreUnavailableError } from './postgres/pool.ts';
 import { StoreOpenError } from './sqlite/db.ts';
 import { openSqliteStore, prepareDataDir } from './sqlite/store.ts';
 import { openThreadedSqliteStore } from './sqlite/threaded.ts';
 import type { Store } from './types.ts';
 
-export { StoreOpenError };
+export { StoreOpenError, StoreUnavailableError };
 
 const KEY_CHECK = 'encryption_key_check';
 
@@ -25,10 +27,18 @@ export interface OpenedStore {
  */
 export async function openStore(
   config: StoreConfig,
-  options: { now?: () => number; /** Run SQLite on its own thread (the server); commands stay on theirs. */ threaded?: boolean } = {},
+  options: {
+    now?: () => number;
+    /** Run SQLite on its own thread (the server); commands stay on theirs. */
+    threaded?: boolean;
+    /** Told which PostgreSQL migrations this call applied. */
+    onMigrated?: (versions: number[]) => void;
+  } = {},
 ): Promise<OpenedStore> {
   const now = options.now ?? Date.now;
-  prepareDataDir(config.dataDir);
+  const postgres = config.databaseUrl !== undefined;
+  // With PostgreSQL the key comes from ENCRYPTION_KEY (the config requires it): DATA_DIR is not used.
+  if (!postgres) prepareDataDir(config.dataDir);
   let key;
   try {
     key = loadOrCreateKey(config.encryptionKey, config.dataDir);
@@ -36,7 +46,11 @@ export async function openStore(
     throw new StoreOpenError(err instanceof KeyError ? err.message : `Cannot read the encryption key in ${config.dataDir}: ${(err as Error).message}`);
   }
   const box = createSecretBox(key.key);
-  const store = options.threaded === true ? await openThreadedSqliteStore(config.dataDir) : openSqliteStore(config.dataDir);
+  const store: Store = postgres
+    ? await openPostgresStore(config, { onMigrated: options.onMigrated })
+    : options.threaded === true
+      ? await openThreadedSqliteStore(config.dataDir)
+      : openSqliteStore(config.dataDir);
   try {
     const check = await store.setMetaIfAbsent(KEY_CHECK, box.seal('itwin-webhooks', KEY_CHECK));
     try {

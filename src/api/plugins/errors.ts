@@ -1,9 +1,12 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { StoreUnavailableError } from '../../store/postgres/pool.ts';
 import { ApiError, errors } from '../errors.ts';
 import { detailsFromSchemaErrors } from '../validation.ts';
 
 function toApiError(err: FastifyError | ApiError | Error, request: FastifyRequest): ApiError {
   if (err instanceof ApiError) return err;
+  // The database is down or restarting: nothing was stored, and the client may retry.
+  if (err instanceof StoreUnavailableError) return errors.serviceUnavailable('The data store is not reachable right now; nothing was stored. Retry later.');
   const fe = err as FastifyError;
   if (fe.validation) {
     const config = request.routeOptions.config;
@@ -38,7 +41,8 @@ export function sendApiError(reply: FastifyReply, e: ApiError): FastifyReply {
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const apiError = toApiError(err, request);
-    if (apiError.statusCode >= 500) request.log.error({ err }, 'request failed');
+    if (apiError.statusCode === 503) request.log.warn({ err: err.message }, 'store unavailable');
+    else if (apiError.statusCode >= 500) request.log.error({ err }, 'request failed');
     return sendApiError(reply, apiError);
   });
 

@@ -106,7 +106,10 @@ export interface PostgresStore extends Store {
  * round trip each. A lost connection surfaces as StoreUnavailableError (the API answers
  * 503); the pool reconnects by itself on the next query.
  */
-export async function openPostgresStore(config: StoreConfig, options: { migrate?: boolean } = {}): Promise<PostgresStore> {
+export async function openPostgresStore(
+  config: StoreConfig,
+  options: { migrate?: boolean; /** Called with the versions this process applied (none when up to date). */ onMigrated?: (versions: number[]) => void } = {},
+): Promise<PostgresStore> {
   const url = config.databaseUrl!;
   const schema = config.databaseSchema;
   const pool = createPool(url, schema, config.databasePoolSize);
@@ -140,7 +143,7 @@ export async function openPostgresStore(config: StoreConfig, options: { migrate?
     try {
       const c = await pool.connect();
       try {
-        await migratePostgres(c, schema);
+        options.onMigrated?.(await migratePostgres(c, schema));
       } finally {
         c.release();
       }
