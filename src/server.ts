@@ -63,7 +63,8 @@ export async function startServer(config: Config, options: StartOptions): Promis
     const metrics = createMetrics(store, now);
     const wake = () => dispatcher?.wake();
     const publisher = createPublisher({ store, now, metrics, wake });
-    const deps: AppDeps = { config, store, box, verifier, issuer, contentValidator: createContentValidator(), publisher, metrics, wake, logger, now };
+    const webhookState = (id: string, active: boolean) => dispatcher?.webhookState(id, active);
+    const deps: AppDeps = { config, store, box, verifier, issuer, contentValidator: createContentValidator(), publisher, metrics, wake, webhookState, logger, now };
     const sender = createSender({
       delivery: config.delivery,
       callbacks: config.callbacks,
@@ -73,7 +74,10 @@ export async function startServer(config: Config, options: StartOptions): Promis
       lookup: options.lookup,
       random: options.random,
     });
-    const worker = config.role === 'api' ? undefined : createDispatcher({ store, sender, config: config.delivery, metrics, logger, now });
+    // One process delivers from the embedded store, so it may lease ahead (see the dispatcher);
+    // on PostgreSQL several workers share each webhook's cap and lease only what they send.
+    const leaseAhead = config.databaseUrl === undefined ? config.delivery.maxInFlightPerWebhook : 0;
+    const worker = config.role === 'api' ? undefined : createDispatcher({ store, sender, config: config.delivery, metrics, logger, now, leaseAhead });
     dispatcher = worker;
     const app = await createApp(deps, { api: config.role !== 'worker' });
     await worker?.start();

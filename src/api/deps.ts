@@ -21,6 +21,8 @@ export interface AppDeps {
   metrics: Metrics;
   /** Tells the delivery workers that something became due now. */
   wake: () => void;
+  /** Tells this process's delivery worker that a webhook was activated, deactivated or deleted. */
+  webhookState: (webhookId: string, active: boolean) => void;
   logger: Logger;
   now: () => number;
 }

@@ -7,11 +7,16 @@ import type { Sender } from './sender.ts';
 
 /**
  * The delivery worker of one process: claims due deliveries in batches under a lease,
- * sends them (at most `concurrency` at once), writes results back in batches, renews its
- * lease with a heartbeat and takes over the leases of workers that died.
+ * sends them (at most `concurrency` leased at once), writes results back in batches,
+ * renews its lease with a heartbeat and takes over the leases of workers that died.
  *
- * Fairness and the per-webhook cap are the store's job (lanes); this loop only keeps the
- * pipe full. Every loop survives its errors: it logs, counts, backs off and tries again.
+ * Fairness and the per-webhook cap across workers are the store's job (lanes). With
+ * `leaseAhead` > 0 (a single delivery process, e.g. the embedded store) a worker may
+ * lease that many more deliveries per webhook than it sends at once: when one finishes,
+ * the next goes out at once instead of after a store round trip. The number being sent
+ * to one webhook still never exceeds maxInFlightPerWebhook.
+ *
+ * Every loop survives its errors: it logs, counts, backs off and tries again.
  */
 export interface DeliveryDispatcher {
   readonly workerId: string;
@@ -22,6 +27,8 @@ export interface DeliveryDispatcher {
   stop(graceMs: number): Promise<void>;
   /** Deliveries being sent right now by this process. */
   inFlight(): number;
+  /** The API changed a webhook's state: leased deliveries of an inactive one are not sent. */
+  webhookState(webhookId: string, active: boolean): void;
 }
 
 export interface DispatcherDeps {
@@ -32,6 +39,8 @@ export interface DispatcherDeps {
   logger: Logger;
   now: () => number;
   workerId?: string;
+  /** Deliveries a worker may lease per webhook beyond those it is sending (0: none). */
+  leaseAhead?: number;
 }
 
 const FLUSH_BATCH = 128;
@@ -53,7 +62,20 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
   let results: AttemptResult[] = [];
   let flushingCount = 0;
   /** Deliveries this worker holds a lease on: being sent, or sent with the result not yet written. */
-  const leased = () => inFlight + results.length + flushingCount;
+  const leased = () => inFlight + waiting + results.length + flushingCount;
+  const leaseAhead = deps.leaseAhead ?? 0;
+  const laneCap = config.maxInFlightPerWebhook + leaseAhead;
+  /** Per webhook: deliveries being sent, and leased ones waiting for a free slot. */
+  const lanes = new Map<string, { sending: number; queue: ClaimedDelivery[] }>();
+  let waiting = 0;
+  /** Webhooks the API deactivated or deleted while this worker held leases for them. */
+  const inactive = new Set<string>();
+  let toRelease: string[] = [];
+  /** Only claims that were under way when a webhook went inactive can still bring its deliveries: forget it after a while. */
+  const markInactive = (webhookId: string) => {
+    inactive.add(webhookId);
+    setTimeout(() => inactive.delete(webhookId), 60_000).unref();
+  };
   const timers: NodeJS.Timeout[] = [];
   const failures = new Map<string, number>();
   let drained: (() => void) | undefined;
@@ -84,17 +106,59 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
     }, Math.max(0, delayMs));
   };
 
-  const launch = (d: ClaimedDelivery) => {
+  const send = (d: ClaimedDelivery, lane: { sending: number; queue: ClaimedDelivery[] }) => {
+    lane.sending++;
     inFlight++;
     void sender.send(d).then((result) => {
       inFlight--;
+      lane.sending--;
       metrics.attempts.inc({ outcome: result.outcome });
       metrics.attemptDuration.observe({ outcome: result.outcome }, result.durationMs / 1000);
       results.push(result);
+      if (result.outcome === 'gone') markInactive(d.webhookId);
+      next(d.webhookId, lane);
       scheduleFlush();
       if (inFlight === 0 && drained !== undefined) drained();
     });
   };
+
+  /** Sends the lane's next leased delivery, if a slot is free and the webhook may still receive. */
+  const next = (webhookId: string, lane: { sending: number; queue: ClaimedDelivery[] }) => {
+    while (lane.sending < config.maxInFlightPerWebhook && lane.queue.length > 0) {
+      const d = lane.queue.shift()!;
+      waiting--;
+      if (!running || inactive.has(webhookId)) {
+        toRelease.push(d.id);
+        continue;
+      }
+      send(d, lane);
+    }
+    if (lane.queue.length === 0 && lane.sending === 0) lanes.delete(webhookId);
+    if (toRelease.length > 0) void releaseUnsent();
+  };
+
+  const launch = (d: ClaimedDelivery) => {
+    let lane = lanes.get(d.webhookId);
+    if (lane === undefined) {
+      lane = { sending: 0, queue: [] };
+      lanes.set(d.webhookId, lane);
+    }
+    lane.queue.push(d);
+    waiting++;
+    next(d.webhookId, lane);
+  };
+
+  /** Gives leased deliveries that will not be sent back to the store (which cancels those of inactive webhooks). */
+  async function releaseUnsent(): Promise<void> {
+    const ids = toRelease;
+    toRelease = [];
+    try {
+      await store.releaseDeliveries(workerId, ids, now());
+    } catch (err) {
+      // Their leases expire on their own and are reaped (and cancelled) then.
+      failed('release', err);
+    }
+  }
 
   /** Claims until the pipe is full or nothing is due, then sleeps until the next due time. */
   async function pump(): Promise<void> {
@@ -110,7 +174,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
         // Counting unwritten results too bounds what a crash can re-send to `concurrency`.
         while (running && leased() < config.concurrency) {
           const limit = Math.min(config.claimBatch, config.concurrency - leased());
-          const batch = await store.claimDeliveries({ workerId, now: now(), limit, maxInFlightPerWebhook: config.maxInFlightPerWebhook });
+          const batch = await store.claimDeliveries({ workerId, now: now(), limit, maxInFlightPerWebhook: laneCap });
           if (!running) {
             // Stopped while claiming: these were never sent; give them straight back.
             if (batch.length > 0) await store.releaseWorker(workerId, now());
@@ -161,7 +225,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
           workerId,
           batch,
           { deactivateFailingAfterMs: config.deactivateFailingAfterMs },
-          limit > 0 ? { now: now(), limit, maxInFlightPerWebhook: config.maxInFlightPerWebhook } : undefined,
+          limit > 0 ? { now: now(), limit, maxInFlightPerWebhook: laneCap } : undefined,
         );
         flushingCount -= batch.length;
         succeeded('complete');
@@ -169,6 +233,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
         else if (effects.claimed.length > 0) await store.releaseWorker(workerId, now());
         refill = effects.claimed.length === limit;
         for (const d of effects.deactivated) {
+          markInactive(d.webhookId);
           metrics.deactivated.inc({ cause: d.cause });
           log.warn({ webhookId: d.webhookId, cause: d.cause }, 'webhook deactivated by the delivery engine');
         }
@@ -219,6 +284,21 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
       });
       log.info({ concurrency: config.concurrency, maxInFlightPerWebhook: config.maxInFlightPerWebhook }, 'dispatcher started');
       void pump();
+    },
+    webhookState(webhookId, active) {
+      if (active) {
+        inactive.delete(webhookId);
+        return;
+      }
+      markInactive(webhookId);
+      const lane = lanes.get(webhookId);
+      if (lane !== undefined) {
+        const unsent = lane.queue.splice(0);
+        waiting -= unsent.length;
+        for (const d of unsent) toRelease.push(d.id);
+        if (lane.sending === 0) lanes.delete(webhookId);
+        if (toRelease.length > 0) void releaseUnsent();
+      }
     },
     wake() {
       if (!running) return;

@@ -239,6 +239,12 @@ export interface DeliveryQueue {
   ): Promise<CompletionEffects & { claimed: ClaimedDelivery[] }>;
   /** Returns a worker's leased deliveries to the queue, due now (graceful shutdown). */
   releaseWorker(workerId: string, now: number): Promise<number>;
+  /**
+   * Returns some of a worker's leased deliveries, never sent, to the queue. Here and in
+   * every other return of leases, a delivery of a webhook that is no longer active is
+   * cancelled instead: it must never be sent.
+   */
+  releaseDeliveries(workerId: string, deliveryIds: string[], now: number): Promise<number>;
   /** Takes over the leases of workers whose heartbeat is older than `leaseTtlMs`. */
   reapExpiredLeases(now: number, leaseTtlMs: number): Promise<number>;
   /** The earliest time a webhook with spare capacity has work, for the idle timer. */

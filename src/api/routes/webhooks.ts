@@ -243,6 +243,7 @@ export const webhookRoutes =
           now(),
         );
         if (updated === undefined) throw errors.webhookNotFound(); // deleted concurrently
+        if (updated.active !== current.active) deps.webhookState(current.id, updated.active);
         request.log.info({ webhookId: current.id, clientId, fields: Object.keys(body) }, 'webhook updated');
         const response = toWebhookResponse(updated);
         return body.secret === undefined ? response : { ...response, secret: body.secret };
@@ -267,6 +268,7 @@ export const webhookRoutes =
         const current = await findOwned(clientId, request.params.webhookId);
         if (current.scope === 'iTwin') await ensureItwinPermission(clientId, current.scopeId);
         if (!(await store.deleteWebhook(clientId, current.id))) throw errors.webhookNotFound();
+        deps.webhookState(current.id, false);
         request.log.info({ webhookId: current.id, clientId }, 'webhook deleted');
         return reply.code(204).send(null);
       },

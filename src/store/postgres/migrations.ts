@@ -383,10 +383,12 @@ export const PG_MIGRATIONS: PgMigration[] = [
       BEGIN
         PERFORM 1 FROM delivery_lanes WHERE webhook_id IN (SELECT webhook_id FROM deliveries WHERE id = ANY (p_ids))
          ORDER BY webhook_id FOR UPDATE;
+        -- A webhook deactivated meanwhile gets nothing more: its returned deliveries are cancelled.
         WITH back AS (
-          UPDATE deliveries SET status = 'pending', lease_owner = NULL, due_at = p_now, updated_at = p_now
-           WHERE id = ANY (p_ids) AND status = 'inflight'
-          RETURNING webhook_id
+          UPDATE deliveries d SET lease_owner = NULL, due_at = p_now, updated_at = p_now,
+                 status = CASE WHEN (SELECT w.active FROM webhooks w WHERE w.id = d.webhook_id) THEN 'pending' ELSE 'cancelled' END
+           WHERE d.id = ANY (p_ids) AND d.status = 'inflight'
+          RETURNING d.webhook_id
         ),
         per AS (SELECT webhook_id, count(*) AS n FROM back GROUP BY 1),
         lanes AS (

@@ -438,6 +438,9 @@ export async function openPostgresStore(
       const effects = row!.effects;
       return { stale: effects.stale, deactivated: effects.deactivated, claimed: effects.claimed.map(toClaimed) };
     },
+    async releaseDeliveries(workerId, deliveryIds, now) {
+      return requeueWhere('lease_owner = $1 AND id = ANY ($2::bigint[])', [workerId, deliveryIds.map(Number)], now);
+    },
     async releaseWorker(workerId, now) {
       return requeueWhere('lease_owner = $1', [workerId], now, 'DELETE FROM workers WHERE id = $1');
     },

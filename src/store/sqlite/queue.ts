@@ -21,7 +21,13 @@ export function queueRepo(db: SqliteDb): Sync<DeliveryQueue> {
   const requeue = (rows: Array<{ id: number; webhook_id: string }>, now: number) => {
     const perLane = new Map<string, number>();
     for (const r of rows) {
-      db.run(`UPDATE deliveries SET status = 'pending', lease_owner = NULL, due_at = $now, updated_at = $now WHERE id = $id`, { id: r.id, now });
+      // A webhook deactivated meanwhile gets nothing more: its returned deliveries are cancelled.
+      db.run(
+        `UPDATE deliveries SET lease_owner = NULL, due_at = $now, updated_at = $now,
+           status = CASE WHEN (SELECT active FROM webhooks WHERE id = deliveries.webhook_id) = 1 THEN 'pending' ELSE 'cancelled' END
+         WHERE id = $id`,
+        { id: r.id, now },
+      );
       perLane.set(r.webhook_id, (perLane.get(r.webhook_id) ?? 0) + 1);
     }
     for (const [webhookId, n] of perLane) releaseLane(db, webhookId, n, now);
@@ -181,6 +187,16 @@ export function queueRepo(db: SqliteDb): Sync<DeliveryQueue> {
         }
         if (claimOptions !== undefined && claimOptions.limit > 0) effects.claimed = claim(workerId, claimOptions);
         return effects;
+      }, RELAXED);
+    },
+
+    releaseDeliveries(workerId, deliveryIds, now) {
+      return db.tx(() => {
+        const rows = db.all<{ id: number; webhook_id: string }>(
+          `SELECT id, webhook_id FROM deliveries WHERE status = 'inflight' AND lease_owner = $worker AND id IN (SELECT value FROM json_each($ids))`,
+          { worker: workerId, ids: JSON.stringify(deliveryIds.map(Number)) },
+        );
+        return requeue(rows, now);
       }, RELAXED);
     },
 
