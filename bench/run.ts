@@ -55,7 +55,7 @@ async function startItwin(receiver: ReceiverProc, webhooks: number, extra: strin
     '--callback-allow-cidrs', '127.0.0.0/8',
     '--rate-limit-max', '0',
     '--max-in-flight-per-webhook', String(CAP),
-    '--delivery-concurrency', String(CONCURRENCY * 2),
+    '--delivery-concurrency', String(CONCURRENCY * 4),
     ...extra,
   ]);
   const provisioned = await provision(server.url, storeArgs, receiver, webhooks);
@@ -141,9 +141,11 @@ async function main() {
   const receiver = await startReceiver();
   const urls = Array.from({ length: WEBHOOKS }, (_, i) => receiver.url(`/w/${i}`));
   try {
+    // The raw loop runs before and after the itwin-webhooks run; the ratio uses their mean,
+    // so that a change of machine load during the run does not favour either side.
     log(`raw undici loop, ${CONCURRENCY} concurrent`);
-    const raw = await rawThroughput(urls, { concurrency: CONCURRENCY, warmupMs: T.warmup, durationMs: T.measure });
-    log(`raw: ${fmt(raw)}/s; raw latency at ${RATE}/s`);
+    const rawBefore = await rawThroughput(urls, { concurrency: CONCURRENCY, warmupMs: T.warmup, durationMs: T.measure });
+    log(`raw: ${fmt(rawBefore)}/s; raw latency at ${RATE}/s`);
     const rawLatency = await latencyOf(receiver, () => rawAtRate(urls, { perSecond: RATE, durationMs: T.latency }), (RATE * T.latency) / 1000);
 
     log('itwin-webhooks on SQLite');
@@ -163,11 +165,15 @@ async function main() {
       rmSync(dataDir, { recursive: true, force: true });
     }
 
+    const rawAfter = await rawThroughput(urls, { concurrency: CONCURRENCY, warmupMs: T.warmup, durationMs: T.measure });
+    const raw = (rawBefore + rawAfter) / 2;
+    log(`raw again: ${fmt(rawAfter)}/s`);
+
     log(`backlog of ${fmt(T.backlog)} deliveries while the receiver is down`);
     const bl = await backlog(receiver);
 
     const rows = [
-      ['Sustained throughput (deliveries/s)', fmt(raw), fmt(sqlite.perSecond), `${fmt((100 * sqlite.perSecond) / raw)} %`, '≥ 50 %'],
+      ['Sustained throughput (deliveries/s)', `${fmt(raw)} (${fmt(rawBefore)} before, ${fmt(rawAfter)} after)`, fmt(sqlite.perSecond), `${fmt((100 * sqlite.perSecond) / raw)} %`, '≥ 50 %'],
       [`publish→receive p50 at ${RATE} events/s`, ms(rawLatency.p50), ms(sqliteLatency.p50), `+${ms(sqliteLatency.p50 - rawLatency.p50)}`, ''],
       [`publish→receive p95 at ${RATE} events/s`, ms(rawLatency.p95), ms(sqliteLatency.p95), `+${ms(sqliteLatency.p95 - rawLatency.p95)}`, ''],
       [`publish→receive p99 at ${RATE} events/s`, ms(rawLatency.p99), ms(sqliteLatency.p99), `+${ms(sqliteLatency.p99 - rawLatency.p99)}`, '≤ 50 ms'],

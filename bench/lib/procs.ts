@@ -41,16 +41,19 @@ export interface ReceiverProc {
 export async function startReceiver(): Promise<ReceiverProc> {
   const child = fork(`${ROOT}bench/lib/receiver.ts`, [], { execPath: process.execPath, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const port = await new Promise<number>((resolve) => child.once('message', (m: { port: number }) => resolve(m.port)));
+  // Replies carry the id of their request: concurrent calls must not take each other's answers.
+  let nextId = 1;
   const call = <T>(msg: object, reply: string) =>
     new Promise<T>((resolve) => {
-      const onMessage = (m: { type: string }) => {
-        if (m.type === reply) {
+      const id = nextId++;
+      const onMessage = (m: { type: string; id?: number }) => {
+        if (m.type === reply && m.id === id) {
           child.off('message', onMessage);
           resolve(m as T);
         }
       };
       child.on('message', onMessage);
-      child.send(msg);
+      child.send({ ...msg, id });
     });
   return {
     child,

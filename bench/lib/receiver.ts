@@ -47,10 +47,11 @@ server.listen(0, '127.0.0.1', () => {
   process.send!({ type: 'ready', port: (server.address() as AddressInfo).port });
 });
 
-process.on('message', (msg: { cmd: string; mode?: Mode; ids?: boolean }) => {
+process.on('message', (msg: { cmd: string; id: number; mode?: Mode; ids?: boolean }) => {
+  const send = (m: object) => process.send!({ ...m, id: msg.id });
   switch (msg.cmd) {
     case 'stats': {
-      process.send!({ type: 'stats', total, unique: counts.size, duplicates, ids: msg.ids === true ? [...counts.keys()] : undefined });
+      send({ type: 'stats', total, unique: counts.size, duplicates, ids: msg.ids === true ? [...counts.keys()] : undefined });
       break;
     }
     case 'reset':
@@ -58,21 +59,21 @@ process.on('message', (msg: { cmd: string; mode?: Mode; ids?: boolean }) => {
       total = 0;
       duplicates = 0;
       latencies = [];
-      process.send!({ type: 'ok' });
+      send({ type: 'ok' });
       break;
     case 'latency':
       recordLatency = true;
       latencies = [];
-      process.send!({ type: 'ok' });
+      send({ type: 'ok' });
       break;
     case 'latencies':
       recordLatency = false;
-      process.send!({ type: 'latencies', latencies });
+      send({ type: 'latencies', latencies });
       break;
     case 'mode':
       mode = msg.mode!;
       if (mode === 'ok') for (const res of held) res.destroy();
-      process.send!({ type: 'ok' });
+      send({ type: 'ok' });
       break;
   }
 });
