@@ -3,9 +3,15 @@ import { compileBodySchema } from '../api/ajv.ts';
 import { detail, errors, type ErrorDetail } from '../api/errors.ts';
 import { PublishBatch, PublishEvent } from '../api/schemas/events.ts';
 import { detailsFromSchemaErrors } from '../api/validation.ts';
-import { createCatalogCache } from '../catalog/catalogCache.ts';
+import { createCatalogCache, createOwnerCache } from '../catalog/catalogCache.ts';
 import type { ContentValidator } from '../catalog/contentValidator.ts';
 import type { DirectoryRepo, EventTypesRepo, NewEvent } from '../store/types.ts';
+
+/**
+ * How long an iTwin's owning account is remembered. Producers publish the same iTwins over
+ * and over; a move of an iTwin to another account takes effect after at most this long.
+ */
+const DIRECTORY_TTL_MS = 5000;
 
 /** Largest accepted `content` of one event, as JSON text. */
 export const MAX_CONTENT_BYTES = 1024 * 1024;
@@ -30,6 +36,7 @@ export interface EventChecker {
 export function createEventChecker(deps: { store: EventTypesRepo & DirectoryRepo; contentValidator: ContentValidator }): EventChecker {
   const { store, contentValidator } = deps;
   const catalog = createCatalogCache(store);
+  const directory = createOwnerCache(store, DIRECTORY_TTL_MS);
   const single = compileBodySchema(PublishEvent);
   const batch = compileBodySchema(PublishBatch);
 
@@ -47,7 +54,7 @@ export function createEventChecker(deps: { store: EventTypesRepo & DirectoryRepo
       // Two lookups per request, whatever its size.
       const types = await catalog.get([...new Set(raws.map((r) => r.eventType))]);
       const itwins = [...new Set(raws.flatMap((r) => (r.iTwinId === undefined ? [] : [r.iTwinId.toLowerCase()])))];
-      const owners = itwins.length === 0 ? {} : await store.getItwinAccounts(itwins);
+      const owners = itwins.length === 0 ? {} : await directory.accounts(itwins);
       const accounts = new Map<string, string | undefined>(itwins.map((i) => [i, owners[i]]));
 
       const events = raws.map((r, i): NewEvent => {

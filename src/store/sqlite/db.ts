@@ -36,7 +36,8 @@ export class SqliteDb {
       this.db.exec('PRAGMA cache_size = -65536');
       this.db.exec('PRAGMA temp_store = MEMORY');
       // The queue rewrites the same pages over and over; checkpointing every 64 MiB of WAL
-      // instead of every 4 MiB copies each hot page back far less often.
+      // instead of every 4 MiB copies each hot page back far less often. (The server also
+      // checkpoints from another thread, so this threshold is only a fallback there.)
       this.db.exec('PRAGMA wal_autocheckpoint = 16384');
       this.db.prepare('SELECT count(*) FROM sqlite_schema').get();
     } catch (err) {

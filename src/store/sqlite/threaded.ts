@@ -1,6 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import type { Store } from '../types.ts';
+import { join } from 'node:path';
 import { StoreOpenError } from './db.ts';
+import { DATABASE_FILE } from './store.ts';
 import type { Call, Reply, SerializedError } from './worker.ts';
 
 function revive(e: SerializedError): Error {
@@ -9,6 +11,8 @@ function revive(e: SerializedError): Error {
   if (e.code !== undefined) (err as NodeJS.ErrnoException).code = e.code;
   return err;
 }
+
+const CHECKPOINT_INTERVAL_MS = 200;
 
 /**
  * The embedded store on its own thread (worker.ts), behind the same async Store
@@ -58,9 +62,15 @@ export async function openThreadedSqliteStore(dataDir: string): Promise<Store> {
     });
   };
 
+  const checkpointer = new Worker(new URL('./checkpointer.ts', import.meta.url), {
+    workerData: { path: join(dataDir, DATABASE_FILE), intervalMs: CHECKPOINT_INTERVAL_MS },
+  });
+  checkpointer.unref();
+
   const store: Record<string, unknown> = { kind: 'sqlite' };
   for (const method of methods) store[method] = (...args: unknown[]) => call(method, args);
   store.close = async () => {
+    await checkpointer.terminate();
     if (broken === undefined) await call('close', []);
     await worker.terminate();
   };
