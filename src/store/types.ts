@@ -77,6 +77,18 @@ export interface WebhookPatch {
   secretSealed?: string;
 }
 
+/** The webhook after `patch`, as both stores apply it (read-only fields never change). */
+export function applyWebhookPatch(current: WebhookRecord, patch: WebhookPatch, now: number): WebhookRecord {
+  return {
+    ...current,
+    active: patch.active ?? current.active,
+    callbackUrl: patch.callbackUrl ?? current.callbackUrl,
+    eventTypes: patch.eventTypes ?? current.eventTypes,
+    secretSealed: patch.secretSealed ?? current.secretSealed,
+    modifiedAt: now,
+  };
+}
+
 /** A keyset page: `nextCursor` is present only when more items remain. */
 export interface Page<T> {
   items: T[];

@@ -4,13 +4,14 @@ import Type from 'typebox';
 import { MODIFY_SCOPES, READ_SCOPES } from '../../auth/scopes.ts';
 import { freshExample } from '../../catalog/freshExample.ts';
 import { deliveryBody } from '../../delivery/signing.ts';
-import type { DeliveryDetail, DeliverySummary, WebhookRecord } from '../../store/types.ts';
+import type { DeliveryDetail, DeliverySummary } from '../../store/types.ts';
 import type { AppDeps } from '../deps.ts';
 import { detail, errors } from '../errors.ts';
 import { linkBase } from '../links.ts';
+import { findOwnedWebhook } from '../ownedWebhook.ts';
 import { principalOf } from '../plugins/auth.ts';
 import { encodeCursor, readListQuery } from '../paging.ts';
-import { bodyErrors, commonErrors, errorResponse, isUuid, normalizeUuid, Timestamp } from '../schemas/common.ts';
+import { bodyErrors, commonErrors, errorResponse, Timestamp } from '../schemas/common.ts';
 import { Top } from '../schemas/webhooks.ts';
 
 const READ = { anyScope: READ_SCOPES, serviceApp: true };
@@ -118,11 +119,7 @@ export const deliveryRoutes =
   async (app) => {
     const { store, config, now } = deps;
 
-    const findOwned = async (clientId: string, webhookId: string): Promise<WebhookRecord> => {
-      const w = isUuid(webhookId) ? await store.getWebhook(clientId, normalizeUuid(webhookId)) : undefined;
-      if (w === undefined) throw errors.webhookNotFound();
-      return w;
-    };
+    const findOwned = (clientId: string, webhookId: string) => findOwnedWebhook(store, clientId, webhookId);
 
     app.get(
       '/webhooks/:webhookId/deliveries',

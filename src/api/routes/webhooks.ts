@@ -8,10 +8,11 @@ import type { AppDeps } from '../deps.ts';
 import { callbackUrlProblem } from '../callbackUrl.ts';
 import { detail, errors } from '../errors.ts';
 import { linkBase } from '../links.ts';
+import { findOwnedWebhook } from '../ownedWebhook.ts';
 import { detailsFromSchemaErrors, invalidTopLevel } from '../validation.ts';
 import { principalOf } from '../plugins/auth.ts';
 import { encodeCursor, readListQuery } from '../paging.ts';
-import { bodyErrors, commonErrors, errorResponse, isUuid, normalizeUuid } from '../schemas/common.ts';
+import { bodyErrors, commonErrors, errorResponse, normalizeUuid } from '../schemas/common.ts';
 import {
   CreateWebhookBody,
   ListQuery,
@@ -55,6 +56,7 @@ export const webhookRoutes =
   (deps: AppDeps): FastifyPluginAsyncTypebox =>
   async (app) => {
     const { store, box, config, now } = deps;
+    const findOwned = (clientId: string, webhookId: string) => findOwnedWebhook(store, clientId, webhookId);
     const sealSecret = (webhookId: string, secret: string) => box.seal(secret, `webhook:${webhookId}`);
 
     /**
@@ -273,11 +275,4 @@ export const webhookRoutes =
         return reply.code(204).send(null);
       },
     );
-
-    /** The caller's own webhook, or 404 whether it is missing or someone else's. */
-    async function findOwned(clientId: string, webhookId: string): Promise<WebhookRecord> {
-      const w = isUuid(webhookId) ? await store.getWebhook(clientId, normalizeUuid(webhookId)) : undefined;
-      if (w === undefined) throw errors.webhookNotFound();
-      return w;
-    }
   };

@@ -1,17 +1,18 @@
 import type pg from 'pg';
 import type { StoreConfig } from '../../config/load.ts';
-import type {
-  ClaimedDelivery,
-  ClientRecord,
-  DeactivationCause,
-  DeliveryDetail,
-  DeliveryStatus,
-  DeliverySummary,
-  EventTypeRecord,
-  PublishedEvent,
-  Store,
-  WebhookRecord,
-  WebhookScope,
+import {
+  applyWebhookPatch,
+  type ClaimedDelivery,
+  type ClientRecord,
+  type DeactivationCause,
+  type DeliveryDetail,
+  type DeliveryStatus,
+  type DeliverySummary,
+  type EventTypeRecord,
+  type PublishedEvent,
+  type Store,
+  type WebhookRecord,
+  type WebhookScope,
 } from '../types.ts';
 import { migratePostgres } from './migrations.ts';
 import { createClient, createPool, isConnectionError, redactUrl, StoreUnavailableError } from './pool.ts';
@@ -348,12 +349,7 @@ export async function openPostgresStore(
       return tx(async (c) => {
         const current = (await c.query<WebhookRow>('SELECT * FROM webhooks WHERE owner_client_id = $1 AND id = $2 FOR UPDATE', [owner, id])).rows[0];
         if (current === undefined) return undefined;
-        const next = toWebhook(current);
-        if (patch.active !== undefined) next.active = patch.active;
-        if (patch.callbackUrl !== undefined) next.callbackUrl = patch.callbackUrl;
-        if (patch.eventTypes !== undefined) next.eventTypes = patch.eventTypes;
-        if (patch.secretSealed !== undefined) next.secretSealed = patch.secretSealed;
-        next.modifiedAt = now;
+        const next = applyWebhookPatch(toWebhook(current), patch, now);
         await c.query('UPDATE webhooks SET active = $2, callback_url = $3, event_types = $4, secret_sealed = $5, modified_at = $6 WHERE id = $1', [
           id,
           next.active,

@@ -1,4 +1,4 @@
-import type { Sync, EventTypeRecord, EventTypesRepo, WebhookRecord, WebhooksRepo, WebhookScope } from '../types.ts';
+import { applyWebhookPatch, type EventTypeRecord, type EventTypesRepo, type Sync, type WebhookRecord, type WebhooksRepo, type WebhookScope } from '../types.ts';
 import type { SqliteDb } from './db.ts';
 import { cancelPending } from './lanes.ts';
 
@@ -111,12 +111,7 @@ export function webhooksRepo(db: SqliteDb): Sync<WebhooksRepo & EventTypesRepo> 
       return db.tx(() => {
         const current = db.get<WebhookRow>(SELECT_OWNED, { owner, id });
         if (current === undefined) return undefined;
-        const next = toWebhook(current);
-        if (patch.active !== undefined) next.active = patch.active;
-        if (patch.callbackUrl !== undefined) next.callbackUrl = patch.callbackUrl;
-        if (patch.eventTypes !== undefined) next.eventTypes = patch.eventTypes;
-        if (patch.secretSealed !== undefined) next.secretSealed = patch.secretSealed;
-        next.modifiedAt = now;
+        const next = applyWebhookPatch(toWebhook(current), patch, now);
         db.run(
           `UPDATE webhooks SET active = $active, callback_url = $url, event_types = $types, secret_sealed = $secret, modified_at = $modified
            WHERE id = $id`,
