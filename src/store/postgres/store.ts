@@ -144,7 +144,9 @@ export async function openPostgresStore(
     try {
       const c = await pool.connect();
       try {
-        options.onMigrated?.(await migratePostgres(c, schema));
+        // (Not `onMigrated?.(await migrate…)`: optional call skips evaluating its arguments.)
+        const applied = await migratePostgres(c, schema);
+        options.onMigrated?.(applied);
       } finally {
         c.release();
       }
