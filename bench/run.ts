@@ -1,71 +1,78 @@
-// npm run bench [-- --quick]
+// npm run bench [-- --quick] [-- --only=name,name]
 //
-// Loopback benchmarks of itwin-webhooks against a raw undici POST loop measured in the
-// same run, on the same receiver (a separate process). Every figure that matters is
-// reported as a ratio to that baseline: the machine is shared and noisy, absolute
-// numbers are not comparable between runs. Bounded in time; writes BENCHMARKS.md.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, freemem, totalmem, tmpdir, loadavg } from 'node:os';
+// Loopback benchmarks of itwin-webhooks and of what a team would build instead (BullMQ on
+// Redis, pg-boss on PostgreSQL), against a raw undici POST loop measured in the same run,
+// all delivering to the same receiver process. The machine is shared and noisy: compare
+// ratios to the raw loop, not absolute numbers between runs. Bounded in time; prints one
+// table and writes it, with the machine and the command, to BENCHMARKS.md.
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { Producer, provision, type Provisioned } from './lib/itwin.ts';
-import { rssMiB, sampleRss, startReceiver, startServer, ROOT, type ReceiverProc, type ServerProc } from './lib/procs.ts';
+import { bullmqBaseline, pgbossBaseline } from './baselines/index.ts';
+import { itwinPostgres, itwinSqlite } from './lib/itwinSystem.ts';
+import { rssMiB, ROOT, startReceiver, type ReceiverProc } from './lib/procs.ts';
 import { rawAtRate, rawThroughput } from './lib/raw.ts';
 import { sleep, summarize, until, type LatencySummary } from './lib/stats.ts';
+import type { BenchEvent, SystemFactory, SystemInstance } from './lib/system.ts';
 
 const quick = process.argv.includes('--quick');
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
 const WEBHOOKS = 8;
 const CAP = 16;
 const CONCURRENCY = WEBHOOKS * CAP;
-const T = quick
-  ? { warmup: 1000, measure: 4000, latency: 5000, backlog: 100_000 }
-  : { warmup: 3000, measure: 12_000, latency: 15_000, backlog: 1_000_000 };
 const RATE = 1000;
+const T = quick
+  ? { warmup: 1000, measure: 4000, latency: 4000, fanOut: 2000, backlogEvents: 1000, backlogFanOut: 100, drainWindow: 5000, systems: ['raw', 'sqlite', 'pg1', 'bullmq', 'pgboss'] }
+  : { warmup: 3000, measure: 10_000, latency: 10_000, fanOut: 10_000, backlogEvents: 10_000, backlogFanOut: 100, drainWindow: 30_000, systems: ['raw', 'sqlite', 'pg1', 'pg2', 'bullmq', 'pgboss'] };
+const BACKLOG = T.backlogEvents * T.backlogFanOut;
+
+const SYSTEMS: Record<string, SystemFactory> = {
+  sqlite: itwinSqlite,
+  pg1: itwinPostgres(1),
+  pg2: itwinPostgres(2),
+  bullmq: bullmqBaseline,
+  pgboss: pgbossBaseline,
+};
+
+const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
 interface Audit {
-  published: number;
+  expected: number;
   lost: number;
   duplicates: number;
 }
 
-const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
-
-async function latencyOf(receiver: ReceiverProc, run: () => Promise<void>, expected: number): Promise<LatencySummary> {
-  await receiver.call({ cmd: 'reset' }, 'ok');
-  await receiver.call({ cmd: 'latency' }, 'ok');
-  await run();
-  await until(async () => (await receiver.stats()).total >= expected, 60_000);
-  const { latencies } = await receiver.call<{ latencies: number[] }>({ cmd: 'latencies' }, 'latencies');
-  return summarize(latencies);
+interface Result {
+  name: string;
+  describe: string;
+  throughput?: number;
+  latency?: LatencySummary;
+  fanOutMs?: number;
+  backlog?: { buildSeconds: number; rssStart: number; rssPeakBuild: number; drainRate: number; rssPeakDrain: number };
+  audits: Array<[string, Audit]>;
+  error?: string;
 }
 
-async function audit(receiver: ReceiverProc, producer: Producer, timeoutMs: number): Promise<Audit> {
-  await until(async () => (await receiver.stats()).unique >= producer.published.length, timeoutMs, 200);
+let seq = 0;
+const event = (route: string): BenchEvent => ({ messageId: randomUUID(), route, content: { sentAt: Date.now(), seq: seq++ } });
+
+async function audit(receiver: ReceiverProc, published: string[], deliveriesPerEvent: number, timeoutMs: number): Promise<Audit> {
+  const expected = published.length * deliveriesPerEvent;
+  await until(async () => (await receiver.stats()).unique >= expected, timeoutMs, 200);
   const stats = await receiver.stats(true);
   const seen = new Set(stats.ids);
-  const lost = producer.published.filter((id) => !seen.has(id)).length;
-  return { published: producer.published.length, lost, duplicates: stats.duplicates };
+  const lostEvents = published.filter((id) => !seen.has(id)).length;
+  return { expected, lost: Math.max(expected - stats.unique, lostEvents * deliveriesPerEvent), duplicates: stats.duplicates };
 }
 
-async function startItwin(receiver: ReceiverProc, webhooks: number, extra: string[] = []) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'itwh-bench-'));
-  const storeArgs = ['--data-dir', dataDir];
-  const server = await startServer([
-    ...storeArgs,
-    '--allow-insecure-callbacks',
-    '--callback-allow-cidrs', '127.0.0.0/8',
-    '--rate-limit-max', '0',
-    '--max-in-flight-per-webhook', String(CAP),
-    '--delivery-concurrency', String(CONCURRENCY * 4),
-    ...extra,
-  ]);
-  const provisioned = await provision(server.url, storeArgs, receiver, webhooks);
-  return { server, provisioned, dataDir };
-}
+const memory = (sys: SystemInstance) => sys.pids().reduce((sum, pid) => sum + rssMiB(pid), 0);
 
-/** Closed loop: keep at most `outstanding` events published but not yet received. */
-async function itwinThroughput(server: ServerProc, p: Provisioned, receiver: ReceiverProc): Promise<{ perSecond: number; audit: Audit }> {
+/** Closed loop: keep at most 20,000 published events not yet received. */
+async function throughput(sys: SystemInstance, receiver: ReceiverProc): Promise<{ perSecond: number; audit: Audit }> {
+  const routes = await sys.subscribe(WEBHOOKS);
   await receiver.call({ cmd: 'reset' }, 'ok');
-  const producer = new Producer(server.url, p);
+  const published: string[] = [];
   let received = 0;
   let running = true;
   const poller = (async () => {
@@ -74,134 +81,176 @@ async function itwinThroughput(server: ServerProc, p: Provisioned, receiver: Rec
       await sleep(20);
     }
   })();
-  const start = Date.now();
-  const measureFrom = start + T.warmup;
-  const end = measureFrom + T.measure;
-  let atStart = 0;
-  let atEnd = 0;
+  const end = Date.now() + T.warmup + T.measure;
   const publishers = Array.from({ length: 2 }, async () => {
     while (Date.now() < end) {
-      if (producer.published.length - received < 20_000) await producer.batch(500);
-      else await sleep(2);
+      if (published.length - received < 20_000) {
+        const events = Array.from({ length: 500 }, (_, i) => event(routes[(published.length + i) % routes.length]!));
+        published.push(...events.map((e) => e.messageId));
+        await sys.publish(events);
+      } else await sleep(2);
     }
   });
-  await sleep(measureFrom - Date.now());
-  atStart = (await receiver.stats()).total;
-  await sleep(end - Date.now());
-  atEnd = (await receiver.stats()).total;
+  await sleep(T.warmup);
+  const atStart = (await receiver.stats()).total;
+  await sleep(T.measure);
+  const atEnd = (await receiver.stats()).total;
   await Promise.all(publishers);
   running = false;
   await poller;
-  const result = { perSecond: (atEnd - atStart) / (T.measure / 1000), audit: await audit(receiver, producer, 120_000) };
-  await producer.close();
+  const result = { perSecond: (atEnd - atStart) / (T.measure / 1000), audit: await audit(receiver, published, 1, 180_000) };
+  await sys.unsubscribeAll();
   return result;
 }
 
-async function backlog(receiver: ReceiverProc): Promise<{ build: number; rssStart: number; rssPeak: number; rssEnd: number; rssSteps: number[]; drainPerSecond: number; drainPeak: number; audit: Audit }> {
-  const { server, provisioned, dataDir } = await startItwin(receiver, 1);
-  try {
-    await receiver.call({ cmd: 'reset' }, 'ok');
-    await receiver.call({ cmd: 'mode', mode: 'blackhole' }, 'ok');
-    const pid = server.child.pid!;
-    const rssStart = rssMiB(pid);
-    const sampler = sampleRss(pid);
-    const producer = new Producer(server.url, provisioned);
-    const steps: number[] = [];
-    const t0 = Date.now();
-    const batches = T.backlog / 1000;
-    for (let i = 0; i < batches; i++) {
-      await producer.batch(1000);
-      if ((i + 1) % (batches / 4) === 0) {
-        steps.push(rssMiB(pid));
-        log(`backlog: ${(i + 1) * 1000} published, server RSS ${rssMiB(pid).toFixed(0)} MiB`);
+/** Open loop: single-event publishes at RATE per second; publish→receive latency. */
+async function latency(sys: SystemInstance, receiver: ReceiverProc): Promise<{ summary: LatencySummary; audit: Audit }> {
+  const routes = await sys.subscribe(WEBHOOKS);
+  const published: string[] = [];
+  const atRate = async (ms: number) => {
+    const start = Date.now();
+    const pending: Array<Promise<void>> = [];
+    for (let tick = 0; Date.now() - start < ms; tick++) {
+      for (let i = 0; i < RATE / 100; i++) {
+        const e = event(routes[published.length % routes.length]!);
+        published.push(e.messageId);
+        pending.push(sys.publish([e]));
       }
+      await sleep(Math.max(0, start + (tick + 1) * 10 - Date.now()));
     }
-    const build = (Date.now() - t0) / 1000;
-    const rssPeak = sampler.stop();
-    const rssEnd = rssMiB(pid);
-    // The receiver comes back: the backlog drains.
-    const drainSampler = sampleRss(pid);
-    const d0 = Date.now();
-    await receiver.call({ cmd: 'mode', mode: 'ok' }, 'ok');
-    const result = await audit(receiver, producer, quick ? 120_000 : 600_000);
-    const drainSeconds = (Date.now() - d0) / 1000;
-    await producer.close();
-    return { build, rssStart, rssPeak, rssEnd, rssSteps: steps, drainPerSecond: result.published / drainSeconds, drainPeak: drainSampler.stop(), audit: result };
-  } finally {
-    await server.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+    await Promise.all(pending);
+  };
+  // Warm up first (connections, JIT, caches), then measure from a clean slate.
+  await receiver.call({ cmd: 'reset' }, 'ok');
+  await atRate(2000);
+  await audit(receiver, published, 1, 60_000);
+  published.length = 0;
+  await receiver.call({ cmd: 'reset' }, 'ok');
+  await receiver.call({ cmd: 'latency' }, 'ok');
+  await atRate(T.latency);
+  const result = await audit(receiver, published, 1, 60_000);
+  const { latencies } = await receiver.call<{ latencies: number[] }>({ cmd: 'latencies' }, 'latencies');
+  await sys.unsubscribeAll();
+  return { summary: summarize(latencies), audit: result };
 }
 
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-const ms = (n: number) => `${fmt(n, 1)} ms`;
+/** One event to T.fanOut webhooks: time from the publish until the last delivery arrives. */
+async function fanOut(sys: SystemInstance, receiver: ReceiverProc): Promise<{ ms: number; audit: Audit }> {
+  const route = randomUUID();
+  await sys.subscribe(T.fanOut, { sharedRoute: route });
+  await receiver.call({ cmd: 'reset' }, 'ok');
+  const e = event(route);
+  const t0 = Date.now();
+  await sys.publish([e]);
+  await until(async () => (await receiver.stats()).unique >= T.fanOut, 120_000, 5);
+  const ms = Date.now() - t0;
+  const result = await audit(receiver, [e.messageId], T.fanOut, 10_000);
+  await sys.unsubscribeAll();
+  return { ms, audit: result };
+}
+
+/** The receiver goes down (takes connections, never answers) while a backlog builds; then it comes back. */
+async function backlog(sys: SystemInstance, receiver: ReceiverProc): Promise<NonNullable<Result['backlog']>> {
+  const route = randomUUID();
+  await sys.subscribe(T.backlogFanOut, { sharedRoute: route });
+  await receiver.call({ cmd: 'reset' }, 'ok');
+  await receiver.call({ cmd: 'mode', mode: 'blackhole' }, 'ok');
+  const rssStart = memory(sys);
+  let rssPeakBuild = rssStart;
+  const sampler = setInterval(() => (rssPeakBuild = Math.max(rssPeakBuild, memory(sys))), 250);
+  const t0 = Date.now();
+  for (let i = 0; i < T.backlogEvents / 500; i++) await sys.publish(Array.from({ length: 500 }, () => event(route)));
+  const buildSeconds = (Date.now() - t0) / 1000;
+  clearInterval(sampler);
+  log(`  backlog of ${BACKLOG.toLocaleString('en-US')} built in ${buildSeconds.toFixed(1)} s, RSS ${rssStart.toFixed(0)} → ${rssPeakBuild.toFixed(0)} MiB; draining`);
+  let rssPeakDrain = memory(sys);
+  const drainSampler = setInterval(() => (rssPeakDrain = Math.max(rssPeakDrain, memory(sys))), 250);
+  const d0 = Date.now();
+  await receiver.call({ cmd: 'mode', mode: 'ok' }, 'ok');
+  await until(async () => (await receiver.stats()).unique >= BACKLOG, T.drainWindow, 200);
+  const drained = (await receiver.stats()).unique;
+  const drainRate = drained / ((Date.now() - d0) / 1000);
+  clearInterval(drainSampler);
+  await sys.unsubscribeAll().catch(() => {});
+  return { buildSeconds, rssStart, rssPeakBuild, drainRate, rssPeakDrain };
+}
+
+async function measure(factory: SystemFactory, receiver: ReceiverProc): Promise<Result> {
+  const result: Result = { name: factory.name, describe: factory.describe, audits: [] };
+  let sys: SystemInstance | undefined;
+  try {
+    sys = await factory.start(receiver.url);
+    log(`${factory.name}: throughput`);
+    const tp = await throughput(sys, receiver);
+    result.throughput = tp.perSecond;
+    result.audits.push(['throughput', tp.audit]);
+    log(`  ${Math.round(tp.perSecond)}/s; latency at ${RATE}/s`);
+    const lat = await latency(sys, receiver);
+    result.latency = lat.summary;
+    result.audits.push(['latency', lat.audit]);
+    log(`  p99 ${lat.summary.p99} ms; fan-out to ${T.fanOut}`);
+    const fo = await fanOut(sys, receiver);
+    result.fanOutMs = fo.ms;
+    result.audits.push(['fan-out', fo.audit]);
+    log(`  ${fo.ms} ms; backlog`);
+    result.backlog = await backlog(sys, receiver);
+    log(`  drain ${Math.round(result.backlog.drainRate)}/s`);
+  } catch (err) {
+    result.error = (err as Error).message;
+    log(`  ${factory.name} failed: ${result.error}`);
+  } finally {
+    await receiver.call({ cmd: 'mode', mode: 'ok' }, 'ok');
+    await sys?.stop().catch((err: Error) => log(`  stop failed: ${err.message}`));
+  }
+  return result;
+}
+
+const fmt = (n: number | undefined, digits = 0) =>
+  n === undefined || Number.isNaN(n) ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 async function main() {
   const started = Date.now();
   const receiver = await startReceiver();
   const urls = Array.from({ length: WEBHOOKS }, (_, i) => receiver.url(`/w/${i}`));
+  const systems = T.systems.filter((s) => s !== 'raw' && (only === undefined || only.includes(s)));
+  const results: Result[] = [];
   try {
-    // The raw loop runs before and after the itwin-webhooks run; the ratio uses their mean,
-    // so that a change of machine load during the run does not favour either side.
     log(`raw undici loop, ${CONCURRENCY} concurrent`);
     const rawBefore = await rawThroughput(urls, { concurrency: CONCURRENCY, warmupMs: T.warmup, durationMs: T.measure });
-    log(`raw: ${fmt(rawBefore)}/s; raw latency at ${RATE}/s`);
-    const rawLatency = await latencyOf(receiver, () => rawAtRate(urls, { perSecond: RATE, durationMs: T.latency }), (RATE * T.latency) / 1000);
-
-    log('itwin-webhooks on SQLite');
-    const { server, provisioned, dataDir } = await startItwin(receiver, WEBHOOKS);
-    let sqlite;
-    let sqliteLatency: LatencySummary;
-    let latencyAudit: Audit;
-    try {
-      sqlite = await itwinThroughput(server, provisioned, receiver);
-      log(`sqlite: ${fmt(sqlite.perSecond)}/s; latency at ${RATE}/s`);
-      const producer = new Producer(server.url, provisioned);
-      sqliteLatency = await latencyOf(receiver, () => producer.atRate(RATE, T.latency), (RATE * T.latency) / 1000);
-      latencyAudit = await audit(receiver, producer, 60_000);
-      await producer.close();
-    } finally {
-      await server.stop();
-      rmSync(dataDir, { recursive: true, force: true });
-    }
-
+    await receiver.call({ cmd: 'latency' }, 'ok');
+    await rawAtRate(urls, { perSecond: RATE, durationMs: 2000 });
+    await receiver.call({ cmd: 'reset' }, 'ok');
+    await receiver.call({ cmd: 'latency' }, 'ok');
+    await rawAtRate(urls, { perSecond: RATE, durationMs: T.latency });
+    await until(async () => (await receiver.stats()).total >= (RATE * T.latency) / 1000, 30_000);
+    const rawLatency = summarize((await receiver.call<{ latencies: number[] }>({ cmd: 'latencies' }, 'latencies')).latencies);
+    for (const name of systems) results.push(await measure(SYSTEMS[name]!, receiver));
     const rawAfter = await rawThroughput(urls, { concurrency: CONCURRENCY, warmupMs: T.warmup, durationMs: T.measure });
     const raw = (rawBefore + rawAfter) / 2;
-    log(`raw again: ${fmt(rawAfter)}/s`);
+    log(`raw ${Math.round(rawBefore)}/s before, ${Math.round(rawAfter)}/s after`);
 
-    log(`backlog of ${fmt(T.backlog)} deliveries while the receiver is down`);
-    const bl = await backlog(receiver);
-
+    const pct = (v: number | undefined) => (v === undefined ? '–' : `${fmt((100 * v) / raw)} %`);
     const rows = [
-      ['Sustained throughput (deliveries/s)', `${fmt(raw)} (${fmt(rawBefore)} before, ${fmt(rawAfter)} after)`, fmt(sqlite.perSecond), `${fmt((100 * sqlite.perSecond) / raw)} %`, '≥ 50 %'],
-      [`publish→receive p50 at ${RATE} events/s`, ms(rawLatency.p50), ms(sqliteLatency.p50), `+${ms(sqliteLatency.p50 - rawLatency.p50)}`, ''],
-      [`publish→receive p95 at ${RATE} events/s`, ms(rawLatency.p95), ms(sqliteLatency.p95), `+${ms(sqliteLatency.p95 - rawLatency.p95)}`, ''],
-      [`publish→receive p99 at ${RATE} events/s`, ms(rawLatency.p99), ms(sqliteLatency.p99), `+${ms(sqliteLatency.p99 - rawLatency.p99)}`, '≤ 50 ms'],
+      `| Raw undici POST loop (ceiling, no storage) | ${fmt(raw)} | 100 % | ${fmt(rawLatency.p50, 1)} / ${fmt(rawLatency.p95, 1)} / ${fmt(rawLatency.p99, 1)} | – | – | – | – |`,
+      ...results.map((r) => {
+        if (r.error !== undefined && r.throughput === undefined) return `| ${r.name} | failed: ${r.error.slice(0, 80)} | | | | | | |`;
+        const l = r.latency;
+        const lost = r.audits.reduce((a, [, x]) => a + x.lost, 0);
+        const dup = r.audits.reduce((a, [, x]) => a + x.duplicates, 0);
+        const b = r.backlog;
+        return (
+          `| ${r.name} | ${fmt(r.throughput)} | ${pct(r.throughput)} | ${l === undefined ? '–' : `${fmt(l.p50, 1)} / ${fmt(l.p95, 1)} / ${fmt(l.p99, 1)}`} | ` +
+          `${r.fanOutMs === undefined ? '–' : `${fmt(r.fanOutMs)} ms`} | ` +
+          `${b === undefined ? '–' : `${fmt(b.buildSeconds, 1)} s, peak ${fmt(b.rssPeakBuild)} MiB`} | ` +
+          `${b === undefined ? '–' : `${fmt(b.drainRate)}/s, peak ${fmt(b.rssPeakDrain)} MiB`} | ${lost} / ${dup} |`
+        );
+      }),
     ];
     const table = [
-      '| Measure | Raw undici loop | itwin-webhooks (SQLite) | Ratio / difference | Target |',
-      '|---|---|---|---|---|',
-      ...rows.map((r) => `| ${r.join(' | ')} |`),
+      `| System | Deliveries/s (sustained) | vs raw | publish→receive p50 / p95 / p99 ms at ${RATE}/s | Fan-out: 1 event → ${fmt(T.fanOut)} webhooks | Backlog of ${fmt(BACKLOG)} built (receiver down) | Drain once it is back | Lost / duplicated |`,
+      '|---|---|---|---|---|---|---|---|',
+      ...rows,
     ].join('\n');
-    const backlogTable = [
-      '| Backlog measure | Value |',
-      '|---|---|',
-      `| Deliveries queued while the receiver was down | ${fmt(T.backlog)} (built in ${fmt(bl.build, 1)} s) |`,
-      `| Server RSS before / at each quarter / after | ${fmt(bl.rssStart)} MiB / ${bl.rssSteps.map((v) => fmt(v)).join(', ')} MiB / ${fmt(bl.rssEnd)} MiB |`,
-      `| Peak server RSS while building | ${fmt(bl.rssPeak)} MiB |`,
-      `| Drain rate once the receiver is back | ${fmt(bl.drainPerSecond)} deliveries/s (peak RSS ${fmt(bl.drainPeak)} MiB) |`,
-    ].join('\n');
-    const audits = [
-      ['throughput run', sqlite.audit],
-      ['latency run', latencyAudit],
-      ['backlog run', bl.audit],
-    ] as const;
-    const auditTable = [
-      '| Run | Accepted | Lost | Duplicated |',
-      '|---|---|---|---|',
-      ...audits.map(([name, a]) => `| ${name} | ${fmt(a.published)} | ${fmt(a.lost)} | ${fmt(a.duplicates)} |`),
-    ].join('\n');
-
     const cpu = cpus();
     const machine = `${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${fmt(totalmem() / 2 ** 30, 1)} GiB RAM (${fmt(freemem() / 2 ** 30, 1)} GiB free), Node ${process.version}, load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}`;
     const report = `# Benchmarks
@@ -210,25 +259,31 @@ Command: \`npm run bench${quick ? ' -- --quick' : ''}\` (${quick ? 'quick subset
 Machine: ${machine}.
 Date: ${new Date().toISOString()}.
 
-Everything runs on loopback. The receiver is a separate Node process (\`bench/lib/receiver.ts\`)
-that answers 200 at once. The baseline is a raw undici POST loop (\`bench/lib/raw.ts\`) that
-builds and HMAC-signs the same body as a real delivery, to the same receiver, with the same
-concurrency (${CONCURRENCY} = ${WEBHOOKS} webhooks × ${CAP} in flight each), and stores nothing.
-itwin-webhooks runs as \`itwin-webhooks serve\` (API and delivery worker in one process) on
-its embedded SQLite store with synchronous=FULL for publishes: every answered publish is on
-disk. Its producer publishes batches of 500 events, one delivery per event (each event goes
-to one of ${WEBHOOKS} iTwin webhooks). Latency is measured from just before the producer
-sends the publish request (or the raw POST) to the moment the receiver has the body, with
-single-event publishes at a fixed ${RATE} events/s. The machine is shared: compare ratios,
-not absolute numbers, between runs.
-
 ${table}
 
-${backlogTable}
+How to read it:
 
-Loss and duplicate audit (every accepted messageId against what the receiver counted):
+- Everything runs on loopback and delivers to one receiver process (\`bench/lib/receiver.ts\`) that
+  answers 200 at once. The raw loop (\`bench/lib/raw.ts\`) builds and HMAC-signs the same body as a
+  real delivery and POSTs it with undici, ${CONCURRENCY} in flight, storing nothing; it ran before
+  (${fmt(rawBefore)}/s) and after (${fmt(rawAfter)}/s) the systems and the table uses the mean.
+- Every system gets the same work and the same concurrency budget: ${WEBHOOKS} webhooks × ${CAP} in
+  flight = ${CONCURRENCY}; the same signing code; batches of 500 events per publish request.
+  Throughput is a closed loop (at most 20,000 events outstanding), measured for ${T.measure / 1000} s
+  after ${T.warmup / 1000} s of warm-up; one delivery per event.
+- Latency: single-event publishes at a fixed ${RATE}/s for ${T.latency / 1000} s after 2 s of warm-up,
+  from just before the publish request is sent to the moment the receiver has the body.
+- Fan-out: one event matching ${fmt(T.fanOut)} webhooks (each its own receiver path), time until the
+  last delivery arrived.
+- Backlog: ${fmt(T.backlogFanOut)} webhooks share one route, ${fmt(T.backlogEvents)} events are published while the
+  receiver takes connections and never answers (${fmt(BACKLOG)} deliveries); then it answers again and
+  the drain rate is measured over at most ${T.drainWindow / 1000} s. Memory is the peak RSS of the
+  system's own processes (databases excluded).
+- Lost / duplicated: every run counts what arrived against what was accepted (throughput, latency
+  and fan-out runs, after they drain); both must be 0 without faults.
 
-${auditTable}
+Systems:
+${results.map((r) => `- **${r.name}**: ${r.describe}.${r.error !== undefined ? ` Error: ${r.error}` : ''}`).join('\n')}
 `;
     process.stdout.write(`\n${report}\n`);
     writeFileSync(join(ROOT, 'BENCHMARKS.md'), report);

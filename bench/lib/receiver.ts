@@ -26,11 +26,14 @@ const server = createServer((req, res) => {
     }
     const now = Date.now();
     const body = Buffer.concat(chunks).toString('utf8');
+    // A delivery is a (webhook, event) pair: the path names the webhook. Fan-out sends one
+    // messageId to many paths; the same pair twice is a duplicate.
     const id = /"messageId":"([^"]+)"/.exec(body)?.[1];
     if (id !== undefined) {
-      const seen = counts.get(id) ?? 0;
+      const key = `${req.url} ${id}`;
+      const seen = counts.get(key) ?? 0;
       if (seen > 0) duplicates++;
-      counts.set(id, seen + 1);
+      counts.set(key, seen + 1);
     }
     total++;
     if (recordLatency) {
@@ -51,7 +54,7 @@ process.on('message', (msg: { cmd: string; id: number; mode?: Mode; ids?: boolea
   const send = (m: object) => process.send!({ ...m, id: msg.id });
   switch (msg.cmd) {
     case 'stats': {
-      send({ type: 'stats', total, unique: counts.size, duplicates, ids: msg.ids === true ? [...counts.keys()] : undefined });
+      send({ type: 'stats', total, unique: counts.size, duplicates, ids: msg.ids === true ? [...new Set([...counts.keys()].map((k) => k.slice(k.indexOf(' ') + 1)))] : undefined });
       break;
     }
     case 'reset':

@@ -63,11 +63,21 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
   let flushingCount = 0;
   /** Deliveries this worker holds a lease on: being sent, or sent with the result not yet written. */
   const leased = () => inFlight + waiting + results.length + flushingCount;
+  /**
+   * Sent but not yet recorded: in flight, or finished with the result not written yet. A
+   * new send waits while this is at `concurrency`, which also bounds what a crash can make
+   * us send twice.
+   */
+  const unrecorded = () => inFlight + results.length + flushingCount;
   const leaseAhead = deps.leaseAhead ?? 0;
   const laneCap = config.maxInFlightPerWebhook + leaseAhead;
+  /** Leases this worker may hold: the sends plus, with lease-ahead, as many waiting. */
+  const leaseBudget = leaseAhead > 0 ? config.concurrency * 2 : config.concurrency;
   /** Per webhook: deliveries being sent, and leased ones waiting for a free slot. */
   const lanes = new Map<string, { sending: number; queue: ClaimedDelivery[] }>();
   let waiting = 0;
+  /** Lanes with leased deliveries held back by the process-wide cap, in arrival order. */
+  const blocked = new Set<string>();
   /** Webhooks the API deactivated or deleted while this worker held leases for them. */
   const inactive = new Set<string>();
   let toRelease: string[] = [];
@@ -122,9 +132,13 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
     });
   };
 
-  /** Sends the lane's next leased delivery, if a slot is free and the webhook may still receive. */
+  /** Sends the lane's next leased deliveries while the webhook and the process have free slots. */
   const next = (webhookId: string, lane: { sending: number; queue: ClaimedDelivery[] }) => {
     while (lane.sending < config.maxInFlightPerWebhook && lane.queue.length > 0) {
+      if (running && !inactive.has(webhookId) && unrecorded() >= config.concurrency) {
+        blocked.add(webhookId);
+        break;
+      }
       const d = lane.queue.shift()!;
       waiting--;
       if (!running || inactive.has(webhookId)) {
@@ -133,8 +147,19 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
       }
       send(d, lane);
     }
+    if (lane.queue.length === 0) blocked.delete(webhookId);
     if (lane.queue.length === 0 && lane.sending === 0) lanes.delete(webhookId);
     if (toRelease.length > 0) void releaseUnsent();
+  };
+
+  /** Results were written: lanes that waited for the process-wide cap may send again. */
+  const unblock = () => {
+    for (const webhookId of blocked) {
+      if (unrecorded() >= config.concurrency) return;
+      const lane = lanes.get(webhookId);
+      if (lane === undefined) blocked.delete(webhookId);
+      else next(webhookId, lane);
+    }
   };
 
   const launch = (d: ClaimedDelivery) => {
@@ -171,9 +196,8 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
     try {
       do {
         pumpAgain = false;
-        // Counting unwritten results too bounds what a crash can re-send to `concurrency`.
-        while (running && leased() < config.concurrency) {
-          const limit = Math.min(config.claimBatch, config.concurrency - leased());
+        while (running && leased() < leaseBudget) {
+          const limit = Math.min(config.claimBatch, leaseBudget - leased());
           const batch = await store.claimDeliveries({ workerId, now: now(), limit, maxInFlightPerWebhook: laneCap });
           if (!running) {
             // Stopped while claiming: these were never sent; give them straight back.
@@ -185,7 +209,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
         }
       } while (pumpAgain && running);
       succeeded('claim');
-      if (leased() < config.concurrency) {
+      if (leased() < leaseBudget) {
         const readyAt = await store.nextReadyAt(config.maxInFlightPerWebhook);
         if (readyAt !== undefined) next = Math.min(next, readyAt - now());
       }
@@ -216,11 +240,10 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
     if (results.length === 0 || flushes.size >= MAX_FLUSHES) return;
     const batch = results.splice(0, FLUSH_BATCH);
     flushingCount += batch.length;
-    let refill = true;
     const done = (async () => {
       try {
         // The slots these results free are refilled in the same transaction.
-        const limit = running ? Math.min(config.claimBatch, config.concurrency - (leased() - batch.length)) : 0;
+        const limit = running ? Math.min(config.claimBatch, leaseBudget - (leased() - batch.length)) : 0;
         const effects = await store.completeDeliveries(
           workerId,
           batch,
@@ -228,10 +251,10 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
           limit > 0 ? { now: now(), limit, maxInFlightPerWebhook: laneCap } : undefined,
         );
         flushingCount -= batch.length;
+        unblock();
         succeeded('complete');
         if (running) for (const d of effects.claimed) launch(d);
         else if (effects.claimed.length > 0) await store.releaseWorker(workerId, now());
-        refill = effects.claimed.length === limit;
         for (const d of effects.deactivated) {
           markInactive(d.webhookId);
           metrics.deactivated.inc({ cause: d.cause });
@@ -249,8 +272,9 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
     await done;
     flushes.delete(done);
     if (results.length > 0) scheduleFlush();
-    // The refill took all it could: there may be more due than fitted in it.
-    if (running && refill) void pump();
+    // The refill may have found less than it could take (more was due than fitted, or
+    // another worker held a lane for a moment): top up.
+    if (running && leased() < leaseBudget) void pump();
   }
 
   const every = (loop: string, intervalMs: number, fn: () => Promise<void>) => {
@@ -275,6 +299,8 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
         // Renew our own heartbeat first, so that a stall of this process never makes it
         // take its own leases for a dead worker's.
         await store.heartbeat(workerId, now());
+        const repaired = await store.repairLanes(now());
+        if (repaired > 0) log.warn({ repaired }, 'found idle lanes with pending deliveries');
         const reaped = await store.reapExpiredLeases(now(), config.leaseTtlMs);
         if (reaped > 0) {
           metrics.leasesReaped.inc(reaped);

@@ -257,6 +257,8 @@ export interface DeliveryQueue {
    * cancelled instead: it must never be sent.
    */
   releaseDeliveries(workerId: string, deliveryIds: string[], now: number): Promise<number>;
+  /** Makes idle lanes that have pending deliveries ready again (a safety net; returns how many). */
+  repairLanes(now: number): Promise<number>;
   /** Takes over the leases of workers whose heartbeat is older than `leaseTtlMs`. */
   reapExpiredLeases(now: number, leaseTtlMs: number): Promise<number>;
   /** The earliest time a webhook with spare capacity has work, for the idle timer. */

@@ -134,7 +134,6 @@ export const PG_MIGRATIONS: PgMigration[] = [
       CREATE INDEX deliveries_due ON deliveries (webhook_id, due_at) WHERE status = 'pending';
       CREATE INDEX deliveries_leased ON deliveries (lease_owner) WHERE status = 'inflight';
       CREATE INDEX deliveries_history ON deliveries (webhook_id, id);
-      CREATE INDEX deliveries_event ON deliveries (event_seq);
 
       CREATE TABLE delivery_attempts (
         id            bigserial PRIMARY KEY,
@@ -175,11 +174,17 @@ export const PG_MIGRATIONS: PgMigration[] = [
           WHEN l.ready_at IS NULL OR l.ready_at > p_at THEN p_at ELSE l.ready_at END;
       $fn$;
 
-      -- Publishes a batch: idempotency keys, events, fan-out and lanes in one call.
+      -- Publishes a batch: idempotency keys, events, fan-out and lanes in one call. (Workers
+      -- are woken by a NOTIFY sent after the commit, coalesced across publishes: a NOTIFY
+      -- inside the transaction would serialise every publishing commit on one lock.)
       -- p_events: [{m, t, i, a, c, p}] (messageId, type, iTwinId, accountId, content, publisher)
-      -- Returns one row per distinct messageId: its (first) result and whether it was a duplicate.
+      -- Returns one row per distinct messageId: its (first) result, whether it was a duplicate,
+      -- and (on every row) the webhooks that got deliveries. Their lanes are marked ready by
+      -- the caller after the commit (mark_lanes_ready): a lane's row lock can be held by a
+      -- worker for a while, and the publish must not wait for it. Should the process die in
+      -- between, repair_lanes finds the lane.
       CREATE FUNCTION publish_events(p_events jsonb, p_now bigint, p_window bigint)
-      RETURNS TABLE (message_id text, event_type text, enqueued_at bigint, matched integer, duplicate boolean)
+      RETURNS TABLE (message_id text, event_type text, enqueued_at bigint, matched integer, duplicate boolean, touched text[])
       LANGUAGE plpgsql AS $fn$
       #variable_conflict use_column
       DECLARE
@@ -227,13 +232,8 @@ export const PG_MIGRATIONS: PgMigration[] = [
         )
         SELECT coalesce(array_agg(DISTINCT webhook_id), '{}') INTO v_touched FROM fan;
 
-        IF cardinality(v_touched) > 0 THEN
-          PERFORM mark_lanes_ready(v_touched, p_now);
-          PERFORM pg_notify('itwin_webhooks_due', '');
-        END IF;
-
         RETURN QUERY
-          SELECT k.message_id, ev.event_type, ev.enqueued_at, ev.matched, NOT (k.message_id = ANY (v_fresh))
+          SELECT k.message_id, ev.event_type, ev.enqueued_at, ev.matched, NOT (k.message_id = ANY (v_fresh)), v_touched
             FROM (SELECT DISTINCT e ->> 'm' AS m FROM jsonb_array_elements(p_events) e) ids
             JOIN idempotency_keys k ON k.message_id = ids.m
             JOIN events ev ON ev.seq = k.event_seq;
@@ -252,6 +252,9 @@ export const PG_MIGRATIONS: PgMigration[] = [
         v_taken integer := 0;
         v_n integer;
       BEGIN
+        -- Queue bookkeeping commits without waiting for the WAL flush: losing it to a crash
+        -- only makes deliveries be sent again (at least once), never loses one.
+        PERFORM set_config('synchronous_commit', 'off', true);
         FOR lane IN
           SELECT l.webhook_id AS w, l.inflight AS inflight FROM delivery_lanes l
            WHERE l.ready_at <= p_now AND l.inflight < p_cap
@@ -294,11 +297,7 @@ export const PG_MIGRATIONS: PgMigration[] = [
         v_row record;
         v_expired boolean;
       BEGIN
-        -- Lock the lanes and webhooks involved in a fixed order (no deadlocks with publishes
-        -- or other workers), then apply the results.
-        PERFORM 1 FROM delivery_lanes WHERE webhook_id IN (SELECT DISTINCT r ->> 'w' FROM jsonb_array_elements(p_results) r)
-         ORDER BY webhook_id FOR UPDATE;
-
+        PERFORM set_config('synchronous_commit', 'off', true);
         WITH r AS (
           SELECT * FROM jsonb_to_recordset(p_results)
             AS x(id bigint, w text, o text, n integer, st bigint, ms integer, code integer, err text, body text, next bigint)
@@ -322,6 +321,10 @@ export const PG_MIGRATIONS: PgMigration[] = [
         )
         SELECT coalesce(jsonb_agg(to_jsonb(upd)), '[]') INTO v_applied FROM upd;
 
+        -- Lock the lanes involved in a fixed order (no deadlocks with publishes or other
+        -- workers), as late as possible: publishes wait for these locks.
+        PERFORM 1 FROM delivery_lanes WHERE webhook_id IN (SELECT DISTINCT a ->> 'w' FROM jsonb_array_elements(v_applied) a)
+         ORDER BY webhook_id FOR UPDATE;
         UPDATE delivery_lanes l SET inflight = greatest(0, l.inflight - x.n),
                ready_at = CASE WHEN x.ready IS NULL THEN l.ready_at
                                WHEN l.ready_at IS NULL OR l.ready_at > x.ready THEN x.ready ELSE l.ready_at END
@@ -376,11 +379,26 @@ export const PG_MIGRATIONS: PgMigration[] = [
           'claimed', v_claimed);
       END $fn$;
 
+      -- Makes idle lanes with pending deliveries ready again (after a process died between a
+      -- publish's commit and its lane update). Cheap: one index probe per idle lane.
+      CREATE FUNCTION repair_lanes(p_now bigint) RETURNS integer LANGUAGE sql AS $fn$
+        WITH fixed AS (
+          UPDATE delivery_lanes l SET ready_at = greatest(x.due, 0)
+            FROM (SELECT l2.webhook_id,
+                         (SELECT min(d.due_at) FROM deliveries d WHERE d.webhook_id = l2.webhook_id AND d.status = 'pending') AS due
+                    FROM delivery_lanes l2 WHERE l2.ready_at IS NULL ORDER BY l2.webhook_id) x
+           WHERE l.webhook_id = x.webhook_id AND x.due IS NOT NULL AND l.ready_at IS NULL
+          RETURNING 1
+        )
+        SELECT count(*)::integer FROM fixed;
+      $fn$;
+
       -- Puts leased deliveries back in the queue, due now, and frees their lane slots.
       CREATE FUNCTION requeue_deliveries(p_ids bigint[], p_now bigint) RETURNS integer LANGUAGE plpgsql AS $fn$
       DECLARE
         v_n integer;
       BEGIN
+        PERFORM set_config('synchronous_commit', 'off', true);
         PERFORM 1 FROM delivery_lanes WHERE webhook_id IN (SELECT webhook_id FROM deliveries WHERE id = ANY (p_ids))
          ORDER BY webhook_id FOR UPDATE;
         -- A webhook deactivated meanwhile gets nothing more: its returned deliveries are cancelled.

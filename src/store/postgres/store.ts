@@ -172,9 +172,59 @@ export async function openPostgresStore(
       const ids = (await c.query<{ id: number }>(`SELECT id FROM deliveries WHERE status = 'inflight' AND ${where}`, params)).rows.map((r) => r.id);
       const n = ids.length === 0 ? 0 : Number((await c.query<{ n: number }>('SELECT requeue_deliveries($1::bigint[], $2) AS n', [ids, now])).rows[0]!.n);
       if (after !== undefined) await c.query(after, params);
-      if (n > 0) await c.query(`SELECT pg_notify('itwin_webhooks_due', '')`);
+      if (n > 0) notifyDue();
       return n;
     });
+
+  // Wake the workers after a commit that made work due: one NOTIFY per few milliseconds at
+  // most, outside the publishing transaction (see publish_events). Lost or failed, it is
+  // covered by the workers' polling backstop.
+  let notifyScheduled = false;
+  const notifyDue = () => {
+    if (notifyScheduled) return;
+    notifyScheduled = true;
+    setTimeout(() => {
+      notifyScheduled = false;
+      pool.query(`SELECT pg_notify('itwin_webhooks_due', '')`).catch(() => {});
+    }, 2);
+  };
+
+  /**
+   * After a publish committed, its lanes become ready and the workers are woken. Outside
+   * the publish's transaction (a worker may hold a lane's lock for a moment), and one
+   * statement at a time per process: publishes that commit meanwhile share the next one,
+   * so a burst of publishes to the same webhooks queues on nothing. Should this fail, the
+   * publish is still durable and repairLanes (every worker's reaper) finds the lanes.
+   */
+  let marks = new Set<string>();
+  let markAt = 0;
+  let markWaiters: Array<() => void> = [];
+  let marking = false;
+  const markReady = (webhookIds: string[], now: number): Promise<void> => {
+    if (webhookIds.length === 0) return Promise.resolve();
+    for (const id of webhookIds) marks.add(id);
+    markAt = Math.max(markAt, now);
+    const done = new Promise<void>((resolve) => markWaiters.push(resolve));
+    if (!marking) void flushMarks();
+    return done;
+  };
+  async function flushMarks(): Promise<void> {
+    marking = true;
+    while (marks.size > 0) {
+      const ids = [...marks].sort();
+      const waiters = markWaiters;
+      marks = new Set();
+      markWaiters = [];
+      try {
+        await pool.query('SELECT mark_lanes_ready($1::text[], $2)', [ids, markAt]);
+        notifyDue();
+      } catch {
+        // repaired later; see above
+      }
+      for (const w of waiters) w();
+    }
+    marking = false;
+  }
 
   const store: PostgresStore = {
     kind: 'postgres',
@@ -371,7 +421,7 @@ export async function openPostgresStore(
 
     // --- events
     async publishEvents(events, now, windowMs) {
-      const rows = await q<{ message_id: string; event_type: string; enqueued_at: number; matched: number; duplicate: boolean }>(
+      const rows = await q<{ message_id: string; event_type: string; enqueued_at: number; matched: number; duplicate: boolean; touched: string[] }>(
         'SELECT * FROM publish_events($1::jsonb, $2, $3)',
         [
           JSON.stringify(events.map((e) => ({ m: e.messageId, t: e.eventType, i: e.itwinId ?? null, a: e.accountId ?? null, c: e.contentJson, p: e.publisherClientId ?? null }))),
@@ -379,6 +429,7 @@ export async function openPostgresStore(
           windowMs,
         ],
       );
+      await markReady(rows[0]?.touched ?? [], now);
       const byId = new Map(rows.map((r) => [r.message_id, r]));
       const seen = new Set<string>();
       return events.map((e): PublishedEvent => {
@@ -404,7 +455,7 @@ export async function openPostgresStore(
           )
         ).rows[0]!.id;
         await c.query('SELECT mark_lanes_ready($1::text[], $2)', [[webhookId], now]);
-        await c.query(`SELECT pg_notify('itwin_webhooks_due', '')`);
+        notifyDue();
         return { enqueuedAt: now, deliveryId: String(id) };
       });
     },
@@ -445,6 +496,9 @@ export async function openPostgresStore(
     async reapExpiredLeases(now, leaseTtlMs) {
       const cutoff = now - leaseTtlMs;
       return requeueWhere('lease_owner NOT IN (SELECT id FROM workers WHERE heartbeat_at >= $1)', [cutoff], now, 'DELETE FROM workers WHERE heartbeat_at < $1');
+    },
+    async repairLanes(now) {
+      return Number((await q<{ n: number }>('SELECT repair_lanes($1) AS n', [now]))[0]!.n);
     },
     async nextReadyAt(cap) {
       return (await q<{ at: number | null }>('SELECT min(ready_at) AS at FROM delivery_lanes WHERE ready_at IS NOT NULL AND inflight < $1', [cap]))[0]?.at ?? undefined;
@@ -506,7 +560,7 @@ export async function openPostgresStore(
         );
         if ((updated.rowCount ?? 0) > 0) {
           await c.query('SELECT mark_lanes_ready($1::text[], $2)', [[webhookId], now]);
-          await c.query(`SELECT pg_notify('itwin_webhooks_due', '')`);
+          notifyDue();
         }
         const [r] = (await c.query(`SELECT ${SUMMARY} FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.id = $1 AND d.webhook_id = $2`, [id, webhookId])).rows;
         return r === undefined ? undefined : toSummary(r);

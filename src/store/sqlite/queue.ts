@@ -227,6 +227,17 @@ export function queueRepo(db: SqliteDb): Sync<DeliveryQueue> {
       }, RELAXED);
     },
 
+    repairLanes() {
+      // Lanes are updated in the publish's own transaction here; this only guards against bugs.
+      return db.tx(
+        () =>
+          db.run(
+            `UPDATE delivery_lanes SET ready_at = (SELECT MIN(due_at) FROM deliveries d WHERE d.webhook_id = delivery_lanes.webhook_id AND d.status = 'pending')
+             WHERE ready_at IS NULL AND EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_id = delivery_lanes.webhook_id AND d.status = 'pending')`,
+          ).changes,
+        RELAXED,
+      );
+    },
     nextReadyAt(cap) {
       return db.get<{ at: number | null }>('SELECT MIN(ready_at) AS at FROM delivery_lanes WHERE ready_at IS NOT NULL AND inflight < $cap', { cap })?.at ?? undefined;
     },

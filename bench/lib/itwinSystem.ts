@@ -1,0 +1,162 @@
+// itwin-webhooks as a benchmarked system: `serve` processes started like an operator
+// would, provisioned through the data store (10,000 webhooks through the HTTP API would
+// take longer than the measurements), driven through its public publish API.
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { Agent, request } from 'undici';
+import { registerClient } from '../../src/auth/clients.ts';
+import { loadStoreConfig, type StoreConfig } from '../../src/config/load.ts';
+import { openStore } from '../../src/store/open.ts';
+import type { Store } from '../../src/store/types.ts';
+import { startServer, type ServerProc } from './procs.ts';
+import type { BenchEvent, SystemFactory, SystemInstance } from './system.ts';
+
+export const BENCH_TYPE = 'bench.tick.v1';
+export const BENCH_SECRET = 'bench-secret-bench-secret-bench-secret-0123';
+const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const ENCRYPTION_KEY = 'cd'.repeat(32);
+
+/** Per-webhook cap and per-process concurrency used for every itwin-webhooks run (the baselines' 128, too). */
+export const CAP = 16;
+export const CONCURRENCY = 128;
+
+function serveArgs(concurrency: number): string[] {
+  return [
+    '--allow-insecure-callbacks',
+    '--callback-allow-cidrs',
+    '127.0.0.0/8',
+    '--rate-limit-max',
+    '0',
+    '--max-in-flight-per-webhook',
+    String(CAP),
+    '--delivery-concurrency',
+    String(concurrency),
+  ];
+}
+
+async function provisionStore(config: StoreConfig) {
+  const { store, box } = await openStore(config);
+  const account = randomUUID();
+  const pub = await registerClient(store, { name: 'bench-producer', accountId: account, scopes: ['webhooks:publish'], now: Date.now() });
+  const sub = await registerClient(store, { name: 'bench-subscriber', accountId: account, scopes: ['webhooks:modify'], now: Date.now() });
+  await store.insertEventType({
+    type: BENCH_TYPE,
+    service: 'bench',
+    description: 'Benchmark tick: when it was published and its sequence number.',
+    contentSchema: { type: 'object', required: ['sentAt', 'seq'], properties: { sentAt: { type: 'integer' }, seq: { type: 'integer' } } },
+    example: { sentAt: 0, seq: 0 },
+    builtin: false,
+    createdAt: Date.now(),
+  });
+  return { store, box, account, pub, sub };
+}
+
+function instance(
+  name: string,
+  servers: ServerProc[],
+  p: Awaited<ReturnType<typeof provisionStore>>,
+  receiverUrl: (path: string) => string,
+  cleanup: () => Promise<void>,
+): SystemInstance {
+  const api = servers[0]!;
+  const agent = new Agent({ keepAliveTimeout: 30_000 });
+  const store: Store = p.store;
+  let token: Promise<string> | undefined;
+  const getToken = () =>
+    (token ??= fetch(`${api.url}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: p.pub.clientId, client_secret: p.pub.clientSecret }),
+    }).then(async (r) => ((await r.json()) as { access_token: string }).access_token));
+  let next = 0;
+
+  return {
+    name,
+    pids: () => servers.map((s) => s.child.pid!),
+    async subscribe(count, options = {}) {
+      const sealer = p.box;
+      const routes: string[] = [];
+      for (let i = 0; i < count; i++) {
+        const route = options.sharedRoute ?? randomUUID();
+        if (options.sharedRoute === undefined || i === 0) await store.putItwin(route, p.account, Date.now());
+        const id = randomUUID();
+        const at = Date.now();
+        await store.createWebhook({
+          id,
+          ownerClientId: p.sub.clientId,
+          scope: 'iTwin',
+          scopeId: route,
+          active: true,
+          callbackUrl: receiverUrl(`/w/${next++}`),
+          eventTypes: [BENCH_TYPE],
+          secretSealed: sealer.seal(BENCH_SECRET, `webhook:${id}`),
+          createdAt: at,
+          modifiedAt: at,
+        });
+        routes.push(route);
+      }
+      return routes;
+    },
+    async publish(events: BenchEvent[]) {
+      const res = await request(`${api.url}/webhooks/events`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${await getToken()}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ events: events.map((e) => ({ eventType: BENCH_TYPE, iTwinId: e.route, messageId: e.messageId, content: e.content })) }),
+        dispatcher: agent,
+      });
+      const text = await res.body.text();
+      if (res.statusCode !== 202) throw new Error(`${name} publish: ${res.statusCode} ${text.slice(0, 200)}`);
+    },
+    async unsubscribeAll() {
+      for (;;) {
+        const page = await store.listWebhooks(p.sub.clientId, 1000, undefined);
+        if (page.items.length === 0) break;
+        for (const w of page.items) await store.deleteWebhook(p.sub.clientId, w.id);
+      }
+      next = 0;
+    },
+    async stop() {
+      await agent.close();
+      await Promise.all(servers.map((s) => s.stop()));
+      await store.close();
+      await cleanup();
+    },
+  };
+}
+
+export const itwinSqlite: SystemFactory = {
+  name: 'itwin-webhooks (SQLite)',
+  describe: 'one `serve` process (API and delivery worker) on the embedded SQLite store; every answered publish is fsynced (synchronous=FULL)',
+  async start(receiverUrl) {
+    const dataDir = mkdtempSync(join(tmpdir(), 'itwh-bench-'));
+    const config = loadStoreConfig({ dataDir }, {});
+    const p = await provisionStore(config);
+    const server = await startServer(['--data-dir', dataDir, ...serveArgs(CONCURRENCY)]);
+    return instance(this.name, [server], p, receiverUrl, async () => rmSync(dataDir, { recursive: true, force: true }));
+  },
+};
+
+/** One API process and `workers` worker processes on a fresh PostgreSQL schema. */
+export function itwinPostgres(workers: number): SystemFactory {
+  return {
+    name: `itwin-webhooks (PostgreSQL, ${workers} worker${workers > 1 ? 's' : ''})`,
+    describe: `one \`serve --role api\` and ${workers} \`serve --role worker\` process${workers > 1 ? 'es' : ''} on PostgreSQL (synchronous_commit on)`,
+    async start(receiverUrl) {
+      const schema = `bench_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+      const env = { DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema, ENCRYPTION_KEY };
+      const config = loadStoreConfig({}, env);
+      const p = await provisionStore(config);
+      const api = await startServer(['--role', 'api', ...serveArgs(CONCURRENCY)], env);
+      const workerProcs = await Promise.all(Array.from({ length: workers }, () => startServer(['--role', 'worker', ...serveArgs(CONCURRENCY)], env)));
+      return instance(this.name, [api, ...workerProcs], p, receiverUrl, async () => {
+        const c = new pg.Client({ connectionString: PG_URL });
+        await c.connect();
+        await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        await c.end();
+      });
+    },
+  };
+}
