@@ -16,7 +16,7 @@ export interface Metrics {
 
 export function createMetrics(queue: Pick<DeliveryQueue, 'deliveryStats'>, now: () => number): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'itwin_webhooks_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'itwin_webhooks_' });
   const attempts = new Counter({
     name: 'itwin_webhooks_delivery_attempts_total',
     help: 'Delivery attempts by outcome: succeeded, retry (failed, will be retried), failed (no retries left), gone (410, webhook deactivated).',
