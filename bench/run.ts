@@ -6,7 +6,7 @@
 // ratios to the raw loop, not absolute numbers between runs. Bounded in time; prints one
 // table and writes it, with the machine and the command, to BENCHMARKS.md.
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { bullmqBaseline, pgbossBaseline } from './baselines/index.ts';
@@ -36,6 +36,8 @@ const SYSTEMS: Record<string, SystemFactory> = {
   bullmq: bullmqBaseline,
   pgboss: pgbossBaseline,
 };
+
+const ANALYSIS_MARKER = '<!-- analysis: kept across runs -->';
 
 const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
@@ -245,7 +247,7 @@ async function main() {
         return (
           `| ${r.name} | ${fmt(r.throughput)} | ${pct(r.throughput)} | ${l === undefined ? '–' : `${fmt(l.p50, 1)} / ${fmt(l.p95, 1)} / ${fmt(l.p99, 1)}`} | ` +
           `${r.fanOutMs === undefined ? '–' : `${fmt(r.fanOutMs)} ms`} | ` +
-          `${b === undefined ? '(not run)' : `${fmt(b.buildSeconds, 1)} s, peak ${fmt(b.rssPeakBuild)} MiB`} | ` +
+          `${b === undefined ? '(not run)' : `${fmt(b.buildSeconds, 1)} s; RSS ${fmt(b.rssStart)} → peak ${fmt(b.rssPeakBuild)} MiB`} | ` +
           `${b === undefined ? '(not run)' : `${fmt(b.drainRate)}/s, peak ${fmt(b.rssPeakDrain)} MiB`} | ${lost} / ${dup} |`
         );
       }),
@@ -290,7 +292,11 @@ Systems:
 ${results.map((r) => `- **${r.name}**: ${r.describe}.${r.error !== undefined ? ` Error: ${r.error}` : ''}`).join('\n')}
 `;
     process.stdout.write(`\n${report}\n`);
-    writeFileSync(join(ROOT, 'BENCHMARKS.md'), report);
+    // The hand-written analysis below the marker survives a re-run; the figures above it do not.
+    const path = join(ROOT, 'BENCHMARKS.md');
+    const previous = existsSync(path) ? readFileSync(path, 'utf8') : '';
+    const marker = previous.indexOf(ANALYSIS_MARKER);
+    writeFileSync(path, marker >= 0 ? `${report}\n${previous.slice(marker)}` : report);
     log('wrote BENCHMARKS.md');
   } finally {
     receiver.close();

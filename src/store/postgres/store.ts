@@ -9,6 +9,7 @@ import {
   type DeliveryStatus,
   type DeliverySummary,
   type EventTypeRecord,
+  type NewEvent,
   type PublishedEvent,
   type Store,
   type WebhookRecord,
@@ -93,6 +94,11 @@ const toClaimed = (r: Row): ClaimedDelivery => ({
   contentJson: r.content as string,
   enqueuedAt: Number(r.enqueued_at),
 });
+
+/** Publish transactions running at once per process; requests beyond wait and merge. */
+const PARALLEL_PUBLISHES = 4;
+/** Largest merged publish (events), so that one transaction stays short. */
+const MERGED_EVENTS_MAX = 5000;
 
 const deliveryRowId = (id: string): number | undefined => (/^[1-9]\d{0,15}$/.test(id) ? Number(id) : undefined);
 
@@ -225,6 +231,72 @@ export async function openPostgresStore(
     }
     marking = false;
   }
+
+  /**
+   * Publishes share transactions under load: a few run at once, and requests that arrive
+   * while they do go together in the next one. One commit (one WAL flush) then stores many
+   * small publishes, which is what the database waits on. A lone publish goes at once.
+   * Results are matched back in arrival order, so the same messageId in two merged
+   * requests is new for the first and a duplicate for the second, as if they ran in turn.
+   */
+  interface PendingPublish {
+    events: NewEvent[];
+    now: number;
+    windowMs: number;
+    resolve(results: PublishedEvent[]): void;
+    reject(err: unknown): void;
+  }
+  const waitingPublishes: PendingPublish[] = [];
+  let runningPublishes = 0;
+  const startPublishes = () => {
+    while (runningPublishes < PARALLEL_PUBLISHES && waitingPublishes.length > 0) {
+      const batch: PendingPublish[] = [];
+      let size = 0;
+      while (waitingPublishes.length > 0 && (batch.length === 0 || size + waitingPublishes[0]!.events.length <= MERGED_EVENTS_MAX)) {
+        const next = waitingPublishes.shift()!;
+        if (batch.length > 0 && next.windowMs !== batch[0]!.windowMs) {
+          waitingPublishes.unshift(next);
+          break;
+        }
+        batch.push(next);
+        size += next.events.length;
+      }
+      runningPublishes++;
+      void runPublishes(batch).finally(() => {
+        runningPublishes--;
+        startPublishes();
+      });
+    }
+  };
+  const runPublishes = async (batch: PendingPublish[]) => {
+    try {
+      const all = batch.flatMap((b) => b.events);
+      const now = Math.max(...batch.map((b) => b.now));
+      const rows = await q<{ message_id: string; event_type: string; enqueued_at: number; matched: number; duplicate: boolean; touched: string[] }>(
+        'SELECT * FROM publish_events($1::jsonb, $2, $3)',
+        [
+          JSON.stringify(all.map((e) => ({ m: e.messageId, t: e.eventType, i: e.itwinId ?? null, a: e.accountId ?? null, c: e.contentJson, p: e.publisherClientId ?? null }))),
+          now,
+          batch[0]!.windowMs,
+        ],
+      );
+      await markReady(rows[0]?.touched ?? [], now);
+      const byId = new Map(rows.map((r) => [r.message_id, r]));
+      const seen = new Set<string>();
+      for (const b of batch) {
+        b.resolve(
+          b.events.map((e): PublishedEvent => {
+            const r = byId.get(e.messageId)!;
+            const duplicate = r.duplicate || seen.has(e.messageId);
+            seen.add(e.messageId);
+            return { messageId: e.messageId, eventType: r.event_type, enqueuedAt: r.enqueued_at, matchedWebhooks: r.matched, duplicate };
+          }),
+        );
+      }
+    } catch (err) {
+      for (const b of batch) b.reject(err);
+    }
+  };
 
   const store: PostgresStore = {
     kind: 'postgres',
@@ -420,23 +492,10 @@ export async function openPostgresStore(
     },
 
     // --- events
-    async publishEvents(events, now, windowMs) {
-      const rows = await q<{ message_id: string; event_type: string; enqueued_at: number; matched: number; duplicate: boolean; touched: string[] }>(
-        'SELECT * FROM publish_events($1::jsonb, $2, $3)',
-        [
-          JSON.stringify(events.map((e) => ({ m: e.messageId, t: e.eventType, i: e.itwinId ?? null, a: e.accountId ?? null, c: e.contentJson, p: e.publisherClientId ?? null }))),
-          now,
-          windowMs,
-        ],
-      );
-      await markReady(rows[0]?.touched ?? [], now);
-      const byId = new Map(rows.map((r) => [r.message_id, r]));
-      const seen = new Set<string>();
-      return events.map((e): PublishedEvent => {
-        const r = byId.get(e.messageId)!;
-        const duplicate = r.duplicate || seen.has(e.messageId);
-        seen.add(e.messageId);
-        return { messageId: e.messageId, eventType: r.event_type, enqueuedAt: r.enqueued_at, matchedWebhooks: r.matched, duplicate };
+    publishEvents(events, now, windowMs) {
+      return new Promise((resolve, reject) => {
+        waitingPublishes.push({ events, now, windowMs, resolve, reject });
+        startPublishes();
       });
     },
     async publishTestEvent(event, webhookId, now) {
