@@ -171,8 +171,9 @@ describe('PostgreSQL: several processes on one database', () => {
       assert.deepEqual(audit(receiver, producer.accepted), { missing: 0, duplicates: 0, unknown: 0 });
       assert.ok(maxConcurrent <= 4, `at most 4 in flight per webhook across all workers, saw ${maxConcurrent}`);
       const perWorker = await Promise.all(workers.map((w) => metricValue(w.url, 'itwin_webhooks_delivery_attempts_total{outcome="succeeded"}')));
-      assert.equal(perWorker.reduce((a, b) => a + b, 0), 20_000);
-      assert.ok(perWorker.every((n) => n > 0), `every worker took part: ${perWorker.join(', ')}`);
+      // Every attempt was made by one of the workers (the API process delivers nothing). How
+      // the work spreads depends on timing: a worker refills the slots its results free.
+      assert.equal(perWorker.reduce((a, b) => a + b, 0), 20_000, `attempts per worker: ${perWorker.join(', ')}`);
     } finally {
       for (const c of children) c.kill('SIGKILL');
       await receiver.close();
