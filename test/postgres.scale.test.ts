@@ -17,7 +17,16 @@ interface Proc {
   proc: ChildProcess;
   url: string;
   out: () => string;
+  /** The last lines the process wrote to stderr (for failure messages). */
+  errTail: () => string;
   exited: Promise<unknown>;
+}
+
+/** Fails when a process exited: every process must ride out what the test does to it. */
+function assertAlive(...procs: Proc[]): void {
+  for (const p of procs) {
+    assert.ok(p.proc.exitCode === null && p.proc.signalCode === null, `a process exited (${p.proc.exitCode ?? p.proc.signalCode}):\n${p.errTail()}`);
+  }
 }
 
 const children = new Set<ChildProcess>();
@@ -53,7 +62,7 @@ async function serve(schema: string, role: 'all' | 'api' | 'worker', extra: stri
     });
     void exited.then(() => reject(new Error(`serve --role ${role} exited:\n${err}`)));
   });
-  return { proc, url, out: () => out, exited };
+  return { proc, url, out: () => out, errTail: () => (out + err).split('\n').slice(-30).join('\n'), exited };
 }
 
 async function cli(schema: string, args: string[]): Promise<string> {
@@ -200,6 +209,7 @@ describe('PostgreSQL: several processes on one database', () => {
       await receiver.waitFor(() => audit(receiver, producer.accepted).missing === 0, 120_000, 'every event after the kill');
       const result = audit(receiver, producer.accepted);
       assert.equal(result.unknown, 0);
+      assertAlive(api, ...workers.slice(1));
       assert.ok(result.duplicates <= CONCURRENCY, `${result.duplicates} duplicates; the killed worker held at most ${CONCURRENCY} leases`);
       const reaped = await Promise.all(workers.slice(1).map((w) => metricValue(w.url, 'itwin_webhooks_leases_reaped_total')));
       assert.ok(reaped.reduce((a, b) => a + b, 0) > 0 || result.duplicates === 0, 'the survivors took the killed worker\'s leases over');
@@ -216,7 +226,7 @@ describe('PostgreSQL: several processes on one database', () => {
     for (let i = 0; i < 4; i++) receiver.on(`/w/${i}`, () => 200);
     try {
       const api = await serve(schema, 'api');
-      await serve(schema, 'worker', ['--lease-ttl', '3s', '--heartbeat-interval', '500ms']);
+      const worker = await serve(schema, 'worker', ['--lease-ttl', '3s', '--heartbeat-interval', '500ms']);
       const { itwins, pub } = await provision(schema, api, receiver, 4);
       const producer = new Producer(api.url, itwins);
       producer.token = await tokenFor(api.url, pub.clientId, pub.clientSecret);
@@ -243,7 +253,10 @@ describe('PostgreSQL: several processes on one database', () => {
       publishing = false;
       await Promise.all(loops);
 
+      // Both processes reconnected by themselves: neither exited.
+      assertAlive(api, worker);
       await receiver.waitFor(() => audit(receiver, producer.accepted).missing === 0, 120_000, 'every accepted event after the restart');
+      assertAlive(api, worker);
       assert.equal(audit(receiver, producer.accepted).unknown, 0);
       // While the database was down, publishes were refused cleanly, never with a 500.
       assert.ok(producer.refusals.every((r) => r.status === 503 && r.code === 'ServiceUnavailable'), JSON.stringify(producer.refusals.slice(0, 5)));

@@ -1,4 +1,9 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { describe, it } from 'node:test';
+import pg from 'pg';
 import { loadStoreConfig } from '../src/config/load.ts';
+import { StoreUnavailableError } from '../src/store/postgres/pool.ts';
 import { openPostgresStore } from '../src/store/postgres/store.ts';
 import { dropSchema, TEST_DATABASE_URL, testSchema } from './helpers/postgres.ts';
 import { storeConformance } from './helpers/storeConformance.ts';
@@ -18,4 +23,61 @@ storeConformance({
       },
     };
   },
+});
+
+describe('PostgreSQL: a connection lost in the middle of a transaction', () => {
+  it('fails that call with StoreUnavailableError; the process lives and the store goes on', async () => {
+    const schema = testSchema('lost');
+    const config = loadStoreConfig({}, { DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: schema, ENCRYPTION_KEY: '0'.repeat(64) });
+    const store = await openPostgresStore(config);
+    const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await admin.connect();
+    const T0 = Date.UTC(2026, 10, 22, 10);
+    const id = randomUUID();
+    try {
+      await store.createWebhook({
+        id,
+        ownerClientId: 'app',
+        scope: 'Account',
+        scopeId: randomUUID(),
+        active: false,
+        callbackUrl: 'https://receiver.example.com/hook',
+        eventTypes: ['iModels.iModelCreated.v1'],
+        secretSealed: 'sealed',
+        createdAt: T0,
+        modifiedAt: T0,
+      });
+      // Hold the webhook's row so that the update's transaction waits inside, then kill
+      // its connection there, as a database restart would.
+      await admin.query('BEGIN');
+      await admin.query(`SELECT 1 FROM ${schema}.webhooks WHERE id = $1 FOR UPDATE`, [id]);
+      const update = store.updateWebhook('app', id, { active: true }, T0 + 1);
+      const settled = update.then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      let pid: number | undefined;
+      for (let i = 0; i < 200 && pid === undefined; i++) {
+        const { rows } = await admin.query(
+          `SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%' AND query LIKE '%owner_client_id%'`,
+        );
+        pid = rows[0]?.pid as number | undefined;
+        if (pid === undefined) await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(pid !== undefined, 'the update is waiting inside its transaction');
+      await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+      const err = await settled;
+      assert.ok(err instanceof StoreUnavailableError, `expected StoreUnavailableError, got ${String(err)}`);
+      await admin.query('ROLLBACK');
+      // The process is still here and the pool hands out working connections again.
+      await new Promise((r) => setTimeout(r, 100));
+      const updated = await store.updateWebhook('app', id, { active: true }, T0 + 2);
+      assert.equal(updated?.active, true);
+      assert.equal((await store.getWebhook('app', id))?.active, true);
+    } finally {
+      await admin.end();
+      await store.close();
+      await dropSchema(schema);
+    }
+  });
 });

@@ -88,6 +88,45 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
   };
   const timers: NodeJS.Timeout[] = [];
   const failures = new Map<string, number>();
+
+  /**
+   * Leases whose answer may have been lost. A claim (or a completion that refills) can
+   * commit and then lose its connection before the answer arrives: the store then holds
+   * leases for this worker that it never heard of, and since this worker keeps
+   * heartbeating nobody would ever take them over. So the worker keeps the ids it holds,
+   * notes the start time of every claim under way, and after a failed claim returns the
+   * leases it does not hold that are older than any claim still under way.
+   */
+  const held = new Set<string>();
+  const claimsUnderWay = new Map<number, number>();
+  let claimSeq = 0;
+  /** After a failed claim: leases older than this may be orphans (0: nothing to look for). */
+  let orphansBefore = 0;
+  const claiming = async <T>(at: number, call: () => Promise<T>): Promise<T> => {
+    const token = ++claimSeq;
+    claimsUnderWay.set(token, at);
+    try {
+      return await call();
+    } catch (err) {
+      // Its leases, if it committed, carry the time `at`.
+      orphansBefore = Math.max(orphansBefore, at + 1);
+      throw err;
+    } finally {
+      claimsUnderWay.delete(token);
+    }
+  };
+  /** Returns the orphaned leases of failed claims, once no claim that started before them is still under way. */
+  async function releaseOrphans(): Promise<void> {
+    if (orphansBefore === 0) return;
+    const before = Math.min(now(), ...claimsUnderWay.values());
+    if (before < orphansBefore) return;
+    const returned = await store.releaseOrphanedLeases(workerId, [...held], before, now());
+    if (orphansBefore <= before) orphansBefore = 0;
+    if (returned > 0) {
+      log.warn({ returned }, 'returned leases whose claim answer was lost');
+      void pump();
+    }
+  }
   let drained: (() => void) | undefined;
 
   /** Records a loop failure; returns the back-off before that loop tries again. */
@@ -142,6 +181,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
       const d = lane.queue.shift()!;
       waiting--;
       if (!running || inactive.has(webhookId)) {
+        held.delete(d.id);
         toRelease.push(d.id);
         continue;
       }
@@ -168,6 +208,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
       lane = { sending: 0, queue: [] };
       lanes.set(d.webhookId, lane);
     }
+    held.add(d.id);
     lane.queue.push(d);
     waiting++;
     next(d.webhookId, lane);
@@ -180,7 +221,9 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
     try {
       await store.releaseDeliveries(workerId, ids, now());
     } catch (err) {
-      // Their leases expire on their own and are reaped (and cancelled) then.
+      // No longer held: the next look for orphaned leases returns them (or, should this
+      // process die, they are reaped with its other leases).
+      orphansBefore = Math.max(orphansBefore, now() + 1);
       failed('release', err);
     }
   }
@@ -198,7 +241,8 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
         pumpAgain = false;
         while (running && leased() < leaseBudget) {
           const limit = Math.min(config.claimBatch, leaseBudget - leased());
-          const batch = await store.claimDeliveries({ workerId, now: now(), limit, maxInFlightPerWebhook: laneCap });
+          const at = now();
+          const batch = await claiming(at, () => store.claimDeliveries({ workerId, now: at, limit, maxInFlightPerWebhook: laneCap }));
           if (!running) {
             // Stopped while claiming: these were never sent; give them straight back.
             if (batch.length > 0) await store.releaseWorker(workerId, now());
@@ -244,13 +288,17 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
       try {
         // The slots these results free are refilled in the same transaction.
         const limit = running ? Math.min(config.claimBatch, leaseBudget - (leased() - batch.length)) : 0;
-        const effects = await store.completeDeliveries(
-          workerId,
-          batch,
-          { deactivateFailingAfterMs: config.deactivateFailingAfterMs },
-          limit > 0 ? { now: now(), limit, maxInFlightPerWebhook: laneCap } : undefined,
-        );
+        const at = now();
+        const complete = () =>
+          store.completeDeliveries(
+            workerId,
+            batch,
+            { deactivateFailingAfterMs: config.deactivateFailingAfterMs },
+            limit > 0 ? { now: at, limit, maxInFlightPerWebhook: laneCap } : undefined,
+          );
+        const effects = await (limit > 0 ? claiming(at, complete) : complete());
         flushingCount -= batch.length;
+        for (const r of batch) held.delete(r.deliveryId);
         unblock();
         succeeded('complete');
         if (running) for (const d of effects.claimed) launch(d);
@@ -307,6 +355,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
           log.warn({ reaped }, 'took over deliveries of a worker that stopped heartbeating');
           void pump();
         }
+        await releaseOrphans();
       });
       log.info({ concurrency: config.concurrency, maxInFlightPerWebhook: config.maxInFlightPerWebhook }, 'dispatcher started');
       void pump();
@@ -321,7 +370,10 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
       if (lane !== undefined) {
         const unsent = lane.queue.splice(0);
         waiting -= unsent.length;
-        for (const d of unsent) toRelease.push(d.id);
+        for (const d of unsent) {
+          held.delete(d.id);
+          toRelease.push(d.id);
+        }
         if (lane.sending === 0) lanes.delete(webhookId);
         if (toRelease.length > 0) void releaseUnsent();
       }

@@ -257,6 +257,13 @@ export interface DeliveryQueue {
    * cancelled instead: it must never be sent.
    */
   releaseDeliveries(workerId: string, deliveryIds: string[], now: number): Promise<number>;
+  /**
+   * Returns to the queue the deliveries leased to `workerId` before `leasedBefore` that are
+   * not in `heldIds`. A claim whose answer never reached the worker (the connection dropped
+   * after the commit) leased them; the worker is alive, so the reaper would never take them
+   * over, and they would hold their webhook's slots until the process restarts.
+   */
+  releaseOrphanedLeases(workerId: string, heldIds: string[], leasedBefore: number, now: number): Promise<number>;
   /** Makes idle lanes that have pending deliveries ready again (a safety net; returns how many). */
   repairLanes(now: number): Promise<number>;
   /** Takes over the leases of workers whose heartbeat is older than `leaseTtlMs`. */

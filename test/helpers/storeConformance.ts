@@ -1302,6 +1302,35 @@ export function storeConformance(factory: StoreFactory): void {
         assert.equal((await complete(store, W2, theirs.map((d) => result(d, 'succeeded', T0 + 6)))).stale, 0);
         assert.equal((await complete(store, W1, mine.map((d) => result(d, 'succeeded', T0 + 6)))).stale, 3, 'released leases are lost');
       });
+
+      seeded('releaseOrphanedLeases returns the worker\'s unheld leases claimed before the cutoff, and nothing else', async (store) => {
+        const w = await hook(store);
+        const off = await hook(store);
+        for (let i = 0; i < 6; i++) await publish(store, T0, newEvent());
+        await store.heartbeat(W1, T0);
+        await store.heartbeat(W2, T0);
+        const kept = await claim(store, W1, T0, 2, 16); // the worker got these answers
+        const lost = await claim(store, W1, T0 + 10, 3, 16); // answers lost on the way
+        const later = await claim(store, W1, T0 + 20, 1, 16); // a claim still under way at the cutoff
+        const theirs = await claim(store, W2, T0 + 20, 100, 16);
+        assert.deepEqual([kept.length, lost.length, later.length], [2, 3, 1]);
+        assert.ok(theirs.length > 0 && theirs.every((d) => d.webhookId === w.id || d.webhookId === off.id));
+        // Deactivate the second webhook directly in the store; its orphaned leases must be cancelled.
+        const offLost = lost.filter((d) => d.webhookId === off.id);
+        await store.updateWebhook(OWNER_A, off.id, { active: false }, T0 + 15);
+
+        const held = [...kept, ...later].map((d) => d.id);
+        assert.equal(await store.releaseOrphanedLeases(W1, held, T0 + 20, T0 + 30), 3, 'only the lost claim\'s leases');
+        assert.equal(await store.releaseOrphanedLeases(W1, held, T0 + 20, T0 + 30), 0, 'once');
+        for (const d of lost) {
+          assert.equal(await statusOf(store, d.webhookId, d.id), offLost.includes(d) ? 'cancelled' : 'pending');
+        }
+        for (const d of [...kept, ...later, ...theirs]) assert.equal(await statusOf(store, d.webhookId, d.id), 'pending', 'still leased (pending to the API)');
+        // The lost ones (of the active webhook) can be claimed again; the held ones complete normally.
+        const again = await claim(store, W2, T0 + 30, 100, 16);
+        assert.deepEqual(again.map((d) => d.id).sort(), lost.filter((d) => !offLost.includes(d)).map((d) => d.id).sort());
+        assert.equal((await complete(store, W1, [...kept, ...later].map((d) => result(d, 'succeeded', T0 + 40)))).stale, 0);
+      });
     });
 
     // -----------------------------------------------------------------------------------

@@ -57,6 +57,31 @@ export function createPool(url: string, schema: string, size: number): pg.Pool {
   return pool;
 }
 
+/**
+ * Runs `fn` with a client checked out of the pool. The pool listens for a connection's
+ * 'error' only while the client is idle; a connection that dies while checked out (the
+ * server restarted mid-transaction) emits it on the client, and with no listener that
+ * would crash the process. The statement under way fails on its own; the broken client is
+ * discarded on release instead of going back to the pool.
+ */
+export async function withClient<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  const c = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (err: Error) => {
+    broken = err;
+  };
+  c.on('error', onError);
+  try {
+    return await fn(c);
+  } catch (err) {
+    if (isConnectionError(err)) broken ??= err as Error;
+    throw err;
+  } finally {
+    c.off('error', onError);
+    c.release(broken);
+  }
+}
+
 export function createClient(url: string, schema: string): pg.Client {
   return new pg.Client({ connectionString: url, options: `-c search_path=${schema}`, types, connectionTimeoutMillis: 5000 });
 }

@@ -16,7 +16,7 @@ import {
   type WebhookScope,
 } from '../types.ts';
 import { migratePostgres } from './migrations.ts';
-import { createClient, createPool, isConnectionError, redactUrl, StoreUnavailableError } from './pool.ts';
+import { createClient, createPool, isConnectionError, redactUrl, StoreUnavailableError, withClient } from './pool.ts';
 
 type Row = Record<string, unknown>;
 
@@ -131,31 +131,25 @@ export async function openPostgresStore(
   };
   const q = <T = Row>(sql: string, params: unknown[] = []) => guard(async () => (await pool.query(sql, params)).rows as T[]);
   const tx = <T>(fn: (c: pg.PoolClient) => Promise<T>) =>
-    guard(async () => {
-      const c = await pool.connect();
-      try {
-        await c.query('BEGIN');
-        const result = await fn(c);
-        await c.query('COMMIT');
-        return result;
-      } catch (err) {
-        await c.query('ROLLBACK').catch(() => {});
-        throw err;
-      } finally {
-        c.release();
-      }
-    });
+    guard(() =>
+      withClient(pool, async (c) => {
+        try {
+          await c.query('BEGIN');
+          const result = await fn(c);
+          await c.query('COMMIT');
+          return result;
+        } catch (err) {
+          await c.query('ROLLBACK').catch(() => {});
+          throw err;
+        }
+      }),
+    );
 
   if (options.migrate !== false) {
     try {
-      const c = await pool.connect();
-      try {
-        // (Not `onMigrated?.(await migrate…)`: optional call skips evaluating its arguments.)
-        const applied = await migratePostgres(c, schema);
-        options.onMigrated?.(applied);
-      } finally {
-        c.release();
-      }
+      // (Not `onMigrated?.(await migrate…)`: optional call skips evaluating its arguments.)
+      const applied = await withClient(pool, (c) => migratePostgres(c, schema));
+      options.onMigrated?.(applied);
     } catch (err) {
       await pool.end();
       throw new StoreUnavailableError(`Cannot prepare the PostgreSQL database ${redactUrl(url)}: ${(err as Error).message}`);
@@ -548,6 +542,10 @@ export async function openPostgresStore(
     },
     async releaseDeliveries(workerId, deliveryIds, now) {
       return requeueWhere('lease_owner = $1 AND id = ANY ($2::bigint[])', [workerId, deliveryIds.map(Number)], now);
+    },
+    async releaseOrphanedLeases(workerId, heldIds, leasedBefore, now) {
+      // A leased delivery's updated_at is the time of its claim (nothing else touches it while leased).
+      return requeueWhere('lease_owner = $1 AND updated_at < $2 AND NOT (id = ANY ($3::bigint[]))', [workerId, leasedBefore, heldIds.map(Number)], now);
     },
     async releaseWorker(workerId, now) {
       return requeueWhere('lease_owner = $1', [workerId], now, 'DELETE FROM workers WHERE id = $1');

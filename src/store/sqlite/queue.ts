@@ -200,6 +200,18 @@ export function queueRepo(db: SqliteDb): Sync<DeliveryQueue> {
       }, RELAXED);
     },
 
+    releaseOrphanedLeases(workerId, heldIds, leasedBefore, now) {
+      return db.tx(() => {
+        // A leased delivery's updated_at is the time of its claim (nothing else touches it while leased).
+        const rows = db.all<{ id: number; webhook_id: string }>(
+          `SELECT id, webhook_id FROM deliveries
+           WHERE status = 'inflight' AND lease_owner = $worker AND updated_at < $before AND id NOT IN (SELECT value FROM json_each($held))`,
+          { worker: workerId, before: leasedBefore, held: JSON.stringify(heldIds.map(Number)) },
+        );
+        return requeue(rows, now);
+      }, RELAXED);
+    },
+
     releaseWorker(workerId, now) {
       return db.tx(() => {
         const rows = db.all<{ id: number; webhook_id: string }>(

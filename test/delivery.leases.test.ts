@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { BUILTIN_EVENT_TYPES } from '../src/catalog/builtinEventTypes.ts';
+import { loadConfig } from '../src/config/load.ts';
+import { createDispatcher } from '../src/delivery/dispatcher.ts';
+import type { Sender } from '../src/delivery/sender.ts';
+import { createLogger } from '../src/observability/logger.ts';
+import { createMetrics } from '../src/observability/metrics.ts';
+import { openSqliteStore } from '../src/store/sqlite/store.ts';
+import type { AttemptResult, ClaimedDelivery, Store } from '../src/store/types.ts';
+import { tempDir } from './helpers/harness.ts';
+import { eventually } from './helpers/receiver.ts';
+
+const ACCOUNT = '0a000000-0000-4000-8000-000000000001';
+const TYPE = 'iModels.iModelCreated.v1';
+
+/** A sender that answers 200 at once and remembers what it sent. */
+function recordingSender(sent: ClaimedDelivery[]): Sender {
+  return {
+    async send(d): Promise<AttemptResult> {
+      sent.push(d);
+      await new Promise((r) => setTimeout(r, 1));
+      return {
+        deliveryId: d.id,
+        webhookId: d.webhookId,
+        attempt: d.attempt,
+        startedAt: Date.now(),
+        durationMs: 1,
+        statusCode: 200,
+        error: undefined,
+        responseBody: 'ok',
+        outcome: 'succeeded',
+        nextAttemptAt: undefined,
+      };
+    },
+    async close() {},
+  };
+}
+
+/**
+ * The store, except that the first `lose` claims (plain, or the refill of a completion)
+ * commit and then fail, as when the connection drops between the commit and the answer.
+ */
+function losingAnswers(store: Store, lose: { claims: number; refills: number }): Store {
+  const lost = new Error('Connection terminated unexpectedly');
+  return new Proxy(store, {
+    get(target, key, receiver) {
+      if (key === 'claimDeliveries') {
+        return async (...args: Parameters<Store['claimDeliveries']>) => {
+          const claimed = await target.claimDeliveries(...args);
+          if (claimed.length > 0 && lose.claims > 0) {
+            lose.claims--;
+            throw lost;
+          }
+          return claimed;
+        };
+      }
+      if (key === 'completeDeliveries') {
+        return async (...args: Parameters<Store['completeDeliveries']>) => {
+          const effects = await target.completeDeliveries(...args);
+          if (effects.claimed.length > 0 && lose.refills > 0) {
+            lose.refills--;
+            throw lost;
+          }
+          return effects;
+        };
+      }
+      return Reflect.get(target, key, receiver) as unknown;
+    },
+  });
+}
+
+describe('dispatcher: claims whose answer was lost', () => {
+  it('returns the leases it never heard of, so a live worker still delivers every event, once', async () => {
+    const dataDir = tempDir();
+    const store = openSqliteStore(dataDir);
+    const logs: string[] = [];
+    const logger = createLogger('info', new Writable({ write: (c, _e, done) => (logs.push(String(c)), done()) }));
+    const config = loadConfig({ leaseTtl: '1s', heartbeatInterval: '200ms', pollInterval: '50ms', claimBatch: '20', maxInFlightPerWebhook: '4' }, {});
+    const lose = { claims: 2, refills: 2 };
+    const sent: ClaimedDelivery[] = [];
+    const dispatcher = createDispatcher({
+      store: losingAnswers(store, lose),
+      sender: recordingSender(sent),
+      config: config.delivery,
+      metrics: createMetrics(store, Date.now),
+      logger,
+      now: Date.now,
+    });
+    try {
+      await store.upsertBuiltinEventTypes(BUILTIN_EVENT_TYPES.map((t) => ({ ...t, builtin: true, createdAt: Date.now() })));
+      const hooks = [randomUUID(), randomUUID(), randomUUID()];
+      for (const id of hooks) {
+        await store.createWebhook({
+          id,
+          ownerClientId: 'app',
+          scope: 'Account',
+          scopeId: ACCOUNT,
+          active: true,
+          callbackUrl: `https://receiver.example.com/${id}`,
+          eventTypes: [TYPE],
+          secretSealed: 'sealed',
+          createdAt: Date.now(),
+          modifiedAt: Date.now(),
+        });
+      }
+      const events = Array.from({ length: 100 }, () => ({
+        messageId: randomUUID(),
+        eventType: TYPE,
+        itwinId: undefined,
+        accountId: ACCOUNT,
+        contentJson: '{}',
+        publisherClientId: undefined,
+      }));
+      await store.publishEvents(events, Date.now(), 7 * 86_400_000);
+      await dispatcher.start();
+
+      const expected = events.length * hooks.length;
+      const key = (d: ClaimedDelivery) => `${d.webhookId}/${d.messageId}`;
+      await eventually(async () => new Set(sent.map(key)).size === expected, 20_000, `all ${expected} deliveries sent`);
+      assert.equal(lose.claims + lose.refills, 0, 'answers were lost on the way');
+      assert.equal(sent.length, expected, 'none sent twice: a lost answer\'s deliveries were never sent before being returned');
+      await eventually(async () => (await store.deliveryStats()).pending === 0, 10_000, 'every result written');
+      for (const id of hooks) assert.equal((await store.listDeliveries(id, 'succeeded', 1000, undefined)).items.length, events.length);
+      assert.ok(logs.some((l) => l.includes('returned leases whose claim answer was lost')));
+    } finally {
+      await dispatcher.stop(1000);
+      await store.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
