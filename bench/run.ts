@@ -175,7 +175,8 @@ async function backlog(sys: SystemInstance, receiver: ReceiverProc): Promise<Non
   const drained = (await receiver.stats()).unique;
   const drainRate = drained / ((Date.now() - d0) / 1000);
   clearInterval(drainSampler);
-  await sys.unsubscribeAll().catch(() => {});
+  // The last scenario: the system is stopped and its data dropped next, so the backlog's
+  // webhooks are not deleted one by one (that cascades over a million rows).
   return { buildSeconds, rssStart, rssPeakBuild, drainRate, rssPeakDrain };
 }
 
@@ -209,6 +210,39 @@ async function measure(key: string, factory: SystemFactory, receiver: ReceiverPr
     await sys?.stop().catch((err: Error) => log(`  stop failed: ${err.message}`));
   }
   return result;
+}
+
+/**
+ * The targets the issues set, checked against this run's figures: each line says met, NOT
+ * met, or not measured. Throughput targets are ratios to systems measured in the same run.
+ */
+function verdicts(results: Result[], raw: number): string[] {
+  const by = (name: string) => results.find((r) => r.name === SYSTEMS[name]?.name && r.error === undefined);
+  const sqlite = by('sqlite');
+  const pg = by('pg1');
+  const baselines: Array<[string, Result | undefined]> = [
+    ['BullMQ', by('bullmq')],
+    ['pg-boss', by('pgboss')],
+  ];
+  const line = (ok: boolean | undefined, text: string) => `- ${ok === undefined ? 'not measured' : ok ? 'met' : '**NOT met**'}: ${text}`;
+  const p99 = (r: Result | undefined) => r?.latency?.p99;
+  const ahead = (a: Result | undefined, b: Result | undefined, what: 'throughput' | 'p99') => {
+    if (a === undefined || b === undefined) return undefined;
+    return what === 'throughput' ? a.throughput! > b.throughput! : p99(a)! < p99(b)!;
+  };
+  const lossless = results.every((r) => r.audits.every(([, a]) => a.lost === 0 && a.duplicates === 0));
+  return [
+    line(sqlite && sqlite.throughput! >= raw / 2, `SQLite at least 50 % of the raw loop (${sqlite === undefined ? '–' : `${fmt((100 * sqlite.throughput!) / raw)} %`})`),
+    line(sqlite && p99(sqlite)! <= 50, `SQLite p99 publish→receive at most 50 ms at ${RATE}/s (${fmt(p99(sqlite), 1)} ms)`),
+    ...baselines.map(([label, b]) =>
+      line(ahead(sqlite, b, 'throughput') && ahead(sqlite, b, 'p99'), `SQLite ahead of ${label} on throughput and p99 (${fmt(sqlite?.throughput)}/s vs ${fmt(b?.throughput)}/s; ${fmt(p99(sqlite), 1)} vs ${fmt(p99(b), 1)} ms)`),
+    ),
+    line(
+      ahead(pg, by('pgboss'), 'throughput') && ahead(pg, by('pgboss'), 'p99'),
+      `PostgreSQL (1 worker) ahead of pg-boss on throughput and p99 (${fmt(pg?.throughput)}/s vs ${fmt(by('pgboss')?.throughput)}/s; ${fmt(p99(pg), 1)} vs ${fmt(p99(by('pgboss')), 1)} ms)`,
+    ),
+    line(results.length === 0 ? undefined : lossless, 'no delivery lost or duplicated in any audited run'),
+  ];
 }
 
 const fmt = (n: number | undefined, digits = 0) =>
@@ -266,6 +300,10 @@ Machine: ${machine}.
 Date: ${new Date().toISOString()}.
 
 ${table}
+
+Targets (from the issues), checked against the figures above:
+
+${verdicts(results, raw).join('\n')}
 
 How to read it:
 

@@ -71,9 +71,19 @@ export interface ServerProc {
   stop(): Promise<void>;
 }
 
+/**
+ * With BENCH_PROFILE_DIR set, every `serve` process writes a V8 CPU profile there when it
+ * stops (one file per thread: the SQLite store's thread has its own); open them in Chrome
+ * DevTools, or summarise them with `node bench/profile.ts DIR`.
+ */
+const PROFILE_ARGS = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+
 /** Starts `itwin-webhooks serve` and waits for its banner. */
 export async function startServer(args: string[], env: Record<string, string> = {}): Promise<ServerProc> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--log-level', 'warn', ...args], { env: { ...ENV, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...PROFILE_ARGS, CLI, 'serve', '--port', '0', '--log-level', 'warn', ...args], {
+    env: { ...ENV, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let err = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${err}`)), 30_000);
