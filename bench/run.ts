@@ -11,7 +11,7 @@ import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { bullmqBaseline, pgbossBaseline } from './baselines/index.ts';
 import { itwinPostgres, itwinSqlite } from './lib/itwinSystem.ts';
-import { rssMiB, ROOT, startReceiver, type ReceiverProc } from './lib/procs.ts';
+import { cpuMs, rssMiB, ROOT, startReceiver, type ReceiverProc } from './lib/procs.ts';
 import { rawAtRate, rawThroughput } from './lib/raw.ts';
 import { sleep, summarize, until, type LatencySummary } from './lib/stats.ts';
 import type { BenchEvent, SystemFactory, SystemInstance } from './lib/system.ts';
@@ -51,6 +51,8 @@ interface Result {
   name: string;
   describe: string;
   throughput?: number;
+  /** CPU time of the system's processes and its database per 1,000 deliveries, in the throughput window. */
+  cpuPerThousand?: number;
   latency?: LatencySummary;
   fanOutMs?: number;
   backlog?: { buildSeconds: number; rssStart: number; rssPeakBuild: number; drainRate: number; rssPeakDrain: number };
@@ -73,7 +75,7 @@ async function audit(receiver: ReceiverProc, published: string[], deliveriesPerE
 const memory = (sys: SystemInstance) => sys.pids().reduce((sum, pid) => sum + rssMiB(pid), 0);
 
 /** Closed loop: keep at most 20,000 published events not yet received. */
-async function throughput(sys: SystemInstance, receiver: ReceiverProc): Promise<{ perSecond: number; audit: Audit }> {
+async function throughput(sys: SystemInstance, receiver: ReceiverProc): Promise<{ perSecond: number; cpuPerThousand: number; audit: Audit }> {
   const routes = await sys.subscribe(WEBHOOKS);
   await receiver.call({ cmd: 'reset' }, 'ok');
   const published: string[] = [];
@@ -96,13 +98,22 @@ async function throughput(sys: SystemInstance, receiver: ReceiverProc): Promise<
     }
   });
   await sleep(T.warmup);
+  // CPU is the steadier measure on a shared machine: what the system (with its database)
+  // spends per delivery does not depend on how much of the machine it was given.
+  const processes = () => [...sys.pids(), ...sys.databasePids()];
+  const cpuStart = cpuMs(processes());
   const atStart = (await receiver.stats()).total;
   await sleep(T.measure);
   const atEnd = (await receiver.stats()).total;
+  const cpuUsed = cpuMs(processes()) - cpuStart;
   await Promise.all(publishers);
   running = false;
   await poller;
-  const result = { perSecond: (atEnd - atStart) / (T.measure / 1000), audit: await audit(receiver, published, 1, 180_000) };
+  const result = {
+    perSecond: (atEnd - atStart) / (T.measure / 1000),
+    cpuPerThousand: (1000 * cpuUsed) / Math.max(1, atEnd - atStart),
+    audit: await audit(receiver, published, 1, 180_000),
+  };
   await sys.unsubscribeAll();
   return result;
 }
@@ -188,8 +199,9 @@ async function measure(key: string, factory: SystemFactory, receiver: ReceiverPr
     log(`${factory.name}: throughput`);
     const tp = await throughput(sys, receiver);
     result.throughput = tp.perSecond;
+    result.cpuPerThousand = tp.cpuPerThousand;
     result.audits.push(['throughput', tp.audit]);
-    log(`  ${Math.round(tp.perSecond)}/s; latency at ${RATE}/s`);
+    log(`  ${Math.round(tp.perSecond)}/s, ${fmt(tp.cpuPerThousand)} CPU ms per 1,000; latency at ${RATE}/s`);
     const lat = await latency(sys, receiver);
     result.latency = lat.summary;
     result.audits.push(['latency', lat.audit]);
@@ -256,7 +268,7 @@ async function main() {
   const results: Result[] = [];
   try {
     log(`raw undici loop, ${CONCURRENCY} concurrent`);
-    const rawBefore = await rawThroughput(urls, { concurrency: CONCURRENCY, warmupMs: T.warmup, durationMs: T.measure });
+    const before = await rawThroughput(urls, { concurrency: CONCURRENCY, warmupMs: T.warmup, durationMs: T.measure });
     await receiver.call({ cmd: 'latency' }, 'ok');
     await rawAtRate(urls, { perSecond: RATE, durationMs: 2000 });
     await receiver.call({ cmd: 'reset' }, 'ok');
@@ -265,21 +277,23 @@ async function main() {
     await until(async () => (await receiver.stats()).total >= (RATE * T.latency) / 1000, 30_000);
     const rawLatency = summarize((await receiver.call<{ latencies: number[] }>({ cmd: 'latencies' }, 'latencies')).latencies);
     for (const name of systems) results.push(await measure(name, SYSTEMS[name]!, receiver));
-    const rawAfter = await rawThroughput(urls, { concurrency: CONCURRENCY, warmupMs: T.warmup, durationMs: T.measure });
+    const after = await rawThroughput(urls, { concurrency: CONCURRENCY, warmupMs: T.warmup, durationMs: T.measure });
+    const [rawBefore, rawAfter] = [before.perSecond, after.perSecond];
     const raw = (rawBefore + rawAfter) / 2;
+    const rawCpu = (before.cpuMsPerThousand + after.cpuMsPerThousand) / 2;
     log(`raw ${Math.round(rawBefore)}/s before, ${Math.round(rawAfter)}/s after`);
 
     const pct = (v: number | undefined) => (v === undefined ? '–' : `${fmt((100 * v) / raw)} %`);
     const rows = [
-      `| Raw undici POST loop (ceiling, no storage) | ${fmt(raw)} | 100 % | ${fmt(rawLatency.p50, 1)} / ${fmt(rawLatency.p95, 1)} / ${fmt(rawLatency.p99, 1)} | – | – | – | – |`,
+      `| Raw undici POST loop (ceiling, no storage) | ${fmt(raw)} | 100 % | ${fmt(rawCpu)} (client) | ${fmt(rawLatency.p50, 1)} / ${fmt(rawLatency.p95, 1)} / ${fmt(rawLatency.p99, 1)} | – | – | – | – |`,
       ...results.map((r) => {
-        if (r.error !== undefined && r.throughput === undefined) return `| ${r.name} | failed: ${r.error.slice(0, 80)} | | | | | | |`;
+        if (r.error !== undefined && r.throughput === undefined) return `| ${r.name} | failed: ${r.error.slice(0, 80)} | | | | | | | |`;
         const l = r.latency;
         const lost = r.audits.reduce((a, [, x]) => a + x.lost, 0);
         const dup = r.audits.reduce((a, [, x]) => a + x.duplicates, 0);
         const b = r.backlog;
         return (
-          `| ${r.name} | ${fmt(r.throughput)} | ${pct(r.throughput)} | ${l === undefined ? '–' : `${fmt(l.p50, 1)} / ${fmt(l.p95, 1)} / ${fmt(l.p99, 1)}`} | ` +
+          `| ${r.name} | ${fmt(r.throughput)} | ${pct(r.throughput)} | ${fmt(r.cpuPerThousand)} | ${l === undefined ? '–' : `${fmt(l.p50, 1)} / ${fmt(l.p95, 1)} / ${fmt(l.p99, 1)}`} | ` +
           `${r.fanOutMs === undefined ? '–' : `${fmt(r.fanOutMs)} ms`} | ` +
           `${b === undefined ? '(not run)' : `${fmt(b.buildSeconds, 1)} s; RSS ${fmt(b.rssStart)} → peak ${fmt(b.rssPeakBuild)} MiB`} | ` +
           `${b === undefined ? '(not run)' : `${fmt(b.drainRate)}/s, peak ${fmt(b.rssPeakDrain)} MiB`} | ${lost} / ${dup} |`
@@ -287,8 +301,8 @@ async function main() {
       }),
     ];
     const table = [
-      `| System | Deliveries/s (sustained) | vs raw | publish→receive p50 / p95 / p99 ms at ${RATE}/s | Fan-out: 1 event → ${fmt(T.fanOut)} webhooks | Backlog of ${fmt(BACKLOG)} built (receiver down) | Drain once it is back | Lost / duplicated |`,
-      '|---|---|---|---|---|---|---|---|',
+      `| System | Deliveries/s (sustained) | vs raw | CPU ms per 1,000 deliveries | publish→receive p50 / p95 / p99 ms at ${RATE}/s | Fan-out: 1 event → ${fmt(T.fanOut)} webhooks | Backlog of ${fmt(BACKLOG)} built (receiver down) | Drain once it is back | Lost / duplicated |`,
+      '|---|---|---|---|---|---|---|---|---|',
       ...rows,
     ].join('\n');
     const cpu = cpus();
@@ -315,6 +329,12 @@ How to read it:
   flight = ${CONCURRENCY}; the same signing code; batches of 500 events per publish request.
   Throughput is a closed loop (at most 20,000 events outstanding), measured for ${T.measure / 1000} s
   after ${T.warmup / 1000} s of warm-up; one delivery per event.
+- CPU ms per 1,000 deliveries: CPU time (user + system, all threads) that the system's own
+  processes and its database server (PostgreSQL or Redis, all their processes) used in the
+  throughput window, per 1,000 deliveries received; not the receiver's nor the producer's.
+  For the raw loop it is the client alone. Unlike deliveries per second it hardly depends on
+  how much of this shared 2-core machine a run was given, so it is the figure to compare
+  when judging a change to the code.
 - Latency: single-event publishes at a fixed ${RATE}/s for ${T.latency / 1000} s after 2 s of warm-up,
   from just before the publish request is sent to the moment the receiver has the body.
 - Fan-out: one event matching ${fmt(T.fanOut)} webhooks (each its own receiver path), time until the

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { Agent, request } from 'undici';
-import { ROOT } from '../lib/procs.ts';
+import { pidsNamed, ROOT } from '../lib/procs.ts';
 import type { BenchEvent, SystemFactory, SystemInstance } from '../lib/system.ts';
 
 /** Deliveries in flight per baseline process. */
@@ -65,7 +65,7 @@ async function terminate(child: ChildProcess, graceMs = 60_000): Promise<void> {
   clearTimeout(timer);
 }
 
-function instance(name: string, server: Child, receiverUrl: (path: string) => string, cleanup: () => Promise<void>): SystemInstance {
+function instance(name: string, server: Child, database: string, receiverUrl: (path: string) => string, cleanup: () => Promise<void>): SystemInstance {
   const agent = new Agent({ keepAliveTimeout: 30_000 });
   let next = 0;
   const call = async (method: 'POST' | 'DELETE', path: string, body: unknown, expected: number) => {
@@ -81,6 +81,7 @@ function instance(name: string, server: Child, receiverUrl: (path: string) => st
   return {
     name,
     pids: () => [server.child.pid!],
+    databasePids: () => pidsNamed(database),
     async subscribe(count, options = {}) {
       const routes: string[] = [];
       let chunk: Array<{ id: string; route: string; url: string; secret: string }> = [];
@@ -118,7 +119,7 @@ export const bullmqBaseline: SystemFactory = {
   async start(receiverUrl) {
     const queue = `bench-bullmq-${randomUUID().slice(0, 8)}`;
     const server = await spawnServer('bullmq-baseline', 'bullmq/server.ts', { QUEUE: queue, REDIS_URL });
-    return instance(this.name, server, receiverUrl, async () => {
+    return instance(this.name, server, 'redis-server', receiverUrl, async () => {
       // Every key of the queue (BullMQ's default prefix "bull"), whatever state it was left in.
       const redis = new Redis(REDIS_URL);
       try {
@@ -143,7 +144,7 @@ export const pgbossBaseline: SystemFactory = {
   async start(receiverUrl) {
     const schema = `bench_pgboss_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
     const server = await spawnServer('pgboss-baseline', 'pgboss/server.ts', { PGBOSS_SCHEMA: schema, DATABASE_URL: PG_URL });
-    return instance(this.name, server, receiverUrl, async () => {
+    return instance(this.name, server, 'postgres', receiverUrl, async () => {
       const c = new pg.Client({ connectionString: PG_URL });
       await c.connect();
       try {

@@ -11,7 +11,7 @@ import { registerClient } from '../../src/auth/clients.ts';
 import { loadStoreConfig, type StoreConfig } from '../../src/config/load.ts';
 import { openStore } from '../../src/store/open.ts';
 import type { Store } from '../../src/store/types.ts';
-import { startServer, type ServerProc } from './procs.ts';
+import { pidsNamed, startServer, type ServerProc } from './procs.ts';
 import type { BenchEvent, SystemFactory, SystemInstance } from './system.ts';
 
 export const BENCH_TYPE = 'bench.tick.v1';
@@ -57,6 +57,7 @@ async function provisionStore(config: StoreConfig) {
 function instance(
   name: string,
   servers: ServerProc[],
+  database: string | undefined,
   p: Awaited<ReturnType<typeof provisionStore>>,
   receiverUrl: (path: string) => string,
   cleanup: () => Promise<void>,
@@ -76,6 +77,7 @@ function instance(
   return {
     name,
     pids: () => servers.map((s) => s.child.pid!),
+    databasePids: () => (database === undefined ? [] : pidsNamed(database)),
     async subscribe(count, options = {}) {
       const sealer = p.box;
       const routes = Array.from({ length: count }, () => options.sharedRoute ?? randomUUID());
@@ -137,7 +139,7 @@ export const itwinSqlite: SystemFactory = {
     const config = loadStoreConfig({ dataDir }, {});
     const p = await provisionStore(config);
     const server = await startServer(['--data-dir', dataDir, ...serveArgs(CONCURRENCY)]);
-    return instance(this.name, [server], p, receiverUrl, async () => rmSync(dataDir, { recursive: true, force: true }));
+    return instance(this.name, [server], undefined, p, receiverUrl, async () => rmSync(dataDir, { recursive: true, force: true }));
   },
 };
 
@@ -153,7 +155,7 @@ export function itwinPostgres(workers: number): SystemFactory {
       const p = await provisionStore(config);
       const api = await startServer(['--role', 'api', ...serveArgs(CONCURRENCY)], env);
       const workerProcs = await Promise.all(Array.from({ length: workers }, () => startServer(['--role', 'worker', ...serveArgs(CONCURRENCY)], env)));
-      return instance(this.name, [api, ...workerProcs], p, receiverUrl, async () => {
+      return instance(this.name, [api, ...workerProcs], 'postgres', p, receiverUrl, async () => {
         const c = new pg.Client({ connectionString: PG_URL });
         await c.connect();
         await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);

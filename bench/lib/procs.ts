@@ -1,5 +1,5 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -16,17 +16,34 @@ export function rssMiB(pid: number): number {
   }
 }
 
-/** Samples a process's RSS every `everyMs` until stopped; returns the peak. */
-export function sampleRss(pid: number, everyMs = 250): { stop(): number; peak(): number } {
-  let peak = rssMiB(pid);
-  const timer = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), everyMs);
-  return {
-    peak: () => peak,
-    stop() {
-      clearInterval(timer);
-      return peak;
-    },
-  };
+/** CPU time (user + system, all threads) that processes have used so far, in milliseconds. */
+export function cpuMs(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      // Fields after the command name (which may contain spaces): utime and stime are the 12th and 13th.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone: counts nothing from now on
+    }
+  }
+  return ticks * 10; // USER_HZ is 100 on Linux
+}
+
+/** The processes of a shared database server (e.g. 'postgres', 'redis-server'), by command name. */
+export function pidsNamed(name: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === name) out.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
 }
 
 export interface ReceiverProc {
@@ -105,15 +122,4 @@ export async function startServer(args: string[], env: Record<string, string> = 
       await new Promise((r) => child.once('exit', r));
     },
   };
-}
-
-export async function cli(args: string[]): Promise<string> {
-  const child = spawn(process.execPath, [CLI, ...args], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await new Promise<number>((r) => child.on('exit', (c) => r(c ?? -1)));
-  if (code !== 0) throw new Error(`itwin-webhooks ${args.join(' ')} failed: ${err}`);
-  return out;
 }

@@ -16,9 +16,19 @@ function signed(webhookId: string) {
   return { messageId, body, headers: { 'content-type': 'application/json', 'user-agent': 'raw-loop', ...signatureHeaders(SECRET, messageId, body, Math.floor(Date.now() / 1000)) } };
 }
 
-/** Closed loop: `concurrency` workers POST back to back; returns deliveries per second in the measured window. */
-export async function rawThroughput(urls: string[], opts: { concurrency: number; warmupMs: number; durationMs: number }): Promise<number> {
+/**
+ * Closed loop: `concurrency` workers POST back to back. Returns deliveries per second in the
+ * measured window, and the CPU time this process (the client) spent per 1,000 of them.
+ */
+export async function rawThroughput(
+  urls: string[],
+  opts: { concurrency: number; warmupMs: number; durationMs: number },
+): Promise<{ perSecond: number; cpuMsPerThousand: number }> {
   const agent = new Agent({ keepAliveTimeout: 30_000 });
+  let cpuFrom: NodeJS.CpuUsage | undefined;
+  let cpu: NodeJS.CpuUsage | undefined;
+  const t1 = setTimeout(() => (cpuFrom = process.cpuUsage()), opts.warmupMs);
+  const t2 = setTimeout(() => (cpu = process.cpuUsage(cpuFrom)), opts.warmupMs + opts.durationMs);
   const start = Date.now();
   const measureFrom = start + opts.warmupMs;
   const end = measureFrom + opts.durationMs;
@@ -35,7 +45,10 @@ export async function rawThroughput(urls: string[], opts: { concurrency: number;
     }),
   );
   await agent.close();
-  return counted / (opts.durationMs / 1000);
+  clearTimeout(t1);
+  clearTimeout(t2);
+  const cpuMs = cpu === undefined ? Number.NaN : (cpu.user + cpu.system) / 1000;
+  return { perSecond: counted / (opts.durationMs / 1000), cpuMsPerThousand: (1000 * cpuMs) / counted };
 }
 
 /** Open loop at a fixed rate: every 10 ms, rate/100 POSTs are started without waiting. */

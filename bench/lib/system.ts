@@ -13,6 +13,8 @@ export interface SystemInstance {
   name: string;
   /** Processes whose memory counts for this system (its servers and workers, not the shared databases). */
   pids(): number[];
+  /** The database server processes it relies on (shared by every run; their CPU time counts for the system). */
+  databasePids(): number[];
   /**
    * Creates `count` active subscriptions delivering to the receiver. Each gets its own
    * route and receiver path (/w/<i>) unless `sharedRoute` is given, in which case all of
