@@ -168,6 +168,35 @@ describe('receiver faults', () => {
     assert.equal(d.attemptLog[0]!.responseBody!.length, 4096);
   });
 
+  it('an endless body is read no further than 64 KiB: the status decides, before the timeout', async () => {
+    const streams: Array<import('node:http').ServerResponse> = [];
+    r.on('/endless', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      streams.push(res);
+      const chunk = 'y'.repeat(16 * 1024);
+      const timer = setInterval(() => (res.destroyed ? clearInterval(timer) : res.write(chunk)), 5);
+      return 'handled';
+    });
+    const d = await firstAttempt(await setup('/endless'));
+    for (const s of streams) s.destroy();
+    assert.equal(d.status, 'succeeded');
+    assert.equal(d.attemptLog[0]!.error, undefined);
+    assert.equal(d.attemptLog[0]!.responseBody, 'y'.repeat(4096));
+  });
+
+  it('1xx informational answers are skipped: the final status decides', async () => {
+    r.on('/early-hints', (_req, res) => {
+      res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
+      res.writeProcessing();
+      setTimeout(() => res.end('done'), 20);
+      return 'handled';
+    });
+    const d = await firstAttempt(await setup('/early-hints'));
+    assert.equal(d.status, 'succeeded');
+    assert.equal(d.attemptLog[0]!.statusCode, 200);
+    assert.equal(d.attemptLog[0]!.responseBody, 'done');
+  });
+
   it('deleting a webhook cancels its pending deliveries: they are never sent', async () => {
     // The first request is held open, so the second delivery (cap 1 in flight) is still pending.
     const held: Array<import('node:http').ServerResponse> = [];

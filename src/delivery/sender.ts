@@ -1,8 +1,9 @@
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import type { CallbackPolicy, DeliveryConfig } from '../config/load.ts';
 import type { SecretBox } from '../crypto/secretBox.ts';
 import type { AttemptResult, ClaimedDelivery } from '../store/types.ts';
 import { createGuardedConnector, type LookupFn } from './connector.ts';
+import { postOnce } from './post.ts';
 import { classifyStatus, honoursRetryAfter, parseRetryAfter, retryDelayMs } from './schedule.ts';
 import { deliveryBody, signatureHeaders } from './signing.ts';
 import { createAddressGuard } from './ssrf.ts';
@@ -69,6 +70,7 @@ export function createSender(deps: SenderDeps): Sender {
     bodyTimeout: delivery.timeoutMs,
     keepAliveTimeout: 10_000,
   });
+  const post = { timeoutMs: delivery.timeoutMs, keepBytes: RESPONSE_BODY_LIMIT, readLimitBytes: RESPONSE_READ_LIMIT };
   const secrets = new Map<string, string>();
   const openSecret = (d: ClaimedDelivery) => {
     let secret = secrets.get(d.secretSealed);
@@ -109,25 +111,8 @@ export function createSender(deps: SenderDeps): Sender {
         ...signatureHeaders(secret, d.messageId, body, Math.floor(startedAt / 1000)),
       };
       try {
-        const res = await request(d.callbackUrl, {
-          method: 'POST',
-          headers,
-          body,
-          dispatcher: agent,
-          signal: AbortSignal.timeout(delivery.timeoutMs),
-        });
-        const kept: Buffer[] = [];
-        let size = 0;
-        for await (const chunk of res.body) {
-          const buf = chunk as Buffer;
-          if (size < RESPONSE_BODY_LIMIT) kept.push(buf);
-          size += buf.length;
-          if (size >= RESPONSE_READ_LIMIT) {
-            res.body.destroy();
-            break;
-          }
-        }
-        const responseBody = size === 0 ? undefined : Buffer.concat(kept).subarray(0, RESPONSE_BODY_LIMIT).toString('utf8');
+        const res = await postOnce(agent, d.callbackUrl, headers, body, post);
+        const responseBody = res.body?.toString('utf8');
         const fields = { statusCode: res.statusCode, responseBody };
         const verdict = classifyStatus(res.statusCode);
         if (verdict !== 'failure') {
