@@ -1,7 +1,10 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { describe, it } from 'node:test';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openSqliteStore } from '../src/store/sqlite/store.ts';
+import { openSqliteStore, openSqliteSync } from '../src/store/sqlite/store.ts';
 import { openThreadedSqliteStore } from '../src/store/sqlite/threaded.ts';
 import type { Store } from '../src/store/types.ts';
 import { storeConformance, type StoreFactory } from './helpers/storeConformance.ts';
@@ -35,3 +38,43 @@ function sqliteFactory(name: string, open: (dataDir: string) => Store | Promise<
 
 storeConformance(sqliteFactory('sqlite (in-thread)', (dir) => openSqliteStore(dir)));
 storeConformance(sqliteFactory('sqlite (threaded)', (dir) => openThreadedSqliteStore(dir)));
+
+describe('sqlite: deliveries recorded before migration 3', () => {
+  it('keep their attempts in delivery_attempts, and later attempts join them in order', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'itwh-store-'));
+    const { db, store } = openSqliteSync(dir);
+    try {
+      const t0 = Date.UTC(2026, 0, 1);
+      const itwin = randomUUID();
+      store.putItwin(itwin, 'account', t0);
+      store.upsertBuiltinEventTypes([{ type: 'a.b.v1', service: 'a', description: 'd', contentSchema: {}, example: {}, builtin: true, createdAt: t0 }]);
+      const webhookId = randomUUID();
+      store.createWebhook({ id: webhookId, ownerClientId: 'owner', scope: 'iTwin', scopeId: itwin, active: true, callbackUrl: 'https://r.example.com/', eventTypes: ['a.b.v1'], secretSealed: 's', createdAt: t0, modifiedAt: t0 });
+      store.publishEvents([{ messageId: randomUUID(), eventType: 'a.b.v1', itwinId: itwin, accountId: 'account', contentJson: '{}', publisherClientId: 'publisher' }], t0, 60_000);
+      store.heartbeat('w1', t0);
+      const attempt = (n: number, outcome: 'retry' | 'succeeded', at: number) => {
+        const [d] = store.claimDeliveries({ workerId: 'w1', now: at, limit: 1, maxInFlightPerWebhook: 1 });
+        assert.equal(d!.attempt, n);
+        const statusCode = outcome === 'retry' ? 503 : 200;
+        store.completeDeliveries('w1', [{ deliveryId: d!.id, webhookId, attempt: n, startedAt: at, durationMs: n, statusCode, error: undefined, responseBody: `answer ${n}`, outcome, nextAttemptAt: outcome === 'retry' ? at + 1000 : undefined }], { deactivateFailingAfterMs: 1e9 });
+        return d!.id;
+      };
+      const id = attempt(1, 'retry', t0);
+      // What schema version 2 left behind: every attempt in delivery_attempts, none on the row.
+      db.exec(`INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
+               SELECT id, attempts, last_started_at, last_duration_ms, last_status, last_error, last_response_body FROM deliveries`);
+      db.exec('UPDATE deliveries SET last_started_at = NULL, last_duration_ms = NULL, last_response_body = NULL');
+      attempt(2, 'retry', t0 + 1000);
+      attempt(3, 'succeeded', t0 + 2000);
+      const log = store.getDelivery(webhookId, id)!.attemptLog;
+      assert.deepEqual(log.map((a) => [a.attempt, a.statusCode, a.durationMs, a.responseBody]), [
+        [1, 503, 1, 'answer 1'],
+        [2, 503, 2, 'answer 2'],
+        [3, 200, 3, 'answer 3'],
+      ]);
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

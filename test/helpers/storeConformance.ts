@@ -1059,6 +1059,31 @@ export function storeConformance(factory: StoreFactory): void {
         assert.equal(again!.attempt, 2);
       });
 
+      seeded('every attempt of a delivery is in its history, in order, with its own details', async (store) => {
+        const w = await hook(store);
+        await publish(store, T0, newEvent());
+        await store.heartbeat(W1, T0);
+        let at = T0;
+        for (const [outcome, body] of [['retry', 'busy'], ['retry', 'still busy'], ['succeeded', 'thanks']] as const) {
+          const [d] = await claim(store, W1, at);
+          assert.notEqual(d, undefined, `attempt due at ${at}`);
+          const r = result(d!, outcome, at + 1, { responseBody: body, durationMs: d!.attempt * 7 });
+          await complete(store, W1, [r]);
+          at = r.nextAttemptAt ?? at;
+        }
+        const detail = await store.getDelivery(w.id, (await deliveries(store, w.id))[0]!.id);
+        assert.equal(detail!.status, 'succeeded');
+        assert.equal(detail!.attempts, 3);
+        assert.deepEqual(
+          detail!.attemptLog.map((a) => [a.attempt, a.statusCode, a.durationMs, a.responseBody]),
+          [
+            [1, 503, 7, 'busy'],
+            [2, 503, 14, 'still busy'],
+            [3, 200, 21, 'thanks'],
+          ],
+        );
+      });
+
       seeded('gone: the webhook is deactivated at once and its other pending deliveries cancelled', async (store) => {
         const w = await hook(store);
         const other = await hook(store, { scope: 'Account', scopeId: ACCOUNT_1 });

@@ -19,6 +19,21 @@ interface SummaryRow {
 const SUMMARY_COLUMNS = `d.id, d.webhook_id, e.message_id, e.event_type, d.status, d.attempts, d.created_at, d.updated_at, d.due_at,
   d.last_status, d.last_error`;
 
+interface LastAttemptColumns {
+  last_started_at: number | null;
+  last_duration_ms: number | null;
+  last_response_body: string | null;
+}
+
+interface AttemptRow {
+  attempt: number;
+  started_at: number;
+  duration_ms: number;
+  status_code: number | null;
+  error: string | null;
+  response_body: string | null;
+}
+
 function toSummary(r: SummaryRow): DeliverySummary {
   const status: DeliveryStatus = r.status === 'inflight' ? 'pending' : (r.status as DeliveryStatus);
   return {
@@ -65,20 +80,23 @@ export function historyRepo(db: SqliteDb): Sync<DeliveryHistoryRepo> {
     getDelivery(webhookId, deliveryId) {
       const id = toRowId(deliveryId);
       if (id === undefined) return undefined;
-      const row = db.get<SummaryRow & { itwin_id: string | null; content: string; enqueued_at: number }>(
-        `SELECT ${SUMMARY_COLUMNS}, e.itwin_id, e.content, e.enqueued_at FROM deliveries d JOIN events e ON e.seq = d.event_seq
+      const row = db.get<SummaryRow & { itwin_id: string | null; content: string; enqueued_at: number } & LastAttemptColumns>(
+        `SELECT ${SUMMARY_COLUMNS}, e.itwin_id, e.content, e.enqueued_at, d.last_started_at, d.last_duration_ms, d.last_response_body
+         FROM deliveries d JOIN events e ON e.seq = d.event_seq
          WHERE d.id = $id AND d.webhook_id = $w`,
         { id, w: webhookId },
       );
       if (row === undefined) return undefined;
-      const attempts = db.all<{
-        attempt: number;
-        started_at: number;
-        duration_ms: number;
-        status_code: number | null;
-        error: string | null;
-        response_body: string | null;
-      }>('SELECT attempt, started_at, duration_ms, status_code, error, response_body FROM delivery_attempts WHERE delivery_id = $id ORDER BY id', { id });
+      const earlier = db.all<AttemptRow>(
+        'SELECT attempt, started_at, duration_ms, status_code, error, response_body FROM delivery_attempts WHERE delivery_id = $id ORDER BY id',
+        { id },
+      );
+      // The latest attempt is on the delivery row (see migration 3), unless the row predates it.
+      const latest: AttemptRow[] =
+        row.last_started_at === null
+          ? []
+          : [{ attempt: row.attempts, started_at: row.last_started_at, duration_ms: row.last_duration_ms!, status_code: row.last_status, error: row.last_error, response_body: row.last_response_body }];
+      const attempts = [...earlier, ...latest].sort((a, b) => a.started_at - b.started_at || a.attempt - b.attempt);
       return {
         ...toSummary(row),
         itwinId: row.itwin_id ?? undefined,

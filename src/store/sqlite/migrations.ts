@@ -162,6 +162,19 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'the latest attempt on the delivery row',
+    sql: `
+      -- A delivery's latest attempt lives on its row (when last_started_at is set); the
+      -- attempts before it in delivery_attempts. Most deliveries succeed at the first
+      -- attempt, and then recording it is one row update instead of an update and an insert.
+      -- Rows from before this migration keep all their attempts in delivery_attempts.
+      ALTER TABLE deliveries ADD COLUMN last_started_at INTEGER;
+      ALTER TABLE deliveries ADD COLUMN last_duration_ms INTEGER;
+      ALTER TABLE deliveries ADD COLUMN last_response_body TEXT;
+    `,
+  },
 ];
 
 export function migrate(db: SqliteDb): number[] {

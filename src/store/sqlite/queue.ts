@@ -16,6 +16,21 @@ const RELAXED = { relaxed: true };
 
 const FINAL_STATUS: Record<Exclude<AttemptOutcome, 'retry'>, string> = { succeeded: 'succeeded', failed: 'failed', gone: 'failed' };
 
+/** Only the lease holder records on the row; the attempt's own columns and the delivery's state change together. */
+const RECORD_ATTEMPT = `
+  UPDATE deliveries SET status = $status, attempts = $attempt, due_at = $due, lease_owner = NULL, updated_at = $at,
+    last_status = $code, last_error = $error, last_started_at = $started, last_duration_ms = $duration, last_response_body = $body
+  WHERE id = $id AND status = 'inflight' AND lease_owner = $worker`;
+const MOVE_LAST_ATTEMPT = `
+  INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
+  SELECT id, attempts, last_started_at, last_duration_ms, last_status, last_error, last_response_body FROM deliveries
+  WHERE id = $id AND status = 'inflight' AND lease_owner = $worker AND last_started_at IS NOT NULL`;
+const RECORD_STALE_ATTEMPT = `
+  INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
+  SELECT $id, $attempt, $started, $duration, $code, $error, $body
+  WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = $id AND NOT (attempts = $attempt AND last_started_at IS $started))
+    AND NOT EXISTS (SELECT 1 FROM delivery_attempts WHERE delivery_id = $id AND attempt = $attempt AND started_at = $started)`;
+
 export function queueRepo(db: SqliteDb): Sync<DeliveryQueue> {
   /** Puts leased deliveries back in the queue, due now, and frees their lane slots. */
   const requeue = (rows: Array<{ id: number; webhook_id: string }>, now: number) => {
@@ -127,21 +142,13 @@ export function queueRepo(db: SqliteDb): Sync<DeliveryQueue> {
           const status = r.outcome === 'retry' ? (active.has(r.webhookId) ? 'pending' : 'cancelled') : FINAL_STATUS[r.outcome];
           const at = r.startedAt + r.durationMs;
           const attempt = { id: Number(r.deliveryId), attempt: r.attempt, started: r.startedAt, duration: r.durationMs, code: r.statusCode ?? null, error: r.error ?? null, body: r.responseBody ?? null };
-          const updated =
-            db.run(
-              `UPDATE deliveries SET status = $status, attempts = $attempt, due_at = $due, lease_owner = NULL, updated_at = $at,
-                 last_status = $code, last_error = $error
-               WHERE id = $id AND status = 'inflight' AND lease_owner = $worker`,
-              { id: attempt.id, worker: workerId, status, attempt: r.attempt, due: retry ? r.nextAttemptAt! : at, at, code: attempt.code, error: attempt.error },
-            ).changes > 0;
-          db.run(
-            updated
-              ? `INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
-                 VALUES ($id, $attempt, $started, $duration, $code, $error, $body)`
-              : `INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
-                 SELECT $id, $attempt, $started, $duration, $code, $error, $body WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = $id)`,
-            attempt,
-          );
+          const params = { ...attempt, worker: workerId, status, due: retry ? r.nextAttemptAt! : at, at };
+          // The attempt before this one moves from the row to delivery_attempts; this one takes its place.
+          if (r.attempt > 1) db.run(MOVE_LAST_ATTEMPT, { id: attempt.id, worker: workerId });
+          const updated = db.run(RECORD_ATTEMPT, params).changes > 0;
+          // A result for a lease that was taken over is history only. It may also be the
+          // retry of a completion whose answer was lost: then it is recorded already.
+          if (!updated) db.run(RECORD_STALE_ATTEMPT, attempt);
           return { updated, status, due: retry ? r.nextAttemptAt! : at, at };
         });
         effects.stale = applied.filter((a) => !a.updated).length;
