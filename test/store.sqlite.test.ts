@@ -66,6 +66,9 @@ describe('sqlite: deliveries recorded before migration 3', () => {
       db.exec('UPDATE deliveries SET last_started_at = NULL, last_duration_ms = NULL, last_response_body = NULL');
       attempt(2, 'retry', t0 + 1000);
       attempt(3, 'succeeded', t0 + 2000);
+      // The same completion written again (a worker whose answer was lost retries it) is stale and not recorded twice.
+      const again = { deliveryId: id, webhookId, attempt: 3, startedAt: t0 + 2000, durationMs: 3, statusCode: 200, error: undefined, responseBody: 'answer 3', outcome: 'succeeded' as const, nextAttemptAt: undefined };
+      assert.equal(store.completeDeliveries('w1', [again], { deactivateFailingAfterMs: 1e9 }).stale, 1);
       const log = store.getDelivery(webhookId, id)!.attemptLog;
       assert.deepEqual(log.map((a) => [a.attempt, a.statusCode, a.durationMs, a.responseBody]), [
         [1, 503, 1, 'answer 1'],
