@@ -24,7 +24,7 @@ const CONCURRENCY = WEBHOOKS * CAP;
 const RATE = 1000;
 const T = quick
   ? { warmup: 1000, measure: 4000, latency: 4000, fanOut: 2000, backlogEvents: 1000, backlogFanOut: 100, drainWindow: 5000, systems: ['raw', 'sqlite', 'pg1', 'bullmq', 'pgboss'] }
-  : { warmup: 2000, measure: 8000, latency: 8000, fanOut: 10_000, backlogEvents: 10_000, backlogFanOut: 100, drainWindow: 20_000, systems: ['raw', 'sqlite', 'pg1', 'pg2', 'bullmq', 'pgboss'] };
+  : { warmup: 5000, measure: 8000, latency: 8000, fanOut: 10_000, backlogEvents: 10_000, backlogFanOut: 100, drainWindow: 20_000, systems: ['raw', 'sqlite', 'pg1', 'pg2', 'bullmq', 'pgboss'] };
 /** Scenarios a system skips: the second PostgreSQL worker adds nothing to the backlog picture, and time is bounded. */
 const SKIP: Record<string, string[]> = { pg2: ['backlog'] };
 const BACKLOG = T.backlogEvents * T.backlogFanOut;

@@ -1,8 +1,9 @@
-// npm run bench:steady [-- --system=sqlite] [-- --seconds=15] [-- --warmup=5]
+// npm run bench:steady [-- --system=sqlite] [-- --seconds=15] [-- --warmup=5] [-- --rate=1000]
 //
-// One system, one long closed-loop throughput run, and where its CPU went: per thread of
-// each of its processes (main thread, store thread, V8's helpers, libuv's pool), per 1,000
-// deliveries. This is the figure to compare before and after a change to the delivery path:
+// One system, one long run, and where its CPU went: per thread of each of its processes
+// (main thread, store thread, V8's helpers, libuv's pool), per 1,000 deliveries. Without
+// --rate the run is the closed-loop throughput scenario of bench/run.ts; with --rate=N it
+// publishes single events at N per second and also prints publish→receive percentiles. This is the figure to compare before and after a change to the delivery path:
 // CPU per delivery hardly depends on how much of this shared machine a run was given, the
 // deliveries per second do.
 import { randomUUID } from 'node:crypto';
@@ -10,7 +11,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { bullmqBaseline, pgbossBaseline } from './baselines/index.ts';
 import { itwinPostgres, itwinSqlite } from './lib/itwinSystem.ts';
 import { cpuMs, startReceiver } from './lib/procs.ts';
-import { sleep } from './lib/stats.ts';
+import { sleep, summarize } from './lib/stats.ts';
 import type { BenchEvent, SystemFactory } from './lib/system.ts';
 
 const arg = (name: string, fallback: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
@@ -18,8 +19,9 @@ const SYSTEMS: Record<string, SystemFactory> = { sqlite: itwinSqlite, pg1: itwin
 const factory = SYSTEMS[arg('system', 'sqlite')];
 const seconds = Number(arg('seconds', '15'));
 const warmup = Number(arg('warmup', '5'));
-if (factory === undefined || !(seconds > 0) || !(warmup >= 0)) {
-  process.stderr.write(`usage: npm run bench:steady -- [--system=${Object.keys(SYSTEMS).join('|')}] [--seconds=N>0] [--warmup=N>=0]\n`);
+const rate = Number(arg('rate', '0'));
+if (factory === undefined || !(seconds > 0) || !(warmup >= 0) || !(rate >= 0 && rate % 100 === 0)) {
+  process.stderr.write(`usage: npm run bench:steady -- [--system=${Object.keys(SYSTEMS).join('|')}] [--seconds=N>0] [--warmup=N>=0] [--rate=N, a multiple of 100]\n`);
   process.exit(2);
 }
 
@@ -63,15 +65,27 @@ try {
     }
   })();
   const end = Date.now() + (warmup + seconds) * 1000;
-  const publishers = Array.from({ length: 2 }, async () => {
+  const closedLoop = async () => {
     while (Date.now() < end) {
       if (published - received < 20_000) {
         published += 500;
         await sys.publish(Array.from({ length: 500 }, (_, i) => event(routes[(published + i) % routes.length]!)));
       } else await sleep(2);
     }
-  });
+  };
+  // Open loop: every 10 ms, rate/100 single-event publishes, not waiting for their answers.
+  const atRate = async () => {
+    const start = Date.now();
+    const pending: Array<Promise<void>> = [];
+    for (let tick = 0; Date.now() < end; tick++) {
+      for (let i = 0; i < rate / 100; i++) pending.push(sys.publish([event(routes[published++ % routes.length]!)]));
+      await sleep(Math.max(0, start + (tick + 1) * 10 - Date.now()));
+    }
+    await Promise.all(pending);
+  };
+  const publishers = rate > 0 ? [atRate()] : [closedLoop(), closedLoop()];
   await sleep(warmup * 1000);
+  if (rate > 0) await receiver.call({ cmd: 'latency' }, 'ok');
   const pids = sys.pids();
   const before = pids.map(threadCpu);
   const dbBefore = cpuMs(sys.databasePids());
@@ -87,6 +101,10 @@ try {
   await Promise.all(publishers);
   await poller;
   const n = atEnd - atStart;
+  if (rate > 0) {
+    const l = summarize((await receiver.call<{ latencies: number[] }>({ cmd: 'latencies' }, 'latencies')).latencies);
+    console.log(`publish→receive at ${rate}/s: p50 ${l.p50} ms, p95 ${l.p95} ms, p99 ${l.p99} ms, max ${l.max} ms (${l.n} deliveries)`);
+  }
   const per = (ms: number) => ((1000 * ms) / Math.max(1, n)).toFixed(1).padStart(7);
   let total = dbUsed;
   console.log(`${sys.name}: ${Math.round(n / seconds)} deliveries/s over ${seconds} s (after ${warmup} s of warm-up); CPU ms per 1,000 deliveries:`);
