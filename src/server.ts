@@ -9,7 +9,7 @@ import { ConfigError, type Config } from './config/load.ts';
 import type { LookupFn } from './delivery/connector.ts';
 import { createDispatcher, type DeliveryDispatcher } from './delivery/dispatcher.ts';
 import { createSender } from './delivery/sender.ts';
-import { createPublisher } from './ingest/publisher.ts';
+import { createPublisher, type ClaimAlong } from './ingest/publisher.ts';
 import { createMetrics } from './observability/metrics.ts';
 import { openStore } from './store/open.ts';
 import type { PostgresStore } from './store/postgres/store.ts';
@@ -62,7 +62,12 @@ export async function startServer(config: Config, options: StartOptions): Promis
     );
     const metrics = createMetrics(store, now);
     const wake = () => dispatcher?.wake();
-    const publisher = createPublisher({ store, now, metrics, wake });
+    // The embedded store leases a publish's deliveries in the publish itself when this process delivers.
+    const claimAlong: ClaimAlong | undefined =
+      config.role !== 'api' && 'publishAndClaim' in store
+        ? (call) => (dispatcher !== undefined ? dispatcher.claimAlong(call) : call({ workerId: 'none', now: now(), limit: 0, maxInFlightPerWebhook: 1 }))
+        : undefined;
+    const publisher = createPublisher({ store, now, metrics, wake, claimAlong });
     const webhookState = (id: string, active: boolean) => dispatcher?.webhookState(id, active);
     const deps: AppDeps = { config, store, box, verifier, issuer, contentValidator: createContentValidator(), publisher, metrics, wake, webhookState, logger, now };
     const sender = createSender({

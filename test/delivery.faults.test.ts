@@ -92,9 +92,19 @@ describe('receiver faults', () => {
   });
 
   it('410 Gone deactivates the webhook at once and cancels its pending deliveries', async () => {
-    r.on('/gone', () => 410);
+    // The 410 waits until all three events are published: a publish after the deactivation would match nothing.
+    let publishedAll!: () => void;
+    const allPublished = new Promise<void>((resolve) => (publishedAll = resolve));
+    r.on('/gone', (_req, res) => {
+      void allPublished.then(() => {
+        res.statusCode = 410;
+        res.end();
+      });
+      return 'handled';
+    });
     const deactivatedBefore = (await h.server.deps.metrics.deactivated.get()).values.find((v) => v.labels.cause === 'gone')!.value;
     const id = await setup('/gone', 3); // cap 1 in flight: two stay pending behind the first
+    publishedAll();
     await eventually(async () => !(await h.server.deps.store.getWebhook(sub.clientId, id))!.active, 5000, 'deactivated');
     const all = (await h.server.deps.store.listDeliveries(id, undefined, 10, undefined)).items;
     assert.deepEqual(all.map((d) => d.status).sort(), ['cancelled', 'cancelled', 'failed']);

@@ -81,3 +81,40 @@ describe('sqlite: deliveries recorded before migration 3', () => {
     }
   });
 });
+
+describe('sqlite: publishAndClaim', () => {
+  it('leases what the publish made due in the same transaction, within the limit and the per-webhook cap', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'itwh-store-'));
+    const { store } = openSqliteSync(dir);
+    try {
+      const t0 = Date.UTC(2026, 0, 1);
+      const itwin = randomUUID();
+      store.putItwin(itwin, 'account', t0);
+      store.upsertBuiltinEventTypes([{ type: 'a.b.v1', service: 'a', description: 'd', contentSchema: {}, example: {}, builtin: true, createdAt: t0 }]);
+      const hooks = [randomUUID(), randomUUID()];
+      for (const id of hooks) {
+        store.createWebhook({ id, ownerClientId: 'owner', scope: 'iTwin', scopeId: itwin, active: true, callbackUrl: 'https://r.example.com/', eventTypes: ['a.b.v1'], secretSealed: 's', createdAt: t0, modifiedAt: t0 });
+      }
+      store.heartbeat('w1', t0);
+      const event = () => ({ messageId: randomUUID(), eventType: 'a.b.v1', itwinId: itwin, accountId: 'account', contentJson: '{}', publisherClientId: 'publisher' });
+      const batch = [event(), event(), event()];
+      // 3 events × 2 webhooks = 6 deliveries; the cap lets 2 per webhook go, the limit 3 in all.
+      const { results, claimed } = store.publishAndClaim(batch, t0, 60_000, { workerId: 'w1', now: t0, limit: 3, maxInFlightPerWebhook: 2 });
+      assert.deepEqual(results.map((r) => [r.messageId, r.matchedWebhooks, r.duplicate]), batch.map((e) => [e.messageId, 2, false]));
+      assert.equal(claimed.length, 3);
+      assert.ok(hooks.every((h) => claimed.filter((d) => d.webhookId === h).length <= 2));
+      assert.ok(claimed.every((d) => batch.some((e) => e.messageId === d.messageId) && d.attempt === 1));
+      // With no room it is a plain publish; a duplicate leases nothing new either.
+      const again = store.publishAndClaim([batch[0]!, event()], t0 + 1, 60_000, { workerId: 'w1', now: t0 + 1, limit: 0, maxInFlightPerWebhook: 2 });
+      assert.deepEqual(again.results.map((r) => r.duplicate), [true, false]);
+      assert.deepEqual(again.claimed, []);
+      // Everything published is there: 3 leased, the other 5 pending and claimable.
+      const rest = store.claimDeliveries({ workerId: 'w1', now: t0 + 2, limit: 100, maxInFlightPerWebhook: 100 });
+      assert.equal(rest.length, 5);
+      assert.equal(new Set([...claimed, ...rest].map((d) => d.id)).size, 8);
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

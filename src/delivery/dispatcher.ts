@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { DeliveryConfig } from '../config/load.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import type { AttemptResult, ClaimedDelivery, DeliveryQueue } from '../store/types.ts';
+import type { AttemptResult, ClaimedDelivery, ClaimRequest, DeliveryQueue } from '../store/types.ts';
 import type { Sender } from './sender.ts';
 
 /**
@@ -29,6 +29,12 @@ export interface DeliveryDispatcher {
   inFlight(): number;
   /** The API changed a webhook's state: leased deliveries of an inactive one are not sent. */
   webhookState(webhookId: string, active: boolean): void;
+  /**
+   * Runs a store call that leases due deliveries for this worker along with its own work
+   * (a publish that claims what it made due), with as much room as the worker has, and
+   * sends what it leased at once.
+   */
+  claimAlong<R extends { claimed: ClaimedDelivery[] }>(call: (claim: ClaimRequest) => Promise<R>): Promise<R>;
 }
 
 export interface DispatcherDeps {
@@ -62,7 +68,9 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
   let results: AttemptResult[] = [];
   let flushingCount = 0;
   /** Deliveries this worker holds a lease on: being sent, or sent with the result not yet written. */
-  const leased = () => inFlight + waiting + results.length + flushingCount;
+  const leased = () => inFlight + waiting + results.length + flushingCount + reserved;
+  /** Room promised to claims made along other store calls (claimAlong) until they answer. */
+  let reserved = 0;
   /**
    * Sent but not yet recorded: in flight, or finished with the result not written yet. A
    * new send waits while this is at `concurrency`, which also bounds what a crash can make
@@ -146,13 +154,26 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
     }
   };
 
+  let pumpSoon = false;
   const schedulePump = (delayMs: number) => {
     if (!running) return;
     if (pumpTimer !== undefined) clearTimeout(pumpTimer);
+    pumpTimer = undefined;
+    if (delayMs <= 0) {
+      // Now, not in a millisecond: a timer of 0 ms waits at least 1 ms.
+      if (!pumpSoon) {
+        pumpSoon = true;
+        setImmediate(() => {
+          pumpSoon = false;
+          void pump();
+        });
+      }
+      return;
+    }
     pumpTimer = setTimeout(() => {
       pumpTimer = undefined;
       void pump();
-    }, Math.max(0, delayMs));
+    }, delayMs);
   };
 
   const send = (d: ClaimedDelivery, lane: { sending: number; queue: ClaimedDelivery[] }) => {
@@ -325,6 +346,13 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
     if (running && leased() < leaseBudget) void pump();
   }
 
+  /** Something became due: claim now rather than at the next poll. */
+  const wake = () => {
+    if (!running) return;
+    if (pumping) pumpAgain = true;
+    else schedulePump(0);
+  };
+
   const every = (loop: string, intervalMs: number, fn: () => Promise<void>) => {
     const timer = setInterval(() => {
       fn().then(
@@ -378,11 +406,29 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
         if (toRelease.length > 0) void releaseUnsent();
       }
     },
-    wake() {
-      if (!running) return;
-      if (pumping) pumpAgain = true;
-      else schedulePump(0);
+    async claimAlong<R extends { claimed: ClaimedDelivery[] }>(call: (claim: ClaimRequest) => Promise<R>): Promise<R> {
+      const limit = running ? Math.max(0, Math.min(config.claimBatch, leaseBudget - leased())) : 0;
+      const at = now();
+      reserved += limit;
+      let r: R;
+      try {
+        r = await claiming(at, () => call({ workerId, now: at, limit, maxInFlightPerWebhook: laneCap }));
+      } finally {
+        reserved -= limit;
+      }
+      if (running) for (const d of r.claimed) launch(d);
+      else if (r.claimed.length > 0) {
+        // Stopped meanwhile: never sent, so straight back to the queue.
+        await store.releaseDeliveries(workerId, r.claimed.map((d) => d.id), now()).catch((err: unknown) => {
+          orphansBefore = Math.max(orphansBefore, at + 1);
+          failed('release', err);
+        });
+      }
+      // All it could take was due: there may be more than fitted (or no room at all).
+      if (r.claimed.length >= limit) wake();
+      return r;
     },
+    wake,
     async stop(graceMs) {
       if (!running) return;
       running = false;

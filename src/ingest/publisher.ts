@@ -1,5 +1,5 @@
 import type { Metrics } from '../observability/metrics.ts';
-import type { EventsRepo, NewEvent, PublishedEvent } from '../store/types.ts';
+import type { ClaimedDelivery, ClaimingPublish, ClaimRequest, EventsRepo, NewEvent, PublishedEvent } from '../store/types.ts';
 
 /** The contract's idempotency window for messageId (§4). */
 export const IDEMPOTENCY_WINDOW_MS = 7 * 24 * 3600 * 1000;
@@ -14,11 +14,25 @@ export interface Publisher {
   publishTest(event: NewEvent, webhookId: string): Promise<{ enqueuedAt: number; deliveryId: string }>;
 }
 
-export function createPublisher(deps: { store: EventsRepo; now: () => number; metrics: Metrics; wake: () => void }): Publisher {
-  const { store, now, metrics, wake } = deps;
+/** A delivery worker in this process that can take what a publish leases for it (see DeliveryDispatcher.claimAlong). */
+export type ClaimAlong = <R extends { claimed: ClaimedDelivery[] }>(call: (claim: ClaimRequest) => Promise<R>) => Promise<R>;
+
+export function createPublisher(deps: {
+  store: EventsRepo & Partial<ClaimingPublish>;
+  now: () => number;
+  metrics: Metrics;
+  wake: () => void;
+  /** Set when this process delivers and its store can claim along a publish: the new deliveries go out without a wake-up and a second store call. */
+  claimAlong?: ClaimAlong;
+}): Publisher {
+  const { store, now, metrics, wake, claimAlong } = deps;
+  const publishAndClaim = store.publishAndClaim?.bind(store);
   return {
     async publish(events) {
-      const results = await store.publishEvents(events, now(), IDEMPOTENCY_WINDOW_MS);
+      const handedOver = claimAlong !== undefined && publishAndClaim !== undefined;
+      const results = handedOver
+        ? (await claimAlong((claim) => publishAndClaim(events, claim.now, IDEMPOTENCY_WINDOW_MS, claim))).results
+        : await store.publishEvents(events, now(), IDEMPOTENCY_WINDOW_MS);
       let fanned = 0;
       for (const r of results) {
         metrics.eventsPublished.inc({ result: r.duplicate ? 'duplicate' : 'accepted' });
@@ -26,7 +40,7 @@ export function createPublisher(deps: { store: EventsRepo; now: () => number; me
       }
       if (fanned > 0) {
         metrics.deliveriesCreated.inc(fanned);
-        wake();
+        if (!handedOver) wake();
       }
       return results;
     },

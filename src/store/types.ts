@@ -229,6 +229,23 @@ export interface ClaimOptions {
   maxInFlightPerWebhook: number;
 }
 
+/** What a worker asks for when it leases deliveries. */
+export type ClaimRequest = { workerId: string } & ClaimOptions;
+
+/**
+ * A store whose API and delivery worker share one process and one writer (the embedded
+ * store) can lease, in the publish's own transaction, what the publish made due: the worker
+ * sends it at once, without being woken and asking the store again.
+ */
+export interface ClaimingPublish {
+  publishAndClaim(
+    events: NewEvent[],
+    now: number,
+    idempotencyWindowMs: number,
+    claim: ClaimRequest,
+  ): Promise<{ results: PublishedEvent[]; claimed: ClaimedDelivery[] }>;
+}
+
 export interface DeliveryQueue {
   /** Records (or renews) a worker's heartbeat; its leases stay valid while it is fresh. */
   heartbeat(workerId: string, now: number): Promise<void>;
@@ -236,7 +253,7 @@ export interface DeliveryQueue {
    * Leases up to `limit` due deliveries to `workerId`, round-robin across webhooks, never
    * letting a webhook exceed `maxInFlightPerWebhook` leased deliveries (across all workers).
    */
-  claimDeliveries(opts: { workerId: string } & ClaimOptions): Promise<ClaimedDelivery[]>;
+  claimDeliveries(opts: ClaimRequest): Promise<ClaimedDelivery[]>;
   /**
    * Writes attempt results in one transaction; results for leases the worker lost are
    * recorded but change nothing. With `claim`, the same transaction then leases new due

@@ -1,6 +1,6 @@
 import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Store, Sync } from '../types.ts';
+import type { ClaimingPublish, Store, Sync } from '../types.ts';
 import { SqliteDb, StoreOpenError } from './db.ts';
 import { directoryRepo } from './directory.ts';
 import { eventsRepo } from './events.ts';
@@ -13,7 +13,7 @@ import { webhooksRepo } from './webhooks.ts';
 export const DATABASE_FILE = 'itwin-webhooks.db';
 
 /** The SQLite store with synchronous methods, as it runs inside its worker thread. */
-export type SyncStore = Sync<Omit<Store, 'kind'>>;
+export type SyncStore = Sync<Omit<Store, 'kind'>> & Sync<ClaimingPublish>;
 
 /** Creates DATA_DIR if needed and checks that it is a writable directory. */
 export function prepareDataDir(dataDir: string): void {
@@ -40,13 +40,19 @@ export function openSqliteSync(dataDir: string): { db: SqliteDb; store: SyncStor
     db.close();
     throw new StoreOpenError(`Cannot prepare the SQLite database ${db.path}: ${(err as Error).message}`);
   }
+  const events = eventsRepo(db);
+  const queue = queueRepo(db);
   const store: SyncStore = {
     ...clientsRepo(db),
     ...directoryRepo(db),
     ...webhooksRepo(db),
-    ...eventsRepo(db),
-    ...queueRepo(db),
+    ...events,
+    ...queue,
     ...historyRepo(db),
+    publishAndClaim(newEvents, now, windowMs, claim) {
+      // One transaction (the inner ones join it), committed with the publish's fsync.
+      return db.tx(() => ({ results: events.publishEvents(newEvents, now, windowMs), claimed: queue.claimDeliveries(claim) }));
+    },
     getMeta(key) {
       return db.get<{ value: string }>('SELECT value FROM meta WHERE key = $k', { k: key })?.value;
     },

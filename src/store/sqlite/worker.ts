@@ -57,7 +57,7 @@ function publishTogether(calls: Call[]): void {
       for (const call of calls) {
         db.exec('SAVEPOINT publish');
         try {
-          outcomes.push({ ok: true, value: (store.publishEvents as (...a: unknown[]) => unknown)(...call.args) });
+          outcomes.push({ ok: true, value: (store[call.method as keyof SyncStore] as (...a: unknown[]) => unknown)(...call.args) });
           db.exec('RELEASE publish');
         } catch (err) {
           db.exec('ROLLBACK TO publish');
@@ -77,6 +77,8 @@ function publishTogether(calls: Call[]): void {
   });
 }
 
+const isPublish = (c: Call) => c.method === 'publishEvents' || c.method === 'publishAndClaim';
+
 let queue: Call[] = [];
 let scheduled = false;
 
@@ -84,12 +86,12 @@ function drain(): void {
   scheduled = false;
   // The delivery queue's own calls (claims, results) go first: every millisecond they wait
   // is a millisecond their deliveries' slots stay empty. Publishes follow, together.
-  const calls = [...queue.filter((c) => c.method !== 'publishEvents'), ...queue.filter((c) => c.method === 'publishEvents')];
+  const calls = [...queue.filter((c) => !isPublish(c)), ...queue.filter(isPublish)];
   queue = [];
   for (let i = 0; i < calls.length; ) {
-    if (calls[i]!.method === 'publishEvents') {
+    if (isPublish(calls[i]!)) {
       let j = i;
-      while (j < calls.length && calls[j]!.method === 'publishEvents') j++;
+      while (j < calls.length && isPublish(calls[j]!)) j++;
       publishTogether(calls.slice(i, j));
       i = j;
     } else {
