@@ -52,6 +52,8 @@ export interface DispatcherDeps {
 const FLUSH_BATCH = 128;
 const MAX_FLUSHES = 4;
 const MAX_BACKOFF_MS = 30_000;
+/** The shortest wait before the pump looks again on its own. */
+const MIN_REPUMP_MS = 1;
 
 export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
   const { store, sender, config, metrics, now } = deps;
@@ -155,12 +157,17 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
   };
 
   let pumpSoon = false;
-  const schedulePump = (delayMs: number) => {
+  /**
+   * `immediately`: something became due (a wake-up), so claim in this turn of the event loop rather
+   * than after a timer's millisecond. The pump's own next look is always a timer: when a
+   * lane looks ready but the claim found nothing for it (another worker holds it, say),
+   * looking again at once would spin.
+   */
+  const schedulePump = (delayMs: number, immediately = false) => {
     if (!running) return;
     if (pumpTimer !== undefined) clearTimeout(pumpTimer);
     pumpTimer = undefined;
-    if (delayMs <= 0) {
-      // Now, not in a millisecond: a timer of 0 ms waits at least 1 ms.
+    if (immediately) {
       if (!pumpSoon) {
         pumpSoon = true;
         setImmediate(() => {
@@ -173,7 +180,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
     pumpTimer = setTimeout(() => {
       pumpTimer = undefined;
       void pump();
-    }, delayMs);
+    }, Math.max(MIN_REPUMP_MS, delayMs));
   };
 
   const send = (d: ClaimedDelivery, lane: { sending: number; queue: ClaimedDelivery[] }) => {
@@ -350,7 +357,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
   const wake = () => {
     if (!running) return;
     if (pumping) pumpAgain = true;
-    else schedulePump(0);
+    else schedulePump(0, true);
   };
 
   const every = (loop: string, intervalMs: number, fn: () => Promise<void>) => {
