@@ -59,6 +59,10 @@ export class SqliteDb {
   private stmt(sql: string): Prepared {
     let s = this.statements.get(sql);
     if (s === undefined) {
+      // SQLite plans a statement with the value bound to its LIMIT and so re-prepares it at
+      // every run after a new binding: the claim's statements cost three times as much that
+      // way. A LIMIT takes CAST($n AS INTEGER), which it evaluates at run time instead.
+      if (/\b(LIMIT|OFFSET)\s+\$/i.test(sql)) throw new Error(`Write LIMIT CAST($n AS INTEGER), not LIMIT $n: ${sql}`);
       const names: string[] = [];
       const numbered = sql.replace(/\$([A-Za-z_][A-Za-z0-9_]*)/g, (_, name: string) => {
         let i = names.indexOf(name);

@@ -69,7 +69,7 @@ export function historyRepo(db: SqliteDb): Sync<DeliveryHistoryRepo> {
       const rows = db.all<SummaryRow>(
         `SELECT ${SUMMARY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
          WHERE d.webhook_id = $w AND d.id < $after AND ($statuses IS NULL OR d.status IN (SELECT value FROM json_each($statuses)))
-         ORDER BY d.id DESC LIMIT $limit`,
+         ORDER BY d.id DESC LIMIT CAST($limit AS INTEGER)`,
         { w: webhookId, after: after ?? Number.MAX_SAFE_INTEGER, statuses, limit: limit + 1 },
       );
       const more = rows.length > limit;

@@ -56,7 +56,7 @@ export function queueRepo(db: SqliteDb): Sync<DeliveryQueue> {
   /** Leases due deliveries, lane by lane in round-robin order (inside the caller's transaction). */
   const claim = (workerId: string, { now, limit, maxInFlightPerWebhook: cap }: ClaimOptions): ClaimedDelivery[] => {
     const lanes = db.all<{ webhook_id: string; inflight: number }>(
-      'SELECT webhook_id, inflight FROM delivery_lanes WHERE ready_at <= $now AND inflight < $cap ORDER BY ready_at, turn LIMIT $limit',
+      'SELECT webhook_id, inflight FROM delivery_lanes WHERE ready_at <= $now AND inflight < $cap ORDER BY ready_at, turn LIMIT CAST($limit AS INTEGER)',
       { now, cap, limit },
     );
     const claimed: ClaimedDelivery[] = [];
@@ -66,7 +66,7 @@ export function queueRepo(db: SqliteDb): Sync<DeliveryQueue> {
       // One statement leases the lane's oldest due deliveries; a second reads what to send.
       const leased = db.all<{ id: number; attempts: number; event_seq: number }>(
         `UPDATE deliveries SET status = 'inflight', lease_owner = $worker, updated_at = $now
-         WHERE id IN (SELECT id FROM deliveries WHERE webhook_id = $w AND status = 'pending' AND due_at <= $now ORDER BY due_at LIMIT $room)
+         WHERE id IN (SELECT id FROM deliveries WHERE webhook_id = $w AND status = 'pending' AND due_at <= $now ORDER BY due_at LIMIT CAST($room AS INTEGER))
          RETURNING id, attempts, event_seq`,
         { w: lane.webhook_id, worker: workerId, now, room },
       );

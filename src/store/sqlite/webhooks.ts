@@ -99,7 +99,7 @@ export function webhooksRepo(db: SqliteDb): Sync<WebhooksRepo & EventTypesRepo> 
     listWebhooks(owner, limit, after) {
       // One extra row tells whether a next page exists without a count query.
       const rows = db.all<WebhookRow>(
-        'SELECT * FROM webhooks WHERE owner_client_id = $owner AND seq > $after ORDER BY seq LIMIT $limit',
+        'SELECT * FROM webhooks WHERE owner_client_id = $owner AND seq > $after ORDER BY seq LIMIT CAST($limit AS INTEGER)',
         { owner, after: after ?? 0, limit: limit + 1 },
       );
       const more = rows.length > limit;
