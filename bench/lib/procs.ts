@@ -93,7 +93,11 @@ export interface ServerProc {
  * stops (one file per thread: the SQLite store's thread has its own); open them in Chrome
  * DevTools, or summarise them with `node bench/profile.ts DIR`.
  */
-const PROFILE_ARGS = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+const PROFILE_ARGS = [
+  ...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []),
+  // For `perf record -p PID`: JIT-compiled functions get names in /tmp/perf-PID.map.
+  ...(process.env.BENCH_PERF_MAP ? ['--perf-basic-prof'] : []),
+];
 
 /** Starts `itwin-webhooks serve` and waits for its banner. */
 export async function startServer(args: string[], env: Record<string, string> = {}): Promise<ServerProc> {
