@@ -30,8 +30,12 @@ export function prepareDataDir(dataDir: string): void {
   }
 }
 
-/** Opens (and migrates) the embedded database in `dataDir`, synchronously. */
-export function openSqliteSync(dataDir: string): { db: SqliteDb; store: SyncStore } {
+/**
+ * Opens (and migrates) the embedded database in `dataDir`, synchronously. `relaxed` names
+ * the methods whose commits need no fsync (the delivery queue's bookkeeping, see
+ * SqliteDb.tx): the store thread commits those together without waiting for the disk.
+ */
+export function openSqliteSync(dataDir: string): { db: SqliteDb; store: SyncStore; relaxed: ReadonlySet<string> } {
   prepareDataDir(dataDir);
   const db = new SqliteDb(join(dataDir, DATABASE_FILE));
   try {
@@ -69,7 +73,7 @@ export function openSqliteSync(dataDir: string): { db: SqliteDb; store: SyncStor
       db.close();
     },
   };
-  return { db, store };
+  return { db, store, relaxed: new Set(Object.keys(queue)) };
 }
 
 /**
