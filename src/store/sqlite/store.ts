@@ -30,12 +30,8 @@ export function prepareDataDir(dataDir: string): void {
   }
 }
 
-/**
- * Opens (and migrates) the embedded database in `dataDir`, synchronously. `relaxed` names
- * the methods whose commits need no fsync (the delivery queue's bookkeeping, see
- * SqliteDb.tx): the store thread commits those together without waiting for the disk.
- */
-export function openSqliteSync(dataDir: string): { db: SqliteDb; store: SyncStore; relaxed: ReadonlySet<string> } {
+/** Opens (and migrates) the embedded database in `dataDir`, synchronously. */
+export function openSqliteSync(dataDir: string): { db: SqliteDb; store: SyncStore } {
   prepareDataDir(dataDir);
   const db = new SqliteDb(join(dataDir, DATABASE_FILE));
   try {
@@ -73,7 +69,7 @@ export function openSqliteSync(dataDir: string): { db: SqliteDb; store: SyncStor
       db.close();
     },
   };
-  return { db, store, relaxed: new Set(Object.keys(queue)) };
+  return { db, store };
 }
 
 /**

@@ -26,9 +26,8 @@ function serialize(err: unknown): SerializedError {
 const port = parentPort!;
 let db: SqliteDb;
 let store: SyncStore;
-let relaxed: ReadonlySet<string>;
 try {
-  ({ db, store, relaxed } = openSqliteSync((workerData as { dataDir: string }).dataDir));
+  ({ db, store } = openSqliteSync((workerData as { dataDir: string }).dataDir));
   port.postMessage({ type: 'ready', methods: Object.keys(store) });
 } catch (err) {
   port.postMessage({ type: 'failed', error: serialize(err) });
@@ -36,43 +35,37 @@ try {
 
 const reply = (id: number, value: unknown) => port.postMessage({ id, ok: true, value } satisfies Reply);
 const fail = (id: number, err: unknown) => port.postMessage({ id, ok: false, error: serialize(err) } satisfies Reply);
-const invoke = (call: Call) => (store[call.method as keyof SyncStore] as (...a: unknown[]) => unknown)(...call.args);
+
+function run(call: Call): void {
+  try {
+    reply(call.id, (store[call.method as keyof SyncStore] as (...a: unknown[]) => unknown)(...call.args));
+  } catch (err) {
+    fail(call.id, err);
+  }
+}
 
 /**
- * Group commit: calls that arrived together share one transaction, so that one commit
- * (and for durable work one fsync) serves all of them; a commit costs more than most of
- * the statements in it. Each call runs in its own savepoint, so one failing call does not
- * undo the others; nobody is answered before the commit. `durable` commits with fsync.
+ * Group commit: publishes that arrived together share one transaction, so that one
+ * fsync makes all of them durable. Each runs in its own savepoint, so one failing
+ * publish does not undo the others; nobody is answered before the commit.
  */
-function runTogether(calls: Call[], durable: boolean): void {
-  if (calls.length === 0) return;
-  if (calls.length === 1) {
-    const call = calls[0]!;
-    try {
-      reply(call.id, invoke(call));
-    } catch (err) {
-      fail(call.id, err);
-    }
-    return;
-  }
+function publishTogether(calls: Call[]): void {
+  if (calls.length === 1) return run(calls[0]!);
   const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
   try {
-    db.tx(
-      () => {
-        for (const call of calls) {
-          db.exec('SAVEPOINT call');
-          try {
-            outcomes.push({ ok: true, value: invoke(call) });
-            db.exec('RELEASE call');
-          } catch (err) {
-            db.exec('ROLLBACK TO call');
-            db.exec('RELEASE call');
-            outcomes.push({ ok: false, error: err });
-          }
+    db.tx(() => {
+      for (const call of calls) {
+        db.exec('SAVEPOINT publish');
+        try {
+          outcomes.push({ ok: true, value: (store[call.method as keyof SyncStore] as (...a: unknown[]) => unknown)(...call.args) });
+          db.exec('RELEASE publish');
+        } catch (err) {
+          db.exec('ROLLBACK TO publish');
+          db.exec('RELEASE publish');
+          outcomes.push({ ok: false, error: err });
         }
-      },
-      { relaxed: !durable },
-    );
+      }
+    });
   } catch (err) {
     for (const call of calls) fail(call.id, err);
     return;
@@ -84,20 +77,28 @@ function runTogether(calls: Call[], durable: boolean): void {
   });
 }
 
+const isPublish = (c: Call) => c.method === 'publishEvents' || c.method === 'publishAndClaim';
+
 let queue: Call[] = [];
 let scheduled = false;
 
 function drain(): void {
   scheduled = false;
-  const calls = queue;
+  // The delivery queue's own calls (claims, results) go first: every millisecond they wait
+  // is a millisecond their deliveries' slots stay empty. Publishes follow, together.
+  const calls = [...queue.filter((c) => !isPublish(c)), ...queue.filter(isPublish)];
   queue = [];
-  // The delivery queue's own calls (claims, results) go first and do not wait for an
-  // fsync: every millisecond they wait is a millisecond their deliveries' slots stay
-  // empty. The rest (publishes, API writes and reads) follow, together and durable.
-  runTogether(calls.filter((c) => relaxed.has(c.method)), false);
-  runTogether(calls.filter((c) => !relaxed.has(c.method) && c.method !== 'close'), true);
-  // Closing ends the connection: never inside a transaction, and after everything else.
-  for (const call of calls) if (call.method === 'close') runTogether([call], true);
+  for (let i = 0; i < calls.length; ) {
+    if (isPublish(calls[i]!)) {
+      let j = i;
+      while (j < calls.length && isPublish(calls[j]!)) j++;
+      publishTogether(calls.slice(i, j));
+      i = j;
+    } else {
+      run(calls[i]!);
+      i++;
+    }
+  }
 }
 
 port.on('message', (call: Call) => {
