@@ -8,6 +8,7 @@ import pg from 'pg';
 import { CHILD_ENV, CLI, runCli, tokenFor } from './helpers/child.ts';
 import { dropSchema, TEST_DATABASE_URL, testSchema } from './helpers/postgres.ts';
 import { Receiver } from './helpers/receiver.ts';
+import { PG_MIGRATIONS } from '../src/store/postgres/migrations.ts';
 
 const TYPE = 'iModels.iModelCreated.v1';
 const KEY = 'ab'.repeat(32);
@@ -293,7 +294,7 @@ describe('PostgreSQL: several processes on one database', () => {
       await client.connect();
       try {
         const { rows } = await client.query(`SELECT version FROM ${schema}.schema_migrations ORDER BY version`);
-        assert.deepEqual(rows.map((r) => r.version), [1, 2]);
+        assert.deepEqual(rows.map((r) => r.version), PG_MIGRATIONS.map((m) => m.version));
         const keys = await client.query(`SELECT count(*)::int AS n FROM ${schema}.signing_keys`);
         assert.equal(keys.rows[0].n, 1, 'one signing key, agreed by all');
       } finally {

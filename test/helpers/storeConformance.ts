@@ -1155,6 +1155,9 @@ export function storeConformance(factory: StoreFactory): void {
         const detail = await store.getDelivery(w.id, d1!.id);
         assert.equal(detail!.status, 'succeeded');
         assert.deepEqual(detail!.attemptLog.map((a) => a.statusCode), [410, 200]);
+        // The same completion again (its answer was lost and the worker retried it) is stale, and its attempt is not recorded twice.
+        assert.equal((await complete(store, W2, [result(d2!, 'succeeded', T0 + 3 * MINUTE)])).stale, 1);
+        assert.deepEqual((await store.getDelivery(w.id, d1!.id))!.attemptLog.map((a) => a.statusCode), [410, 200]);
         // A duplicate of a result already written is stale too.
         assert.equal((await complete(store, W2, [result(d2!, 'failed', T0 + 4 * MINUTE)])).stale, 1);
         assert.equal(await statusOf(store, w.id, d1!.id), 'succeeded');
