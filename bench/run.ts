@@ -339,6 +339,9 @@ How to read it:
   The machine's speed drifts within a run, so it runs right before and right after each
   system's throughput run, and each system's share is of the mean of those two (${rawRange}
   over this run's ${rawRuns.length} raw runs; its row shows their mean).
+- Every Node.js process of the run (driver, receiver, raw loop, itwin-webhooks, the baselines)
+  runs with \`NODE_OPTIONS=--v8-pool-size=1\` (set by \`npm run bench\`), as the README advises
+  on a 2-core machine: ${process.env.NODE_OPTIONS?.includes('--v8-pool-size=1') ? 'it was set for this run' : '**it was not set for this run**'}.
 - Every system gets the same work and the same concurrency budget: ${WEBHOOKS} webhooks × ${CAP} in
   flight = ${CONCURRENCY}; the same signing code; batches of 500 events per publish request.
   Throughput is a closed loop (at most 20,000 events outstanding), measured for ${T.measure / 1000} s
