@@ -133,3 +133,105 @@ describe('dispatcher: claims whose answer was lost', () => {
     }
   });
 });
+
+describe('dispatcher: requests in flight and results not yet written', () => {
+  it('sends at most `concurrency` at once (and the per-webhook cap), keeps sending while results wait for their commit, up to twice that unwritten', async () => {
+    const CONCURRENCY = 8;
+    const PER_WEBHOOK = 4;
+    const dataDir = tempDir();
+    const store = openSqliteStore(dataDir);
+    const config = loadConfig({ pollInterval: '50ms', claimBatch: '50', maxInFlightPerWebhook: String(PER_WEBHOOK), deliveryConcurrency: String(CONCURRENCY) }, {});
+    // Completions are held back until `commits` opens, as if the store were slow to commit.
+    let openCommits!: () => void;
+    const commits = new Promise<void>((r) => (openCommits = r));
+    let committed = 0;
+    const slowCommits = new Proxy(store, {
+      get(target, key, receiver) {
+        if (key === 'completeDeliveries') {
+          return async (...args: Parameters<Store['completeDeliveries']>) => {
+            await commits;
+            committed += args[1].length;
+            return target.completeDeliveries(...args);
+          };
+        }
+        return Reflect.get(target, key, receiver) as unknown;
+      },
+    });
+    // Every request stays open until the test answers it.
+    const open: Array<{ d: ClaimedDelivery; answer: () => void }> = [];
+    const sent: ClaimedDelivery[] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const perWebhook = new Map<string, number>();
+    let maxPerWebhook = 0;
+    const sender: Sender = {
+      send(d) {
+        sent.push(d);
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        perWebhook.set(d.webhookId, (perWebhook.get(d.webhookId) ?? 0) + 1);
+        maxPerWebhook = Math.max(maxPerWebhook, perWebhook.get(d.webhookId)!);
+        return new Promise<AttemptResult>((resolve) => {
+          open.push({
+            d,
+            answer: () => {
+              inFlight--;
+              perWebhook.set(d.webhookId, perWebhook.get(d.webhookId)! - 1);
+              resolve({ deliveryId: d.id, webhookId: d.webhookId, attempt: d.attempt, startedAt: Date.now(), durationMs: 1, statusCode: 200, error: undefined, responseBody: 'ok', outcome: 'succeeded', nextAttemptAt: undefined });
+            },
+          });
+        });
+      },
+      async close() {},
+    };
+    const answerAll = () => open.splice(0).forEach((o) => o.answer());
+    const dispatcher = createDispatcher({
+      store: slowCommits,
+      sender,
+      config: config.delivery,
+      metrics: createMetrics(store, Date.now),
+      logger: createLogger('silent'),
+      now: Date.now,
+      leaseAhead: PER_WEBHOOK,
+    });
+    try {
+      await store.upsertBuiltinEventTypes(BUILTIN_EVENT_TYPES.map((t) => ({ ...t, builtin: true, createdAt: Date.now() })));
+      const hooks = [randomUUID(), randomUUID(), randomUUID()];
+      for (const id of hooks) {
+        await store.createWebhook({ id, ownerClientId: 'app', scope: 'Account', scopeId: ACCOUNT, active: true, callbackUrl: `https://receiver.example.com/${id}`, eventTypes: [TYPE], secretSealed: 'sealed', createdAt: Date.now(), modifiedAt: Date.now() });
+      }
+      const events = Array.from({ length: 40 }, () => ({ messageId: randomUUID(), eventType: TYPE, itwinId: undefined, accountId: ACCOUNT, contentJson: '{}', publisherClientId: undefined }));
+      await store.publishEvents(events, Date.now(), 7 * 86_400_000);
+      await dispatcher.start();
+
+      // No result can be written: the worker fills its request slots, and each time they are
+      // answered it sends more, until twice `concurrency` results wait for their commit.
+      await eventually(async () => open.length === CONCURRENCY, 10_000, `${CONCURRENCY} requests in flight`);
+      answerAll();
+      await eventually(async () => open.length === CONCURRENCY, 10_000, 'the next requests in flight while the first results wait');
+      answerAll();
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(committed, 0, 'nothing was committed yet');
+      assert.equal(open.length, 0, 'no request started with twice `concurrency` results unwritten');
+      assert.equal(sent.length, 2 * CONCURRENCY);
+
+      // Commits resume: everything else goes out, once, and is recorded.
+      openCommits();
+      const expected = events.length * hooks.length;
+      while (new Set(sent.map((d) => d.id)).size < expected || open.length > 0) {
+        answerAll();
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.equal(sent.length, expected, 'none sent twice');
+      await eventually(async () => (await store.deliveryStats()).pending === 0, 10_000, 'every result written');
+      assert.equal(maxInFlight, CONCURRENCY, 'requests in flight reached the process cap and never passed it');
+      assert.ok(maxPerWebhook <= PER_WEBHOOK, `at most ${PER_WEBHOOK} in flight to one webhook, saw ${maxPerWebhook}`);
+    } finally {
+      openCommits();
+      answerAll();
+      await dispatcher.stop(1000);
+      await store.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});

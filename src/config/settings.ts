@@ -105,7 +105,7 @@ export const SETTINGS = {
   maxInFlightPerWebhook: { flag: '--max-in-flight-per-webhook', env: 'MAX_IN_FLIGHT_PER_WEBHOOK', kind: { type: 'int', min: 1, max: 10_000 }, default: '16', group: 'delivery',
     description: 'Deliveries to one webhook that may be in flight at once (across all workers).' },
   deliveryConcurrency: { flag: '--delivery-concurrency', env: 'DELIVERY_CONCURRENCY', kind: { type: 'int', min: 1, max: 100_000 }, default: '256', group: 'delivery',
-    description: 'Deliveries one worker process sends at once at most (in flight, or sent with the result not yet written).' },
+    description: 'Requests one worker process has in flight at most. On the embedded store up to twice as many may have been sent with their result not yet written; that is what a crash can make it send again.' },
   claimBatch: { flag: '--claim-batch', env: 'CLAIM_BATCH', kind: { type: 'int', min: 1, max: 10_000 }, default: '256', group: 'delivery',
     description: 'Deliveries a worker claims in one database round trip at most.' },
   leaseTtl: { flag: '--lease-ttl', env: 'LEASE_TTL', kind: { type: 'duration', min: 500, max: 3_600_000 }, default: '30s', group: 'delivery',

@@ -13,8 +13,10 @@ import type { Sender } from './sender.ts';
  * Fairness and the per-webhook cap across workers are the store's job (lanes). With
  * `leaseAhead` > 0 (a single delivery process, e.g. the embedded store) a worker may
  * lease that many more deliveries per webhook than it sends at once: when one finishes,
- * the next goes out at once instead of after a store round trip. The number being sent
- * to one webhook still never exceeds maxInFlightPerWebhook.
+ * the next goes out at once instead of after a store round trip. It may also send while
+ * earlier results wait for their commit (see UNRECORDED_FACTOR). The number being sent
+ * to one webhook still never exceeds maxInFlightPerWebhook, nor the process's
+ * requests in flight `concurrency`.
  *
  * Every loop survives its errors: it logs, counts, backs off and tries again.
  */
@@ -49,6 +51,17 @@ export interface DispatcherDeps {
   leaseAhead?: number;
 }
 
+/**
+ * With lease-ahead, a worker may hold up to this many times `concurrency` deliveries that
+ * were sent but whose result is not committed yet, while never more than `concurrency`
+ * requests are in flight. A result waits a few milliseconds for its commit (longer behind
+ * a large publish); when that wait held the request's slot, a third to half of the slots
+ * sat idle under load. It is also the bound on what a crash can make a worker send twice.
+ * Workers sharing a store (no lease-ahead) keep counting a result against `concurrency`
+ * until it is written: the store's lanes, which cap each webhook across workers, cannot
+ * tell a delivery being sent from one being recorded.
+ */
+export const UNRECORDED_FACTOR = 2;
 const FLUSH_BATCH = 128;
 const MAX_FLUSHES = 4;
 const MAX_BACKOFF_MS = 30_000;
@@ -73,16 +86,17 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
   const leased = () => inFlight + waiting + results.length + flushingCount + reserved;
   /** Room promised to claims made along other store calls (claimAlong) until they answer. */
   let reserved = 0;
-  /**
-   * Sent but not yet recorded: in flight, or finished with the result not written yet. A
-   * new send waits while this is at `concurrency`, which also bounds what a crash can make
-   * us send twice.
-   */
+  /** Sent but not yet recorded: in flight, or finished with the result not written yet. */
   const unrecorded = () => inFlight + results.length + flushingCount;
   const leaseAhead = deps.leaseAhead ?? 0;
-  const laneCap = config.maxInFlightPerWebhook + leaseAhead;
-  /** Leases this worker may hold: the sends plus, with lease-ahead, as many waiting. */
-  const leaseBudget = leaseAhead > 0 ? config.concurrency * 2 : config.concurrency;
+  /** Most unrecorded deliveries at once; bounds what a crash can make this worker send twice. */
+  const unrecordedCap = leaseAhead > 0 ? config.concurrency * UNRECORDED_FACTOR : config.concurrency;
+  /** A new send waits while the process has `concurrency` requests in flight or too many results unwritten. */
+  const full = () => inFlight >= config.concurrency || unrecorded() >= unrecordedCap;
+  /** Leases per webhook: its sends and unwritten results plus, with lease-ahead, as many waiting. */
+  const laneCap = leaseAhead > 0 ? config.maxInFlightPerWebhook * UNRECORDED_FACTOR + leaseAhead : config.maxInFlightPerWebhook;
+  /** Leases this worker may hold: the unrecorded ones plus, with lease-ahead, as many waiting as it sends at once. */
+  const leaseBudget = leaseAhead > 0 ? unrecordedCap + config.concurrency : config.concurrency;
   /** Per webhook: deliveries being sent, and leased ones waiting for a free slot. */
   const lanes = new Map<string, { sending: number; queue: ClaimedDelivery[] }>();
   let waiting = 0;
@@ -194,6 +208,8 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
       results.push(result);
       if (result.outcome === 'gone') markInactive(d.webhookId);
       next(d.webhookId, lane);
+      // A request slot is free even though the result is not written yet.
+      if (blocked.size > 0) unblock();
       scheduleFlush();
       if (inFlight === 0 && drained !== undefined) drained();
     });
@@ -202,7 +218,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
   /** Sends the lane's next leased deliveries while the webhook and the process have free slots. */
   const next = (webhookId: string, lane: { sending: number; queue: ClaimedDelivery[] }) => {
     while (lane.sending < config.maxInFlightPerWebhook && lane.queue.length > 0) {
-      if (running && !inactive.has(webhookId) && unrecorded() >= config.concurrency) {
+      if (running && !inactive.has(webhookId) && full()) {
         blocked.add(webhookId);
         break;
       }
@@ -220,10 +236,10 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
     if (toRelease.length > 0) void releaseUnsent();
   };
 
-  /** Results were written: lanes that waited for the process-wide cap may send again. */
+  /** A request finished or results were written: lanes that waited for the process-wide caps may send again. */
   const unblock = () => {
     for (const webhookId of blocked) {
-      if (unrecorded() >= config.concurrency) return;
+      if (full()) return;
       const lane = lanes.get(webhookId);
       if (lane === undefined) blocked.delete(webhookId);
       else next(webhookId, lane);
