@@ -17,13 +17,18 @@ export interface ContentValidator {
 export function createContentValidator(): ContentValidator {
   const ajv = createAjv({ strict: false, allErrors: true, validateFormats: true });
   const compiled = new Map<string, { schemaText: string; fn: ValidateFunction }>();
+  // The catalog hands out the same schema object for every event of a type: knowing it by
+  // identity spares serializing the schema once per event of every publish.
+  const bySchema = new WeakMap<object, ValidateFunction>();
 
   const compile = (type: string, schema: Record<string, unknown>): ValidateFunction => {
+    const known = bySchema.get(schema);
+    if (known !== undefined) return known;
     const schemaText = JSON.stringify(schema);
     const hit = compiled.get(type);
-    if (hit !== undefined && hit.schemaText === schemaText) return hit.fn;
-    const fn = ajv.compile(schema);
+    const fn = hit !== undefined && hit.schemaText === schemaText ? hit.fn : ajv.compile(schema);
     compiled.set(type, { schemaText, fn });
+    bySchema.set(schema, fn);
     return fn;
   };
 
