@@ -2,7 +2,9 @@
 //
 // The embedded store's own CPU per delivery, with no HTTP, no sender and no threads: one
 // loop publishes batches of events to 8 webhooks, leases what became due and writes a
-// success for each in batches of 32 (refilling in the same call), as the worker does.
+// success for each in batches of 32 (refilling in the same call), as the worker does. It
+// also prints the wall time of the two kinds of call: a publish holds the store thread for
+// that long per event, and every result that arrives meanwhile waits.
 // A change to the store's SQL shows here without the noise of the whole pipeline; judge
 // it by running old and new code in alternation (see README).
 import { randomUUID } from 'node:crypto';
@@ -39,14 +41,26 @@ try {
   let cpuAtWarm = process.cpuUsage();
   let deliveredAtWarm = 0;
   let warm = false;
+  /** Wall time of each kind of call, after the warm-up. */
+  const wall = { publishMs: 0, events: 0, completeMs: 0, results: 0 };
   while (performance.now() - start < seconds * 1000) {
     const now = Date.now();
     const events = Array.from({ length: batch }, () => ({ messageId: randomUUID(), eventType: 'probe.tick.v1', itwinId: `itwin-${seq % WEBHOOKS}`, accountId: undefined, contentJson: `{"seq":${seq++},"sentAt":${now}}`, publisherClientId: 'probe' }));
+    const publishFrom = performance.now();
     leased.push(...store.publishAndClaim(events, now, 7 * 86_400_000, { workerId: 'probe-worker', ...room(now) }).claimed);
+    if (warm) {
+      wall.publishMs += performance.now() - publishFrom;
+      wall.events += events.length;
+    }
     while (leased.length > 0) {
       const done = leased.splice(0, 32);
       const results: AttemptResult[] = done.map((d) => ({ deliveryId: d.id, webhookId: d.webhookId, attempt: d.attempt, startedAt: now, durationMs: 1, statusCode: 200, error: undefined, responseBody: '', outcome: 'succeeded', nextAttemptAt: undefined }));
+      const completeFrom = performance.now();
       leased.push(...store.completeDeliveries('probe-worker', results, { deactivateFailingAfterMs: 86_400_000 }, room(Date.now())).claimed);
+      if (warm) {
+        wall.completeMs += performance.now() - completeFrom;
+        wall.results += done.length;
+      }
       delivered += done.length;
     }
     // The first second warms the JIT and the page cache up; it is not counted.
@@ -61,6 +75,8 @@ try {
   // µs per delivery is ms per 1,000.
   const perThousand = (us: number) => (us / n).toFixed(1);
   process.stdout.write(`store alone: ${n} deliveries in ${seconds - 1} s; CPU ms per 1,000 deliveries: ${perThousand(cpu.user + cpu.system)} (user ${perThousand(cpu.user)}, system ${perThousand(cpu.system)})\n`);
+  const us = (ms: number, per: number) => ((1000 * ms) / Math.max(1, per)).toFixed(1);
+  process.stdout.write(`wall time: publish (and lease) ${us(wall.publishMs, wall.events)} µs per event; results (and refill) ${us(wall.completeMs, wall.results)} µs per delivery\n`);
 } finally {
   store.close();
   rmSync(dir, { recursive: true, force: true });
