@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { DeliveryConfig } from '../config/load.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { AttemptResult, ClaimedDelivery, ClaimRequest, DeliveryQueue } from '../store/types.ts';
+import { createLeaseLedger } from './leaseLedger.ts';
 import type { Sender } from './sender.ts';
 
 /**
@@ -113,44 +114,8 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
   const timers: NodeJS.Timeout[] = [];
   const failures = new Map<string, number>();
 
-  /**
-   * Leases whose answer may have been lost. A claim (or a completion that refills) can
-   * commit and then lose its connection before the answer arrives: the store then holds
-   * leases for this worker that it never heard of, and since this worker keeps
-   * heartbeating nobody would ever take them over. So the worker keeps the ids it holds,
-   * notes the start time of every claim under way, and after a failed claim returns the
-   * leases it does not hold that are older than any claim still under way.
-   */
-  const held = new Set<string>();
-  const claimsUnderWay = new Map<number, number>();
-  let claimSeq = 0;
-  /** After a failed claim: leases older than this may be orphans (0: nothing to look for). */
-  let orphansBefore = 0;
-  const claiming = async <T>(at: number, call: () => Promise<T>): Promise<T> => {
-    const token = ++claimSeq;
-    claimsUnderWay.set(token, at);
-    try {
-      return await call();
-    } catch (err) {
-      // Its leases, if it committed, carry the time `at`.
-      orphansBefore = Math.max(orphansBefore, at + 1);
-      throw err;
-    } finally {
-      claimsUnderWay.delete(token);
-    }
-  };
-  /** Returns the orphaned leases of failed claims, once no claim that started before them is still under way. */
-  async function releaseOrphans(): Promise<void> {
-    if (orphansBefore === 0) return;
-    const before = Math.min(now(), ...claimsUnderWay.values());
-    if (before < orphansBefore) return;
-    const returned = await store.releaseOrphanedLeases(workerId, [...held], before, now());
-    if (orphansBefore <= before) orphansBefore = 0;
-    if (returned > 0) {
-      log.warn({ returned }, 'returned leases whose claim answer was lost');
-      void pump();
-    }
-  }
+  /** What this worker holds, and what a lost answer may have leased to it unknowingly. */
+  const leases = createLeaseLedger({ store, workerId, now });
   let drained: (() => void) | undefined;
 
   /** Records a loop failure; returns the back-off before that loop tries again. */
@@ -225,7 +190,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
       const d = lane.queue.shift()!;
       waiting--;
       if (!running || inactive.has(webhookId)) {
-        held.delete(d.id);
+        leases.drop(d.id);
         toRelease.push(d.id);
         continue;
       }
@@ -252,7 +217,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
       lane = { sending: 0, queue: [] };
       lanes.set(d.webhookId, lane);
     }
-    held.add(d.id);
+    leases.hold(d.id);
     lane.queue.push(d);
     waiting++;
     next(d.webhookId, lane);
@@ -267,7 +232,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
     } catch (err) {
       // No longer held: the next look for orphaned leases returns them (or, should this
       // process die, they are reaped with its other leases).
-      orphansBefore = Math.max(orphansBefore, now() + 1);
+      leases.lost(now());
       failed('release', err);
     }
   }
@@ -286,7 +251,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
         while (running && leased() < leaseBudget) {
           const limit = Math.min(config.claimBatch, leaseBudget - leased());
           const at = now();
-          const batch = await claiming(at, () => store.claimDeliveries({ workerId, now: at, limit, maxInFlightPerWebhook: laneCap }));
+          const batch = await leases.claiming(at, () => store.claimDeliveries({ workerId, now: at, limit, maxInFlightPerWebhook: laneCap }));
           if (!running) {
             // Stopped while claiming: these were never sent; give them straight back.
             if (batch.length > 0) await store.releaseWorker(workerId, now());
@@ -340,9 +305,9 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
             { deactivateFailingAfterMs: config.deactivateFailingAfterMs },
             limit > 0 ? { now: at, limit, maxInFlightPerWebhook: laneCap } : undefined,
           );
-        const effects = await (limit > 0 ? claiming(at, complete) : complete());
+        const effects = await (limit > 0 ? leases.claiming(at, complete) : complete());
         flushingCount -= batch.length;
-        for (const r of batch) held.delete(r.deliveryId);
+        for (const r of batch) leases.drop(r.deliveryId);
         unblock();
         succeeded('complete');
         if (running) for (const d of effects.claimed) launch(d);
@@ -406,7 +371,11 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
           log.warn({ reaped }, 'took over deliveries of a worker that stopped heartbeating');
           void pump();
         }
-        await releaseOrphans();
+        const returned = await leases.releaseOrphans();
+        if (returned > 0) {
+          log.warn({ returned }, 'returned leases whose claim answer was lost');
+          void pump();
+        }
       });
       log.info({ concurrency: config.concurrency, maxInFlightPerWebhook: config.maxInFlightPerWebhook }, 'dispatcher started');
       void pump();
@@ -422,7 +391,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
         const unsent = lane.queue.splice(0);
         waiting -= unsent.length;
         for (const d of unsent) {
-          held.delete(d.id);
+          leases.drop(d.id);
           toRelease.push(d.id);
         }
         if (lane.sending === 0) lanes.delete(webhookId);
@@ -435,7 +404,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
       reserved += limit;
       let r: R;
       try {
-        r = await claiming(at, () => call({ workerId, now: at, limit, maxInFlightPerWebhook: laneCap }));
+        r = await leases.claiming(at, () => call({ workerId, now: at, limit, maxInFlightPerWebhook: laneCap }));
       } finally {
         reserved -= limit;
       }
@@ -443,7 +412,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
       else if (r.claimed.length > 0) {
         // Stopped meanwhile: never sent, so straight back to the queue.
         await store.releaseDeliveries(workerId, r.claimed.map((d) => d.id), now()).catch((err: unknown) => {
-          orphansBefore = Math.max(orphansBefore, at + 1);
+          leases.lost(at);
           failed('release', err);
         });
       }
