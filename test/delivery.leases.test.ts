@@ -218,7 +218,9 @@ describe('dispatcher: requests in flight and results not yet written', () => {
       // Commits resume: everything else goes out, once, and is recorded.
       openCommits();
       const expected = events.length * hooks.length;
+      const deadline = Date.now() + 20_000;
       while (new Set(sent.map((d) => d.id)).size < expected || open.length > 0) {
+        assert.ok(Date.now() < deadline, `all ${expected} deliveries sent (${new Set(sent.map((d) => d.id)).size} so far)`);
         answerAll();
         await new Promise((r) => setTimeout(r, 5));
       }
