@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CHILD_ENV, CLI, startServe, tokenFor, type ChildServer } from './helpers/child.ts';
+import { CHILD_ENV, CLI, runCli, startServe, tokenFor, type ChildServer, type CliResult } from './helpers/child.ts';
 
 const RUN_TIMEOUT_MS = 30_000;
 
@@ -37,32 +37,11 @@ const ENV: Record<string, string> = {
   NODE_COMPILE_CACHE: compileCache,
 };
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Result = CliResult;
 
 /** Runs `itwin-webhooks <args>` to completion. */
-function run(args: string[], env: Record<string, string> = {}): Promise<Result> {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...CHILD_ENV, ...ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`itwin-webhooks ${args.join(' ')} did not finish within ${RUN_TIMEOUT_MS} ms`));
-    }, RUN_TIMEOUT_MS);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const run = (args: string[], env: Record<string, string> = {}): Promise<Result> =>
+  runCli(args, { ...ENV, ...env }, { timeoutMs: RUN_TIMEOUT_MS, track: children });
 
 async function ok(args: string[], env: Record<string, string> = {}): Promise<string> {
   const r = await run(args, env);

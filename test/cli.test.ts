@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SETTINGS } from '../src/config/settings.ts';
+import { cleanEnv, runCli, type CliResult } from './helpers/child.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = join(root, 'src', 'cli', 'main.ts');
@@ -37,14 +37,8 @@ function tempDir(): string {
 }
 
 /** The runner's environment without any of the program's settings, so the host cannot leak in. */
-function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${root}/node_modules/.bin:${process.env.PATH ?? ''}` };
-  for (const spec of Object.values(SETTINGS)) delete env[spec.env];
-  delete env.NODE_TEST_CONTEXT;
-  // V8's code cache only: spares re-compiling the same modules in every child.
-  env.NODE_COMPILE_CACHE = compileCache;
-  return { ...env, ...extra };
-}
+// V8's code cache only: spares re-compiling the same modules in every child.
+const childEnv = () => cleanEnv({ NODE_COMPILE_CACHE: compileCache });
 
 /**
  * Runs the tasks one after the other. Commands that open the same data directory are not
@@ -56,32 +50,10 @@ async function inOrder<T extends Array<() => Promise<unknown>>>(tasks: [...T]): 
   return out as { [K in keyof T]: T[K] extends () => Promise<infer R> ? R : never };
 }
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Result = CliResult;
 
 /** Runs `itwin-webhooks <args>` to completion. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<Result> {
-  const child = spawn(process.execPath, [MAIN, ...args], { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`itwin-webhooks ${args.join(' ')} did not finish within ${TIMEOUT_MS} ms`));
-    }, TIMEOUT_MS);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[], env: Record<string, string> = {}): Promise<Result> => runCli(args, env, { base: childEnv(), timeoutMs: TIMEOUT_MS, track: children });
 
 /** Runs a command that must succeed; returns stdout. */
 async function ok(args: string[], env: Record<string, string> = {}): Promise<string> {

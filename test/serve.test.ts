@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SETTINGS } from '../src/config/settings.ts';
+import { cleanEnv, runCli, type CliResult } from './helpers/child.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = join(root, 'src', 'cli', 'main.ts');
@@ -35,20 +35,7 @@ function tempDir(): string {
   return d;
 }
 
-/** The test runner's environment without any setting of the program (so the host cannot leak in). */
-function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${root}/node_modules/.bin:${process.env.PATH ?? ''}` };
-  for (const spec of Object.values(SETTINGS)) delete env[spec.env];
-  delete env.NODE_TEST_CONTEXT;
-  return { ...env, ...extra };
-}
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+type Exit = CliResult;
 
 function waitExit(child: ChildProcess, timeoutMs = EXIT_TIMEOUT_MS): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
@@ -65,19 +52,8 @@ function waitExit(child: ChildProcess, timeoutMs = EXIT_TIMEOUT_MS): Promise<{ c
 }
 
 /** Runs the CLI to completion. */
-async function run(args: string[], env: Record<string, string> = {}): Promise<Exit> {
-  const child = spawn(process.execPath, [MAIN, ...args], { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  const { code, signal } = await waitExit(child, START_TIMEOUT_MS);
-  await closed;
-  children.delete(child);
-  return { code, signal, stdout, stderr };
-}
+const run = (args: string[], env: Record<string, string> = {}): Promise<Exit> =>
+  runCli(args, env, { base: cleanEnv(), timeoutMs: START_TIMEOUT_MS, track: children });
 
 interface Served {
   child: ChildProcess;
@@ -90,7 +66,7 @@ interface Served {
 
 /** Starts `serve` and resolves once the banner names the bound URL. */
 function serve(args: string[], env: Record<string, string> = {}): Promise<Served> {
-  const child = spawn(process.execPath, [MAIN, 'serve', ...args], { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [MAIN, 'serve', ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let stdout = '';
   let stderr = '';

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { SETTINGS } from '../../src/config/settings.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = `${ROOT}src/cli/main.ts`;
@@ -36,15 +37,51 @@ export async function startServe(args: string[], env: Record<string, string> = {
   return { proc, url, stderr: () => err, exited };
 }
 
-/** Runs the CLI to completion and returns its output. */
-export async function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const proc = spawn(process.execPath, [CLI, ...args], { env: { ...CHILD_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** The runner's environment without any setting of the program, so the host's cannot leak into a child. */
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...CHILD_ENV };
+  for (const spec of Object.values(SETTINGS)) delete env[spec.env];
+  delete env.NODE_TEST_CONTEXT;
+  return { ...env, ...extra };
+}
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliOptions {
+  /** The environment `env` is laid over (default: the runner's, with node_modules/.bin on PATH). */
+  base?: NodeJS.ProcessEnv;
+  /** The child is killed and the run rejected after this long. */
+  timeoutMs?: number;
+  /** Holds the child while it runs, for an after-hook to kill what a failed test left. */
+  track?: Set<ChildProcess>;
+}
+
+/** Runs `itwin-webhooks <args>` to completion and returns its exit and output. */
+export function runCli(args: string[], env: Record<string, string> = {}, options: CliOptions = {}): Promise<CliResult> {
+  const { base = CHILD_ENV, timeoutMs = 60_000, track } = options;
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  track?.add(child);
   let stdout = '';
   let stderr = '';
-  proc.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const code = await new Promise<number>((resolve) => proc.on('exit', (c) => resolve(c ?? -1)));
-  return { code, stdout, stderr };
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`itwin-webhooks ${args.join(' ')} did not finish within ${timeoutMs} ms`));
+    }, timeoutMs);
+    // 'close' comes after 'exit' once stdout and stderr are read to their end.
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      track?.delete(child);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
 }
 
 export async function tokenFor(url: string, clientId: string, clientSecret: string): Promise<string> {
