@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteStore, openSqliteSync } from '../src/store/sqlite/store.ts';
 import { openThreadedSqliteStore } from '../src/store/sqlite/threaded.ts';
-import type { Store } from '../src/store/types.ts';
+import type { NewEvent, Store } from '../src/store/types.ts';
 import { storeConformance, type StoreFactory } from './helpers/storeConformance.ts';
 
 /** A store in its own temporary DATA_DIR, removed again by cleanup(). */
@@ -119,17 +119,26 @@ describe('sqlite: publishAndClaim', () => {
   });
 });
 
+/** The threaded store with one iTwin webhook for type a.b.v1; `event` makes an event for it (null content cannot be stored). */
+async function withThreadedStore(t0: number, fn: (store: Store, event: (contentJson: string | null) => NewEvent) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'itwh-store-'));
+  const store = await openThreadedSqliteStore(dir);
+  try {
+    const itwin = randomUUID();
+    await store.putItwin(itwin, 'account', t0);
+    await store.upsertBuiltinEventTypes([{ type: 'a.b.v1', service: 'a', description: 'd', contentSchema: {}, example: {}, builtin: true, createdAt: t0 }]);
+    await store.createWebhook({ id: randomUUID(), ownerClientId: 'owner', scope: 'iTwin', scopeId: itwin, active: true, callbackUrl: 'https://r.example.com/', eventTypes: ['a.b.v1'], secretSealed: 's', createdAt: t0, modifiedAt: t0 });
+    await fn(store, (contentJson) => ({ messageId: randomUUID(), eventType: 'a.b.v1', itwinId: itwin, accountId: 'account', contentJson: contentJson as string, publisherClientId: 'p' }));
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('sqlite (threaded): publishes that arrive together', () => {
   it('share one commit, yet one that fails changes nothing and undoes none of the others', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'itwh-store-'));
-    const store = await openThreadedSqliteStore(dir);
-    try {
-      const t0 = Date.UTC(2026, 0, 1);
-      const itwin = randomUUID();
-      await store.putItwin(itwin, 'account', t0);
-      await store.upsertBuiltinEventTypes([{ type: 'a.b.v1', service: 'a', description: 'd', contentSchema: {}, example: {}, builtin: true, createdAt: t0 }]);
-      await store.createWebhook({ id: randomUUID(), ownerClientId: 'owner', scope: 'iTwin', scopeId: itwin, active: true, callbackUrl: 'https://r.example.com/', eventTypes: ['a.b.v1'], secretSealed: 's', createdAt: t0, modifiedAt: t0 });
-      const event = (contentJson: string | null) => ({ messageId: randomUUID(), eventType: 'a.b.v1', itwinId: itwin, accountId: 'account', contentJson: contentJson as string, publisherClientId: 'p' });
+    const t0 = Date.UTC(2026, 0, 1);
+    await withThreadedStore(t0, async (store, event) => {
       // The middle batch cannot be stored (content is NOT NULL) after its first event was.
       const batches = [[event('{"n":1}')], [event('{"n":2}'), event(null)], [event('{"n":3}')]];
       // Sent without waiting in between, so the store thread takes them in one go.
@@ -142,9 +151,22 @@ describe('sqlite (threaded): publishes that arrive together', () => {
       await store.heartbeat('w1', t0);
       const claimed = await store.claimDeliveries({ workerId: 'w1', now: t0 + 2, limit: 10, maxInFlightPerWebhook: 10 });
       assert.deepEqual(claimed.map((d) => d.contentJson).sort(), ['{"n":1}', '{"n":2}', '{"n":3}']);
-    } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
+  });
+
+  it('alone, one that fails halfway leaves nothing behind, and publishes sent during a commit are all answered', async () => {
+    const t0 = Date.UTC(2026, 0, 1);
+    await withThreadedStore(t0, async (store, event) => {
+      const broken = [event('{"n":0}'), event(null)];
+      await assert.rejects(store.publishEvents(broken, t0, 60_000));
+      assert.deepEqual((await store.publishEvents([broken[0]!], t0 + 1, 60_000)).map((r) => r.duplicate), [false], 'the failed publish stored nothing');
+      // Many publishes in flight at once: some commit while others wait for a sync; every one is answered, once.
+      const many = Array.from({ length: 40 }, (_, i) => [event(`{"n":${i + 1}}`)]);
+      const results = await Promise.all(many.map((b) => store.publishEvents(b, t0 + 2, 60_000)));
+      assert.deepEqual(results.map((r) => r[0]!.duplicate), many.map(() => false));
+      await store.heartbeat('w1', t0);
+      const claimed = await store.claimDeliveries({ workerId: 'w1', now: t0 + 3, limit: 100, maxInFlightPerWebhook: 100 });
+      assert.equal(claimed.length, 41);
+    });
   });
 });

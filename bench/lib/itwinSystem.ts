@@ -133,7 +133,7 @@ function instance(
 
 export const itwinSqlite: SystemFactory = {
   name: 'itwin-webhooks (SQLite)',
-  describe: 'one `serve` process (API and delivery worker) on the embedded SQLite store; every answered publish is fsynced (synchronous=FULL)',
+  describe: 'one `serve` process (API and delivery worker) on the embedded SQLite store; every publish is answered after its commit is fsynced (the WAL synced off the store thread)',
   async start(receiverUrl) {
     const dataDir = mkdtempSync(join(tmpdir(), 'itwh-bench-'));
     const config = loadStoreConfig({ dataDir }, {});

@@ -33,8 +33,8 @@ export class SqliteDb {
       // starting server) may hold the write lock for a moment.
       this.db = new DatabaseSync(path, { timeout: 5000 });
       // WAL lets readers (the CLI, history queries) proceed while the server writes;
-      // synchronous=FULL fsyncs the WAL at every commit, so an answered publish survives
-      // a power cut, not only a process crash. See tx() for the exception.
+      // synchronous=FULL fsyncs the WAL at every commit, so what is answered survives a
+      // power cut, not only a process crash. See tx() for the exceptions.
       this.db.exec('PRAGMA journal_mode = WAL');
       this.db.exec('PRAGMA synchronous = FULL');
       this.db.exec('PRAGMA foreign_keys = ON');
@@ -105,10 +105,11 @@ export class SqliteDb {
   /**
    * Runs fn in one IMMEDIATE transaction (nested calls join the outer one).
    *
-   * `relaxed` commits without waiting for fsync (synchronous=NORMAL). Only the delivery
-   * queue's own bookkeeping (claims, results, leases) uses it: losing such a commit to a
-   * power cut can only make a delivery be sent again, which at-least-once allows. And in
-   * WAL mode the next FULL commit (any publish) makes every earlier frame durable too.
+   * `relaxed` commits without waiting for fsync (synchronous=NORMAL). The delivery queue's
+   * own bookkeeping (claims, results, leases) uses it: losing such a commit to a power cut
+   * can only make a delivery be sent again, which at-least-once allows. The server's
+   * publishes use it too, but are answered only after the WAL file has been fsynced
+   * (publishCommits.ts); every sync of the WAL makes all earlier frames durable as well.
    */
   tx<T>(fn: () => T, options: { relaxed?: boolean } = {}): T {
     if (this.depth > 0) return fn();

@@ -50,7 +50,7 @@ export function openSqliteSync(dataDir: string): { db: SqliteDb; store: SyncStor
     ...queue,
     ...historyRepo(db),
     publishAndClaim(newEvents, now, windowMs, claim) {
-      // One transaction (the inner ones join it), committed with the publish's fsync.
+      // One transaction (the inner ones join it): the claim is durable when the publish is.
       return db.tx(() => ({ results: events.publishEvents(newEvents, now, windowMs), claimed: queue.claimDeliveries(claim) }));
     },
     getMeta(key) {

@@ -1,8 +1,10 @@
 // The embedded store's thread. node:sqlite is synchronous, so the server runs it here:
-// queries (and fsyncs) never block the event loop that serves HTTP and sends deliveries.
+// queries never block the event loop that serves HTTP and sends deliveries.
+import { constants, fsync, openSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openSqliteSync, type SyncStore } from './store.ts';
 import type { SqliteDb } from './db.ts';
+import { publishCommits, type Outcome } from './publishCommits.ts';
 
 export interface Call {
   id: number;
@@ -26,8 +28,12 @@ function serialize(err: unknown): SerializedError {
 const port = parentPort!;
 let db: SqliteDb;
 let store: SyncStore;
+let walFd: number;
 try {
   ({ db, store } = openSqliteSync((workerData as { dataDir: string }).dataDir));
+  // The WAL file lives as long as the database is open (SQLite resets it in place), so one
+  // descriptor serves every sync; an fsync through any descriptor syncs all of a file's writes.
+  walFd = openSync(`${db.path}-wal`, constants.O_RDONLY | constants.O_CREAT, 0o600);
   port.postMessage({ type: 'ready', methods: Object.keys(store) });
 } catch (err) {
   port.postMessage({ type: 'failed', error: serialize(err) });
@@ -44,38 +50,37 @@ function run(call: Call): void {
   }
 }
 
-/**
- * Group commit: publishes that arrived together share one transaction, so that one
- * fsync makes all of them durable. Each runs in its own savepoint, so one failing
- * publish does not undo the others; nobody is answered before the commit.
- */
-function publishTogether(calls: Call[]): void {
-  if (calls.length === 1) return run(calls[0]!);
-  const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
-  try {
+const invoke = (call: Call) => (store[call.method as keyof SyncStore] as (...a: unknown[]) => unknown)(...call.args);
+
+const publishes = publishCommits<Call>({
+  commitGroup(calls) {
+    const outcomes: Outcome[] = [];
     db.tx(() => {
+      // Alone, a failing publish fails the transaction, which rolls back whole.
+      if (calls.length === 1) {
+        outcomes.push({ ok: true, value: invoke(calls[0]!) });
+        return;
+      }
+      // Together, each runs in its own savepoint: one failing undoes none of the others.
       for (const call of calls) {
         db.exec('SAVEPOINT publish');
         try {
-          outcomes.push({ ok: true, value: (store[call.method as keyof SyncStore] as (...a: unknown[]) => unknown)(...call.args) });
+          outcomes.push({ ok: true, value: invoke(call) });
           db.exec('RELEASE publish');
-        } catch (err) {
+        } catch (error) {
           db.exec('ROLLBACK TO publish');
           db.exec('RELEASE publish');
-          outcomes.push({ ok: false, error: err });
+          outcomes.push({ ok: false, error });
         }
       }
-    });
-  } catch (err) {
-    for (const call of calls) fail(call.id, err);
-    return;
-  }
-  calls.forEach((call, i) => {
-    const o = outcomes[i]!;
-    if (o.ok) reply(call.id, o.value);
-    else fail(call.id, o.error);
-  });
-}
+    }, { relaxed: true });
+    return outcomes;
+  },
+  syncWal: (done) => fsync(walFd, done),
+  answer: (call, outcome) => (outcome.ok ? reply(call.id, outcome.value) : fail(call.id, outcome.error)),
+  // The store stops: every call after this one fails, as the server's store is then broken.
+  onSyncFailure: () => setImmediate(() => process.exit(1)),
+});
 
 const isPublish = (c: Call) => c.method === 'publishEvents' || c.method === 'publishAndClaim';
 
@@ -84,21 +89,16 @@ let scheduled = false;
 
 function drain(): void {
   scheduled = false;
-  // The delivery queue's own calls (claims, results) go first: every millisecond they wait
-  // is a millisecond their deliveries' slots stay empty. Publishes follow, together.
-  const calls = [...queue.filter((c) => !isPublish(c)), ...queue.filter(isPublish)];
+  // The delivery queue's own calls (claims, results) run at once: every millisecond they
+  // wait is a millisecond their deliveries' slots stay empty. Publishes commit together,
+  // now or when the previous group's sync has ended (publishCommits.ts).
+  const calls = queue;
   queue = [];
-  for (let i = 0; i < calls.length; ) {
-    if (isPublish(calls[i]!)) {
-      let j = i;
-      while (j < calls.length && isPublish(calls[j]!)) j++;
-      publishTogether(calls.slice(i, j));
-      i = j;
-    } else {
-      run(calls[i]!);
-      i++;
-    }
+  for (const call of calls) {
+    if (isPublish(call)) publishes.add(call);
+    else run(call);
   }
+  publishes.flush();
 }
 
 port.on('message', (call: Call) => {
