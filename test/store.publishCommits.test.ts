@@ -24,12 +24,14 @@ function harness(opts: { failGroup?: (calls: string[]) => boolean } = {}) {
     answer: (call, outcome) => answers.push({ call, outcome }),
     onSyncFailure: (err) => failures.push(err),
   });
+  let released = 0;
+  const close = () => commits.close(() => released++);
   const publish = (...calls: string[]) => {
     for (const c of calls) commits.add(c);
     commits.flush();
   };
   const answered = () => answers.map((a) => `${a.call}:${a.outcome.ok ? String(a.outcome.value) : (a.outcome.error as Error).message}`);
-  return { groups, syncs, answers, failures, publish, answered };
+  return { groups, syncs, answers, failures, publish, answered, close, released: () => released };
 }
 
 describe('publish commits on the embedded store', () => {
@@ -87,5 +89,23 @@ describe('publish commits on the embedded store', () => {
       h.answers.map((a) => [a.call, a.outcome.ok]),
       [['a', false], ['b', false], ['c', false]],
     );
+  });
+
+  it('on close, release the WAL file only after the sync under way, answer its group, and refuse the rest', () => {
+    const h = harness();
+    h.publish('a');
+    h.publish('b');
+    h.close();
+    assert.equal(h.released(), 0, 'a sync of the file is under way: it is not released yet');
+    assert.deepEqual(h.answered(), ['b:The store is closed.'], 'b waited: it is refused, never committed');
+    h.syncs[0]!(null);
+    assert.equal(h.released(), 1);
+    assert.deepEqual(h.answered(), ['b:The store is closed.', 'a:a stored'], 'a was committed before the close: it is answered once synced');
+    h.publish('c');
+    assert.deepEqual(h.groups, [['a']]);
+    assert.equal(h.answered().at(-1), 'c:The store is closed.');
+    const idle = harness();
+    idle.close();
+    assert.equal(idle.released(), 1, 'with no sync under way the file is released at once');
   });
 });

@@ -30,19 +30,32 @@ export interface PublishCommitDeps<C> {
  * machine loses power in that moment, the producer (never answered) publishes again and
  * they are sent again: at least once, as the policy allows.
  */
-export function publishCommits<C>(deps: PublishCommitDeps<C>): { add(call: C): void; flush(): void } {
+export interface PublishCommits<C> {
+  /** Queues a publish; `flush` commits what is queued unless a sync is under way. */
+  add(call: C): void;
+  flush(): void;
+  /** Refuses every publish from now on and calls `release` once no sync is under way (to close the WAL's descriptor). */
+  close(release: () => void): void;
+}
+
+export function publishCommits<C>(deps: PublishCommitDeps<C>): PublishCommits<C> {
   let waiting: C[] = [];
   let syncing = false;
+  /** Why publishes are refused from now on: a failed sync, or the store closing. */
   let failed: Error | undefined;
+  let release: (() => void) | undefined;
 
   const flush = (): void => {
-    if (syncing || waiting.length === 0) return;
-    const calls = waiting;
-    waiting = [];
+    if (waiting.length === 0) return;
     if (failed !== undefined) {
-      for (const call of calls) deps.answer(call, { ok: false, error: failed });
+      const refused = waiting;
+      waiting = [];
+      for (const call of refused) deps.answer(call, { ok: false, error: failed });
       return;
     }
+    if (syncing) return;
+    const calls = waiting;
+    waiting = [];
     let outcomes: Outcome[];
     try {
       outcomes = deps.commitGroup(calls);
@@ -53,12 +66,16 @@ export function publishCommits<C>(deps: PublishCommitDeps<C>): { add(call: C): v
     syncing = true;
     deps.syncWal((err) => {
       syncing = false;
+      const released = release;
+      release = undefined;
+      released?.();
       if (err !== null) {
         // Retrying an fsync that failed can report success for writes the kernel dropped:
         // nothing is answered as durable from here on.
-        failed = new Error(`The database could not be synced to disk: ${err.message}`);
-        for (const call of calls) deps.answer(call, { ok: false, error: failed });
-        deps.onSyncFailure(failed);
+        const error = new Error(`The database could not be synced to disk: ${err.message}`);
+        failed = error;
+        for (const call of calls) deps.answer(call, { ok: false, error });
+        deps.onSyncFailure(error);
         return flush();
       }
       calls.forEach((call, i) => deps.answer(call, outcomes[i]!));
@@ -71,5 +88,11 @@ export function publishCommits<C>(deps: PublishCommitDeps<C>): { add(call: C): v
       waiting.push(call);
     },
     flush,
+    close(then) {
+      failed ??= new Error('The store is closed.');
+      if (syncing) release = then;
+      else then();
+      flush();
+    },
   };
 }

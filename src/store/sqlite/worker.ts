@@ -1,6 +1,6 @@
 // The embedded store's thread. node:sqlite is synchronous, so the server runs it here:
 // queries never block the event loop that serves HTTP and sends deliveries.
-import { constants, fsync, openSync } from 'node:fs';
+import { closeSync, constants, fsync, openSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openSqliteSync, type SyncStore } from './store.ts';
 import type { SqliteDb } from './db.ts';
@@ -97,6 +97,8 @@ function drain(): void {
   for (const call of calls) {
     if (isPublish(call)) publishes.add(call);
     else run(call);
+    // The descriptor goes once the sync under way (its answers were committed before) ends.
+    if (call.method === 'close') publishes.close(() => closeSync(walFd));
   }
   publishes.flush();
 }
