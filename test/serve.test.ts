@@ -273,6 +273,20 @@ describe('serve: settings from flags and environment', () => {
       await busy.release();
     }
   });
+
+  it('a second server on the same DATA_DIR stops with a one-line message, and the first goes on', async () => {
+    const dataDir = tempDir();
+    const first = await serve(['--port', '0', '--data-dir', dataDir]);
+    try {
+      const r = await run(['serve', '--port', '0', '--data-dir', dataDir]);
+      const line = assertOneLineFailure(r, 'DATA_DIR in use');
+      assert.match(line, /Another itwin-webhooks server is using DATA_DIR/);
+      assert.ok(line.includes(dataDir), `"${line}" should name the directory`);
+      assert.equal((await fetch(`${first.url}/webhooks`)).status, 401, 'the first server still answers');
+    } finally {
+      await first.stop();
+    }
+  });
 });
 
 // ---------------------------------------------------------------- banner and signals

@@ -25,6 +25,11 @@ export class SqliteDb {
   private readonly db: DatabaseSync;
   private readonly statements = new Map<string, Prepared>();
   private depth = 0;
+  /**
+   * Undo actions for state kept outside the database (in memory) by the open transaction,
+   * one list per savepoint level: they run, newest first, if that level rolls back.
+   */
+  private undo: Array<Array<() => void>> = [];
 
   constructor(path: string) {
     this.path = path;
@@ -122,20 +127,57 @@ export class SqliteDb {
     if (relaxed) this.db.exec('PRAGMA synchronous = NORMAL');
     this.db.exec('BEGIN IMMEDIATE');
     this.depth++;
+    this.undo = [[]];
     try {
       const result = fn();
       this.db.exec('COMMIT');
       return result;
     } catch (err) {
       if (this.db.isTransaction) this.db.exec('ROLLBACK');
+      for (const level of this.undo.reverse()) runUndo(level);
       throw err;
     } finally {
+      this.undo = [];
       this.depth--;
       if (relaxed) this.db.exec('PRAGMA synchronous = FULL');
     }
   }
 
+  /**
+   * Runs fn in a savepoint of the open transaction: if fn throws, what it wrote (and the
+   * in-memory changes it registered with onRollback) is undone and the error rethrown;
+   * the rest of the transaction stands.
+   */
+  savepoint<T>(fn: () => T): T {
+    if (this.depth === 0) throw new Error('savepoint() needs an open transaction (inside tx()).');
+    this.db.exec('SAVEPOINT sp');
+    this.undo.push([]);
+    try {
+      const result = fn();
+      this.db.exec('RELEASE sp');
+      // Released: its changes now belong to the enclosing level, and roll back with it.
+      const done = this.undo.pop()!;
+      this.undo.at(-1)!.push(...done);
+      return result;
+    } catch (err) {
+      this.db.exec('ROLLBACK TO sp');
+      this.db.exec('RELEASE sp');
+      runUndo(this.undo.pop()!);
+      throw err;
+    }
+  }
+
+  /** Registers how to undo an in-memory change made inside the open transaction, should it roll back. */
+  onRollback(undo: () => void): void {
+    if (this.depth === 0) throw new Error('onRollback() needs an open transaction (inside tx()).');
+    this.undo.at(-1)!.push(undo);
+  }
+
   close(): void {
     if (this.db.isOpen) this.db.close();
   }
+}
+
+function runUndo(actions: Array<() => void>): void {
+  for (let i = actions.length - 1; i >= 0; i--) actions[i]!();
 }

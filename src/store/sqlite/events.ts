@@ -1,6 +1,7 @@
 import type { EventsRepo, Sync, NewEvent, PublishedEvent } from '../types.ts';
 import type { SqliteDb } from './db.ts';
 import { markLaneReady } from './lanes.ts';
+import type { RecentMessageIds } from './recentMessageIds.ts';
 
 const MATCH_ITWIN = `
   SELECT s.webhook_id FROM webhook_subscriptions s JOIN webhooks w ON w.id = s.webhook_id
@@ -9,13 +10,17 @@ const MATCH_ACCOUNT = `
   SELECT s.webhook_id FROM webhook_subscriptions s JOIN webhooks w ON w.id = s.webhook_id
   WHERE s.event_type = $type AND s.scope = 'Account' AND s.scope_id = $scopeId AND w.active = 1`;
 
-export function eventsRepo(db: SqliteDb): Sync<EventsRepo> {
-  const insertEvent = (e: NewEvent, now: number, matched: number): number =>
-    db.run(
+/** `messageIds` is the idempotency index (recentMessageIds.ts): every event inserted here is recorded in it. */
+export function eventsRepo(db: SqliteDb, messageIds: RecentMessageIds): Sync<EventsRepo> {
+  const insertEvent = (e: NewEvent, now: number, matched: number): number => {
+    const seq = db.run(
       `INSERT INTO events (message_id, event_type, itwin_id, account_id, content, enqueued_at, publisher_client_id, matched)
        VALUES ($m, $t, $i, $a, $c, $at, $p, $n)`,
       { m: e.messageId, t: e.eventType, i: e.itwinId ?? null, a: e.accountId ?? null, c: e.contentJson, at: now, p: e.publisherClientId ?? null, n: matched },
     ).lastInsertRowid;
+    messageIds.add(e.messageId, { seq, eventType: e.eventType, enqueuedAt: now, matched });
+    return seq;
+  };
 
   const insertDelivery = (webhookId: string, eventSeq: number, now: number): number =>
     db.run(
@@ -41,12 +46,9 @@ export function eventsRepo(db: SqliteDb): Sync<EventsRepo> {
           return ids;
         };
         for (const e of events) {
-          const prior = db.get<{ event_type: string; enqueued_at: number; matched: number }>(
-            'SELECT event_type, enqueued_at, matched FROM events WHERE message_id = $m AND enqueued_at > $since ORDER BY enqueued_at DESC LIMIT 1',
-            { m: e.messageId, since: now - windowMs },
-          );
+          const prior = messageIds.find(e.messageId, now - windowMs);
           if (prior !== undefined) {
-            results.push({ messageId: e.messageId, eventType: prior.event_type, enqueuedAt: prior.enqueued_at, matchedWebhooks: prior.matched, duplicate: true });
+            results.push({ messageId: e.messageId, eventType: prior.eventType, enqueuedAt: prior.enqueuedAt, matchedWebhooks: prior.matched, duplicate: true });
             continue;
           }
           const webhookIds = new Set<string>();

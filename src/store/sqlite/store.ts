@@ -8,6 +8,7 @@ import { historyRepo } from './history.ts';
 import { clientsRepo } from './identity.ts';
 import { migrate } from './migrations.ts';
 import { queueRepo } from './queue.ts';
+import { recentMessageIds, type RecentMessageIds } from './recentMessageIds.ts';
 import { webhooksRepo } from './webhooks.ts';
 
 export const DATABASE_FILE = 'itwin-webhooks.db';
@@ -30,8 +31,12 @@ export function prepareDataDir(dataDir: string): void {
   }
 }
 
-/** Opens (and migrates) the embedded database in `dataDir`, synchronously. */
-export function openSqliteSync(dataDir: string): { db: SqliteDb; store: SyncStore } {
+/**
+ * Opens (and migrates) the embedded database in `dataDir`, synchronously. `messageIds`
+ * is the idempotency index's in-memory tail: whoever publishes a lot merges it
+ * (mergeStep) now and then.
+ */
+export function openSqliteSync(dataDir: string): { db: SqliteDb; store: SyncStore; messageIds: RecentMessageIds } {
   prepareDataDir(dataDir);
   const db = new SqliteDb(join(dataDir, DATABASE_FILE));
   try {
@@ -40,7 +45,8 @@ export function openSqliteSync(dataDir: string): { db: SqliteDb; store: SyncStor
     db.close();
     throw new StoreOpenError(`Cannot prepare the SQLite database ${db.path}: ${(err as Error).message}`);
   }
-  const events = eventsRepo(db);
+  const messageIds = recentMessageIds(db);
+  const events = eventsRepo(db, messageIds);
   const queue = queueRepo(db);
   const store: SyncStore = {
     ...clientsRepo(db),
@@ -69,7 +75,7 @@ export function openSqliteSync(dataDir: string): { db: SqliteDb; store: SyncStor
       db.close();
     },
   };
-  return { db, store };
+  return { db, store, messageIds };
 }
 
 /**

@@ -17,9 +17,11 @@ const CHECKPOINT_INTERVAL_MS = 200;
 /**
  * The embedded store on its own thread (worker.ts), behind the same async Store
  * interface. The server uses this one: the HTTP event loop never waits on SQLite.
+ * `mergeAfter`: how many recent message ids start a merge into the idempotency table
+ * (recentMessageIds.ts; tests lower it).
  */
-export async function openThreadedSqliteStore(dataDir: string): Promise<Store> {
-  const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData: { dataDir } });
+export async function openThreadedSqliteStore(dataDir: string, options: { mergeAfter?: number } = {}): Promise<Store> {
+  const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData: { dataDir, mergeAfter: options.mergeAfter } });
   const methods = await new Promise<string[]>((resolve, reject) => {
     const onExit = (code: number) => reject(new StoreOpenError(`The SQLite thread stopped (${code}) before the store was open.`));
     worker.once('error', reject);

@@ -2,9 +2,16 @@
 // queries never block the event loop that serves HTTP and sends deliveries.
 import { closeSync, constants, fsync, openSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { openSqliteSync, type SyncStore } from './store.ts';
+import { openSqliteSync, prepareDataDir, type SyncStore } from './store.ts';
 import type { SqliteDb } from './db.ts';
 import { publishCommits, type Outcome } from './publishCommits.ts';
+import type { RecentMessageIds } from './recentMessageIds.ts';
+import { lockDataDir } from './serverLock.ts';
+
+export interface WorkerData {
+  dataDir: string;
+  mergeAfter?: number;
+}
 
 export interface Call {
   id: number;
@@ -28,14 +35,20 @@ function serialize(err: unknown): SerializedError {
 const port = parentPort!;
 let db: SqliteDb;
 let store: SyncStore;
+let messageIds: RecentMessageIds;
 let walFd: number;
+let serverLock: { release(): void } | undefined;
 try {
-  ({ db, store } = openSqliteSync((workerData as { dataDir: string }).dataDir));
+  const { dataDir } = workerData as WorkerData;
+  prepareDataDir(dataDir);
+  serverLock = lockDataDir(dataDir);
+  ({ db, store, messageIds } = openSqliteSync(dataDir));
   // The WAL file lives as long as the database is open (SQLite resets it in place), so one
   // descriptor serves every sync; an fsync through any descriptor syncs all of a file's writes.
   walFd = openSync(`${db.path}-wal`, constants.O_RDONLY | constants.O_CREAT, 0o600);
   port.postMessage({ type: 'ready', methods: Object.keys(store) });
 } catch (err) {
+  serverLock?.release();
   port.postMessage({ type: 'failed', error: serialize(err) });
 }
 
@@ -63,13 +76,9 @@ const publishes = publishCommits<Call>({
       }
       // Together, each runs in its own savepoint: one failing undoes none of the others.
       for (const call of calls) {
-        db.exec('SAVEPOINT publish');
         try {
-          outcomes.push({ ok: true, value: invoke(call) });
-          db.exec('RELEASE publish');
+          outcomes.push({ ok: true, value: db.savepoint(() => invoke(call)) });
         } catch (error) {
-          db.exec('ROLLBACK TO publish');
-          db.exec('RELEASE publish');
           outcomes.push({ ok: false, error });
         }
       }
@@ -86,6 +95,34 @@ const isPublish = (c: Call) => c.method === 'publishEvents' || c.method === 'pub
 
 let queue: Call[] = [];
 let scheduled = false;
+let closed = false;
+
+/** Whether a merge step of the idempotency index's tail is scheduled. */
+let merging = false;
+const MERGE_RETRY_MS = 1000;
+
+/**
+ * Moves the idempotency index's in-memory tail into its table, one chunk per turn of the
+ * event loop, so that claims, results and publishes run between chunks.
+ */
+function mergeSoon(delayMs = 0): void {
+  if (merging || closed || !messageIds.due((workerData as WorkerData).mergeAfter)) return;
+  merging = true;
+  const step = () => {
+    merging = false;
+    if (closed) return;
+    try {
+      messageIds.mergeStep();
+    } catch {
+      // Nothing is lost (the tail stays in memory, the events in their table): try again later.
+      mergeSoon(MERGE_RETRY_MS);
+      return;
+    }
+    mergeSoon();
+  };
+  if (delayMs > 0) setTimeout(step, delayMs);
+  else setImmediate(step);
+}
 
 function drain(): void {
   scheduled = false;
@@ -97,10 +134,15 @@ function drain(): void {
   for (const call of calls) {
     if (isPublish(call)) publishes.add(call);
     else run(call);
-    // The descriptor goes once the sync under way (its answers were committed before) ends.
-    if (call.method === 'close') publishes.close(() => closeSync(walFd));
+    if (call.method === 'close') {
+      closed = true;
+      // The descriptor goes once the sync under way (its answers were committed before) ends.
+      publishes.close(() => closeSync(walFd));
+      serverLock?.release();
+    }
   }
   publishes.flush();
+  mergeSoon();
 }
 
 port.on('message', (call: Call) => {
