@@ -18,7 +18,7 @@ export function eventsRepo(db: SqliteDb, messageIds: RecentMessageIds): Sync<Eve
        VALUES ($m, $t, $i, $a, $c, $at, $p, $n)`,
       { m: e.messageId, t: e.eventType, i: e.itwinId ?? null, a: e.accountId ?? null, c: e.contentJson, at: now, p: e.publisherClientId ?? null, n: matched },
     ).lastInsertRowid;
-    messageIds.add(e.messageId, { seq, eventType: e.eventType, enqueuedAt: now, matched });
+    messageIds.add(e.messageId, seq);
     return seq;
   };
 

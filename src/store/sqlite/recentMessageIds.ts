@@ -10,7 +10,7 @@ export interface KnownEvent {
 
 /** Rows moved into the index per merge transaction: each holds the store thread a few ms. */
 export const MERGE_CHUNK = 2_000;
-/** Recent message ids kept in memory before a merge starts (about 150 bytes each). */
+/** Recent message ids kept in memory before a merge starts (about 100 bytes each). */
 export const MERGE_AFTER = 50_000;
 
 const WATERMARK = 'event_ids_upto';
@@ -30,20 +30,18 @@ const WATERMARK = 'event_ids_upto';
  * (the server takes a lock: serverLock.ts).
  */
 export function recentMessageIds(db: SqliteDb) {
-  const recent = new Map<string, KnownEvent>();
+  /** Message id → seq of its newest event. Numbers only: no object per id for the garbage collector to trace. */
+  const recent = new Map<string, number>();
   let loaded = false;
   /** A merge under way: the tail as it was when it began, sorted by id, and how far it has got. */
-  let merge: { upTo: number; entries: Array<[string, KnownEvent]>; done: number } | undefined;
+  let merge: { upTo: number; entries: Array<[string, number]>; done: number } | undefined;
 
   const load = () => {
     if (loaded) return;
     const upTo = Number(db.get<{ value: string }>('SELECT value FROM meta WHERE key = $k', { k: WATERMARK })?.value ?? 0);
-    const rows = db.all<{ seq: number; message_id: string; event_type: string; enqueued_at: number; matched: number }>(
-      'SELECT seq, message_id, event_type, enqueued_at, matched FROM events WHERE seq > $upTo ORDER BY seq',
-      { upTo },
-    );
+    const rows = db.all<{ seq: number; message_id: string }>('SELECT seq, message_id FROM events WHERE seq > $upTo ORDER BY seq', { upTo });
     // In seq order: a later event with the same id (outside the window of the first) wins.
-    for (const r of rows) recent.set(r.message_id, { seq: r.seq, eventType: r.event_type, enqueuedAt: r.enqueued_at, matched: r.matched });
+    for (const r of rows) recent.set(r.message_id, r.seq);
     loaded = true;
   };
 
@@ -52,8 +50,11 @@ export function recentMessageIds(db: SqliteDb) {
     find(messageId: string, since: number): KnownEvent | undefined {
       load();
       // The tail holds the newest event of any id it has: if that one is too old, so are the others.
-      const hit = recent.get(messageId);
-      if (hit !== undefined) return hit.enqueuedAt > since ? hit : undefined;
+      const seq = recent.get(messageId);
+      if (seq !== undefined) {
+        const hit = db.get<{ event_type: string; enqueued_at: number; matched: number }>('SELECT event_type, enqueued_at, matched FROM events WHERE seq = $seq', { seq })!;
+        return hit.enqueued_at > since ? { seq, eventType: hit.event_type, enqueuedAt: hit.enqueued_at, matched: hit.matched } : undefined;
+      }
       const row = db.get<{ seq: number; event_type: string; enqueued_at: number; matched: number }>(
         `SELECT e.seq, e.event_type, e.enqueued_at, e.matched FROM event_ids k JOIN events e ON e.seq = k.seq
          WHERE k.message_id = $m AND k.enqueued_at > $since ORDER BY k.enqueued_at DESC LIMIT 1`,
@@ -63,10 +64,10 @@ export function recentMessageIds(db: SqliteDb) {
     },
 
     /** Records an event inserted by the open transaction; forgotten again if it rolls back. */
-    add(messageId: string, event: KnownEvent): void {
+    add(messageId: string, seq: number): void {
       load();
       const before = recent.get(messageId);
-      recent.set(messageId, event);
+      recent.set(messageId, seq);
       db.onRollback(() => (before === undefined ? recent.delete(messageId) : recent.set(messageId, before)));
     },
 
@@ -90,7 +91,7 @@ export function recentMessageIds(db: SqliteDb) {
       if (merge === undefined) {
         if (recent.size === 0) return false;
         let upTo = 0;
-        for (const e of recent.values()) upTo = Math.max(upTo, e.seq);
+        for (const seq of recent.values()) upTo = Math.max(upTo, seq);
         // In the table's key order, so that ids sharing an index page are written together.
         const entries = [...recent].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
         merge = { upTo, entries, done: 0 };
@@ -99,9 +100,8 @@ export function recentMessageIds(db: SqliteDb) {
       db.tx(() => {
         const end = Math.min(m.entries.length, m.done + chunk);
         for (let i = m.done; i < end; i++) {
-          const [id, e] = m.entries[i]!;
           // A replay after a crash meets rows it wrote already.
-          db.run('INSERT OR IGNORE INTO event_ids (message_id, enqueued_at, seq) VALUES ($m, $at, $seq)', { m: id, at: e.enqueuedAt, seq: e.seq });
+          db.run('INSERT OR IGNORE INTO event_ids (message_id, enqueued_at, seq) SELECT message_id, enqueued_at, seq FROM events WHERE seq = $seq', { seq: m.entries[i]![1] });
         }
         if (end === m.entries.length) {
           db.run('INSERT INTO meta (key, value) VALUES ($k, $v) ON CONFLICT (key) DO UPDATE SET value = $v', { k: WATERMARK, v: String(m.upTo) });
@@ -110,7 +110,7 @@ export function recentMessageIds(db: SqliteDb) {
       }, { relaxed: true });
       if (m.done < m.entries.length) return true;
       // What publishes added during the merge stays: it is after the watermark.
-      for (const [id, e] of m.entries) if (recent.get(id) === e) recent.delete(id);
+      for (const [id, seq] of m.entries) if (recent.get(id) === seq) recent.delete(id);
       merge = undefined;
       return false;
     },
