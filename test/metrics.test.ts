@@ -31,6 +31,13 @@ test('GET /metrics exposes the delivery metrics in Prometheus text format, witho
     assert.ok((await value('itwin_webhooks_oldest_due_delivery_age_seconds')) !== undefined);
     assert.equal(await value('itwin_webhooks_events_published_total{result="accepted"}'), 1);
     assert.equal(await value('itwin_webhooks_deliveries_created_total'), 2);
+    // A batch: two new events and one messageId seen before.
+    const event = (messageId: string) => ({ eventType: 'iModels.iModelCreated.v1', accountId: sub.accountId, messageId, content: { imodelId: randomUUID(), userId: randomUUID() } });
+    const repeated = randomUUID();
+    await h.publish(pub, event(repeated));
+    await h.publish(pub, { events: [event(randomUUID()), event(repeated), event(randomUUID())] });
+    assert.equal(await value('itwin_webhooks_events_published_total{result="accepted"}'), 4);
+    assert.equal(await value('itwin_webhooks_events_published_total{result="duplicate"}'), 1);
     for (const name of [
       'itwin_webhooks_delivery_attempt_duration_seconds_bucket',
       'itwin_webhooks_dispatcher_loop_errors_total',

@@ -34,10 +34,14 @@ export function createPublisher(deps: {
         ? (await claimAlong((claim) => publishAndClaim(events, claim.now, IDEMPOTENCY_WINDOW_MS, claim))).results
         : await store.publishEvents(events, now(), IDEMPOTENCY_WINDOW_MS);
       let fanned = 0;
+      let duplicates = 0;
       for (const r of results) {
-        metrics.eventsPublished.inc({ result: r.duplicate ? 'duplicate' : 'accepted' });
-        if (!r.duplicate) fanned += r.matchedWebhooks;
+        if (r.duplicate) duplicates++;
+        else fanned += r.matchedWebhooks;
       }
+      // Once per batch: prom-client hashes the labels at every call.
+      if (duplicates < results.length) metrics.eventsPublished.inc({ result: 'accepted' }, results.length - duplicates);
+      if (duplicates > 0) metrics.eventsPublished.inc({ result: 'duplicate' }, duplicates);
       if (fanned > 0) {
         metrics.deliveriesCreated.inc(fanned);
         if (!handedOver) wake();
