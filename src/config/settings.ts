@@ -33,7 +33,7 @@ export interface SettingSpec {
 export const SETTINGS = {
   // --- data store
   dataDir: { flag: '--data-dir', env: 'DATA_DIR', kind: { type: 'string' }, default: './data', group: 'store',
-    description: 'Directory of the embedded SQLite store and the generated encryption key.' },
+    description: 'Directory of the embedded SQLite store and the generated encryption key. One server at a time may use it (it holds a lock on DATA_DIR/server.lock).' },
   databaseUrl: { flag: '--database-url', env: 'DATABASE_URL', kind: { type: 'url', protocols: ['postgres:', 'postgresql:'] }, group: 'store',
     description: 'PostgreSQL connection URL. When set, PostgreSQL is the store instead of SQLite (and ENCRYPTION_KEY is required).' },
   databaseSchema: { flag: '--database-schema', env: 'DATABASE_SCHEMA', kind: { type: 'string' }, default: 'itwin_webhooks', group: 'store',

@@ -182,13 +182,13 @@ export const MIGRATIONS: Migration[] = [
       -- Message ids of the events up to meta 'event_ids_upto'; those after it are kept in
       -- memory and merged in, sorted, in batches (recentMessageIds.ts). An index on events
       -- wrote one page per published event, since message ids are random.
+      -- The window is checked on the event itself (a hit is rare: a repeated publish).
       CREATE TABLE event_ids (
-        message_id  TEXT NOT NULL,
-        enqueued_at INTEGER NOT NULL,
-        seq         INTEGER NOT NULL,
-        PRIMARY KEY (message_id, enqueued_at, seq)
+        message_id TEXT NOT NULL,
+        seq        INTEGER NOT NULL,
+        PRIMARY KEY (message_id, seq)
       ) WITHOUT ROWID;
-      INSERT INTO event_ids (message_id, enqueued_at, seq) SELECT message_id, enqueued_at, seq FROM events ORDER BY message_id, enqueued_at, seq;
+      INSERT INTO event_ids (message_id, seq) SELECT message_id, seq FROM events ORDER BY message_id, seq;
       INSERT INTO meta (key, value) VALUES ('event_ids_upto', (SELECT CAST(COALESCE(MAX(seq), 0) AS TEXT) FROM events))
         ON CONFLICT (key) DO UPDATE SET value = excluded.value;
       DROP INDEX events_message;

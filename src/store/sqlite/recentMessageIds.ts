@@ -55,12 +55,13 @@ export function recentMessageIds(db: SqliteDb) {
         const hit = db.get<{ event_type: string; enqueued_at: number; matched: number }>('SELECT event_type, enqueued_at, matched FROM events WHERE seq = $seq', { seq })!;
         return hit.enqueued_at > since ? { seq, eventType: hit.event_type, enqueuedAt: hit.enqueued_at, matched: hit.matched } : undefined;
       }
+      // The newest event of the id (a later seq is a later publish); if it is too old, so are the others.
       const row = db.get<{ seq: number; event_type: string; enqueued_at: number; matched: number }>(
         `SELECT e.seq, e.event_type, e.enqueued_at, e.matched FROM event_ids k JOIN events e ON e.seq = k.seq
-         WHERE k.message_id = $m AND k.enqueued_at > $since ORDER BY k.enqueued_at DESC LIMIT 1`,
-        { m: messageId, since },
+         WHERE k.message_id = $m ORDER BY k.seq DESC LIMIT 1`,
+        { m: messageId },
       );
-      return row && { seq: row.seq, eventType: row.event_type, enqueuedAt: row.enqueued_at, matched: row.matched };
+      return row !== undefined && row.enqueued_at > since ? { seq: row.seq, eventType: row.event_type, enqueuedAt: row.enqueued_at, matched: row.matched } : undefined;
     },
 
     /** Records an event inserted by the open transaction; forgotten again if it rolls back. */
@@ -101,7 +102,8 @@ export function recentMessageIds(db: SqliteDb) {
         const end = Math.min(m.entries.length, m.done + chunk);
         for (let i = m.done; i < end; i++) {
           // A replay after a crash meets rows it wrote already.
-          db.run('INSERT OR IGNORE INTO event_ids (message_id, enqueued_at, seq) SELECT message_id, enqueued_at, seq FROM events WHERE seq = $seq', { seq: m.entries[i]![1] });
+          const [id, seq] = m.entries[i]!;
+          db.run('INSERT OR IGNORE INTO event_ids (message_id, seq) VALUES ($m, $seq)', { m: id, seq });
         }
         if (end === m.entries.length) {
           db.run('INSERT INTO meta (key, value) VALUES ($k, $v) ON CONFLICT (key) DO UPDATE SET value = $v', { k: WATERMARK, v: String(m.upTo) });
