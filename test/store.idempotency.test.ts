@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { SqliteDb } from '../src/store/sqlite/db.ts';
+import { createIdFilter } from '../src/store/sqlite/idFilter.ts';
 import { openSqliteSync } from '../src/store/sqlite/store.ts';
 import { openThreadedSqliteStore } from '../src/store/sqlite/threaded.ts';
 import type { NewEvent } from '../src/store/types.ts';
@@ -25,8 +26,8 @@ function tempDir(): string {
 }
 
 /** Opens the store in `dir` (set up with one webhook on first use) and a maker of events it matches. */
-function open(dir: string) {
-  const opened = openSqliteSync(dir);
+function open(dir: string, filterMinCapacity?: number) {
+  const opened = openSqliteSync(dir, { messageIds: { filterMinCapacity } });
   const { store } = opened;
   const itwin = 'b3a3a0c5-0f54-4a36-9d6e-3b4b1d2e0a11';
   if (opened.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM webhooks')!.n === 0) {
@@ -146,6 +147,90 @@ describe('sqlite idempotency: recent ids in memory, merged into event_ids', () =
       assert.equal(s.messageIds.size, 0, 'nothing left after the watermark');
       assert.deepEqual(s.duplicates([...ids, randomUUID()], t0 + 1), [true, true, false]);
       assert.equal(s.db.get("SELECT name FROM sqlite_schema WHERE name = 'events_message'"), undefined);
+    } finally {
+      s.store.close();
+    }
+  });
+});
+
+describe('sqlite idempotency: the filter of event_ids', () => {
+  it('never forgets an id it was given, and claims few it was not', () => {
+    const f = createIdFilter(20_000);
+    const added = Array.from({ length: 20_000 }, () => randomUUID());
+    for (const id of added) f.add(id);
+    assert.equal(f.count, 20_000);
+    assert.ok(added.every((id) => f.has(id)));
+    const others = Array.from({ length: 20_000 }, () => randomUUID()).filter((id) => f.has(id)).length;
+    assert.ok(others < 600, `${others} of 20,000 unknown ids claimed (about 1 % expected)`);
+  });
+
+  it('once built, answers new ids without reading the table, and finds every merged one', () => {
+    const s = open(tempDir());
+    try {
+      const ids = Array.from({ length: 30 }, () => randomUUID());
+      s.duplicates(ids, t0);
+      while (s.messageIds.mergeStep(10));
+      assert.ok(s.messageIds.buildDue() && !s.messageIds.filtered);
+      // Until the filter is complete, a new id is looked up in the table.
+      const before = s.messageIds.tableLookups;
+      s.duplicates([randomUUID()], t0 + 1);
+      assert.equal(s.messageIds.tableLookups, before + 1);
+      while (s.messageIds.buildStep(7));
+      assert.ok(s.messageIds.filtered && !s.messageIds.buildDue());
+      while (s.messageIds.mergeStep(10));
+      const fresh = Array.from({ length: 200 }, () => randomUUID());
+      const lookups = s.messageIds.tableLookups;
+      assert.deepEqual(s.duplicates(fresh, t0 + 2), fresh.map(() => false));
+      assert.ok(s.messageIds.tableLookups - lookups < 10, `${s.messageIds.tableLookups - lookups} of 200 new ids read the table`);
+      assert.deepEqual(s.duplicates(ids, t0 + 3), ids.map(() => true));
+    } finally {
+      s.store.close();
+    }
+  });
+
+  it('holds the ids merged while it was being built, also those before the place it had read to', () => {
+    const dir = tempDir();
+    let s = open(dir);
+    const first = Array.from({ length: 20 }, () => randomUUID());
+    s.duplicates(first, t0);
+    while (s.messageIds.mergeStep(10));
+    s.store.close();
+    // A restart: the filter is built again from the table; stop after the first 5 ids.
+    s = open(dir);
+    try {
+      s.messageIds.load();
+      assert.equal(s.messageIds.buildStep(5), true);
+      // Ids that sort before any random UUID, so before the place the build has read to.
+      const early = Array.from({ length: 10 }, () => `00000000-0000-4000-8000-${randomUUID().slice(-12)}`);
+      s.duplicates(early, t0 + 1);
+      while (s.messageIds.mergeStep(4));
+      while (s.messageIds.buildStep(5));
+      assert.ok(s.messageIds.filtered);
+      assert.deepEqual(s.duplicates([...first, ...early], t0 + 2), [...first, ...early].map(() => true));
+    } finally {
+      s.store.close();
+    }
+  });
+
+  it('grows when full: a larger one is built from the table while the full one keeps answering', () => {
+    const s = open(tempDir(), 16);
+    try {
+      const ids = Array.from({ length: 40 }, () => randomUUID());
+      s.duplicates(ids.slice(0, 10), t0);
+      while (s.messageIds.buildStep());
+      while (s.messageIds.mergeStep());
+      assert.ok(s.messageIds.filtered && !s.messageIds.buildDue());
+      // 30 more ids: past the capacity of 16, so a new filter (for 2 × 40) is started.
+      s.duplicates(ids.slice(10), t0 + 1);
+      while (s.messageIds.mergeStep());
+      assert.ok(s.messageIds.buildDue(), 'a larger filter is being built');
+      assert.deepEqual(s.duplicates(ids, t0 + 2), ids.map(() => true), 'the full one still answers');
+      while (s.messageIds.buildStep(3));
+      assert.deepEqual(s.duplicates(ids, t0 + 3), ids.map(() => true));
+      const fresh = Array.from({ length: 100 }, () => randomUUID());
+      const lookups = s.messageIds.tableLookups;
+      s.duplicates(fresh, t0 + 4);
+      assert.ok(s.messageIds.tableLookups - lookups < 10, 'the new filter is selective again');
     } finally {
       s.store.close();
     }

@@ -1,4 +1,5 @@
 import type { SqliteDb } from './db.ts';
+import { createIdFilter, type IdFilter } from './idFilter.ts';
 
 /** What a repeated publish of a messageId answers with. */
 export interface KnownEvent {
@@ -15,6 +16,13 @@ export const MERGE_AFTER = 50_000;
 
 const WATERMARK = 'event_ids_upto';
 
+/** The filter of event_ids is sized for at least this many ids, and twice as many as it holds. */
+export const FILTER_MIN_CAPACITY = 1 << 20;
+/** Nor beyond this many (40 MB): past it, every new id is looked up in the table. */
+export const FILTER_MAX_CAPACITY = 32 << 20;
+/** Ids read per step while the filter is built (at start, or when it grows). */
+export const FILTER_CHUNK = 20_000;
+
 /**
  * The idempotency index in two parts. `event_ids` (a table keyed by message id) holds the
  * events up to a watermark; the events after it are held here, in memory, and moved into
@@ -28,13 +36,29 @@ const WATERMARK = 'event_ids_upto';
  *
  * The tail lives in one process, so one server at a time may use an embedded store
  * (the server takes a lock: serverLock.ts).
+ *
+ * A Bloom filter of the table's ids (idFilter.ts), built in the background from the
+ * table when the store opens and kept up by the merges, answers most lookups of a new id
+ * without reading the table. Until it is complete, every lookup reads the table.
  */
-export function recentMessageIds(db: SqliteDb) {
+export function recentMessageIds(db: SqliteDb, options: { filterMinCapacity?: number } = {}) {
   /** Message id → seq of its newest event. Numbers only: no object per id for the garbage collector to trace. */
   const recent = new Map<string, number>();
   let loaded = false;
   /** A merge under way: the tail as it was when it began, sorted by id, and how far it has got. */
   let merge: { upTo: number; entries: Array<[string, number]>; done: number } | undefined;
+  /** Holds every id in event_ids (and a few more); undefined until first built. */
+  let filter: IdFilter | undefined;
+  /** A filter being filled from the table, in key order, `after` the last id read. */
+  let building: { filter: IdFilter; after: string } | undefined;
+  let tableLookups = 0;
+
+  const startBuild = (ids: number) => {
+    const capacity = Math.max(options.filterMinCapacity ?? FILTER_MIN_CAPACITY, 2 * ids);
+    // Too many ids for a filter of bounded size: the one there is (if any) stays, less
+    // and less selective, and the other lookups read the table.
+    building = capacity > FILTER_MAX_CAPACITY ? undefined : { filter: createIdFilter(capacity), after: '' };
+  };
 
   const load = () => {
     if (loaded) return;
@@ -42,10 +66,15 @@ export function recentMessageIds(db: SqliteDb) {
     const rows = db.all<{ seq: number; message_id: string }>('SELECT seq, message_id FROM events WHERE seq > $upTo ORDER BY seq', { upTo });
     // In seq order: a later event with the same id (outside the window of the first) wins.
     for (const r of rows) recent.set(r.message_id, r.seq);
+    // At most one id per event: the newest seq bounds the table's size without counting it.
+    startBuild(Number(db.get<{ n: number | null }>('SELECT MAX(seq) AS n FROM events')?.n ?? 0));
     loaded = true;
   };
 
   return {
+    /** Reads the tail back and starts building the filter (otherwise done at first use). */
+    load,
+
     /** The newest event published with this messageId after `since`, if any. */
     find(messageId: string, since: number): KnownEvent | undefined {
       load();
@@ -55,6 +84,8 @@ export function recentMessageIds(db: SqliteDb) {
         const hit = db.get<{ event_type: string; enqueued_at: number; matched: number }>('SELECT event_type, enqueued_at, matched FROM events WHERE seq = $seq', { seq })!;
         return hit.enqueued_at > since ? { seq, eventType: hit.event_type, enqueuedAt: hit.enqueued_at, matched: hit.matched } : undefined;
       }
+      if (filter !== undefined && !filter.has(messageId)) return undefined;
+      tableLookups++;
       // The newest event of the id (a later seq is a later publish); if it is too old, so are the others.
       const row = db.get<{ seq: number; event_type: string; enqueued_at: number; matched: number }>(
         `SELECT e.seq, e.event_type, e.enqueued_at, e.matched FROM event_ids k JOIN events e ON e.seq = k.seq
@@ -75,6 +106,53 @@ export function recentMessageIds(db: SqliteDb) {
     /** Message ids not in the table yet. */
     get size(): number {
       return recent.size;
+    },
+
+    /** Lookups that read the table (those the filter could not answer). */
+    get tableLookups(): number {
+      return tableLookups;
+    },
+
+    /** Whether the filter is complete, answering lookups of new ids without the table. */
+    get filtered(): boolean {
+      return filter !== undefined;
+    },
+
+    /** Whether background work is due: building the filter, or a merge (see `due`). */
+    workDue(mergeAfter = MERGE_AFTER): boolean {
+      return building !== undefined || this.due(mergeAfter);
+    },
+
+    /**
+     * One chunk of background work, in one transaction (call outside any): the filter
+     * first (until it is complete, every new id is looked up in the table), else a merge.
+     */
+    workStep(mergeAfter = MERGE_AFTER): void {
+      if (building !== undefined) this.buildStep();
+      else if (this.due(mergeAfter)) this.mergeStep();
+    },
+
+    /** Whether buildStep has work: the filter is being built. */
+    buildDue(): boolean {
+      return building !== undefined;
+    },
+
+    /** Reads up to `chunk` ids of the table into the filter being built; returns whether more remain. */
+    buildStep(chunk = FILTER_CHUNK): boolean {
+      const b = building;
+      if (b === undefined) return false;
+      const ids = db.all<{ message_id: string }>('SELECT message_id FROM event_ids WHERE message_id > $after ORDER BY message_id LIMIT CAST($n AS INTEGER)', {
+        after: b.after,
+        n: chunk,
+      });
+      for (const r of ids) b.filter.add(r.message_id);
+      if (ids.length === chunk) {
+        b.after = ids[ids.length - 1]!.message_id;
+        return true;
+      }
+      filter = b.filter;
+      building = undefined;
+      return false;
     },
 
     /** Whether mergeStep has work: a merge under way, or a tail of at least `after` ids. */
@@ -104,6 +182,11 @@ export function recentMessageIds(db: SqliteDb) {
           // A replay after a crash meets rows it wrote already.
           const [id, seq] = m.entries[i]!;
           db.run('INSERT OR IGNORE INTO event_ids (message_id, seq) VALUES ($m, $seq)', { m: id, seq });
+          // Before the table has it: a filter may then hold an id the table does not (should
+          // this transaction fail), never the other way round. The one being built may
+          // already have read past this id's place.
+          filter?.add(id);
+          building?.filter.add(id);
         }
         if (end === m.entries.length) {
           db.run('INSERT INTO meta (key, value) VALUES ($k, $v) ON CONFLICT (key) DO UPDATE SET value = $v', { k: WATERMARK, v: String(m.upTo) });
@@ -114,6 +197,8 @@ export function recentMessageIds(db: SqliteDb) {
       // What publishes added during the merge stays: it is after the watermark.
       for (const [id, seq] of m.entries) if (recent.get(id) === seq) recent.delete(id);
       merge = undefined;
+      // Full: build a larger one from the table (this one keeps answering meanwhile).
+      if (filter !== undefined && building === undefined && filter.count > filter.capacity) startBuild(filter.count);
       return false;
     },
   };

@@ -36,7 +36,10 @@ export function prepareDataDir(dataDir: string): void {
  * is the idempotency index's in-memory tail: whoever publishes a lot merges it
  * (mergeStep) now and then.
  */
-export function openSqliteSync(dataDir: string): { db: SqliteDb; store: SyncStore; messageIds: RecentMessageIds } {
+export function openSqliteSync(
+  dataDir: string,
+  options: { messageIds?: Parameters<typeof recentMessageIds>[1] } = {},
+): { db: SqliteDb; store: SyncStore; messageIds: RecentMessageIds } {
   prepareDataDir(dataDir);
   const db = new SqliteDb(join(dataDir, DATABASE_FILE));
   try {
@@ -45,7 +48,7 @@ export function openSqliteSync(dataDir: string): { db: SqliteDb; store: SyncStor
     db.close();
     throw new StoreOpenError(`Cannot prepare the SQLite database ${db.path}: ${(err as Error).message}`);
   }
-  const messageIds = recentMessageIds(db);
+  const messageIds = recentMessageIds(db, options.messageIds);
   const events = eventsRepo(db, messageIds);
   const queue = queueRepo(db);
   const store: SyncStore = {

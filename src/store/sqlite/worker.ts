@@ -43,6 +43,8 @@ try {
   prepareDataDir(dataDir);
   serverLock = lockDataDir(dataDir);
   ({ db, store, messageIds } = openSqliteSync(dataDir));
+  // The idempotency index's tail is read back before the first publish.
+  messageIds.load();
   // The WAL file lives as long as the database is open (SQLite resets it in place), so one
   // descriptor serves every sync; an fsync through any descriptor syncs all of a file's writes.
   walFd = openSync(`${db.path}-wal`, constants.O_RDONLY | constants.O_CREAT, 0o600);
@@ -102,17 +104,19 @@ let merging = false;
 const MERGE_RETRY_MS = 1000;
 
 /**
- * Moves the idempotency index's in-memory tail into its table, one chunk per turn of the
- * event loop, so that claims, results and publishes run between chunks.
+ * Builds the filter of the idempotency table and moves the index's in-memory tail into
+ * the table (recentMessageIds.ts), one chunk per turn of the event loop, so that claims,
+ * results and publishes run between chunks.
  */
 function mergeSoon(delayMs = 0): void {
-  if (merging || closed || !messageIds.due((workerData as WorkerData).mergeAfter)) return;
+  const { mergeAfter } = workerData as WorkerData;
+  if (merging || closed || !messageIds.workDue(mergeAfter)) return;
   merging = true;
   const step = () => {
     merging = false;
     if (closed) return;
     try {
-      messageIds.mergeStep();
+      messageIds.workStep(mergeAfter);
     } catch {
       // Nothing is lost (the tail stays in memory, the events in their table): try again later.
       mergeSoon(MERGE_RETRY_MS);
@@ -152,3 +156,6 @@ port.on('message', (call: Call) => {
     setImmediate(drain);
   }
 });
+
+// The filter of the idempotency table fills in the background from the start.
+if (messageIds! !== undefined) mergeSoon();
