@@ -174,8 +174,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
     void sender.send(d).then((result) => {
       inFlight--;
       lane.sending--;
-      metrics.attempts.inc({ outcome: result.outcome });
-      metrics.attemptDuration.observe({ outcome: result.outcome }, result.durationMs / 1000);
+      metrics.recordAttempt(result.outcome, result.durationMs / 1000);
       results.push(result);
       if (result.outcome === 'gone') markInactive(d.webhookId);
       next(d.webhookId, lane);

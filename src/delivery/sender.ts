@@ -113,11 +113,12 @@ export function createSender(deps: SenderDeps): Sender {
       try {
         const res = await postOnce(agent, d.callbackUrl, headers, body, post);
         const responseBody = res.body?.toString('utf8');
-        const fields = { statusCode: res.statusCode, responseBody };
         const verdict = classifyStatus(res.statusCode);
         if (verdict !== 'failure') {
-          return { deliveryId: d.id, webhookId: d.webhookId, attempt: d.attempt, startedAt, durationMs: elapsed(), error: undefined, ...fields, outcome: verdict, nextAttemptAt: undefined };
+          // A literal with every field (no spread): one object shape for every success.
+          return { deliveryId: d.id, webhookId: d.webhookId, attempt: d.attempt, startedAt, durationMs: elapsed(), statusCode: res.statusCode, error: undefined, responseBody, outcome: verdict, nextAttemptAt: undefined };
         }
+        const fields = { statusCode: res.statusCode, responseBody };
         const location = res.statusCode >= 300 && res.statusCode < 400 ? res.headers.location : undefined;
         const error = location === undefined ? `HTTP ${res.statusCode}` : `HTTP ${res.statusCode} redirect to ${String(location)} (redirects are not followed)`;
         const retryAfter = honoursRetryAfter(res.statusCode) ? parseRetryAfter(res.headers['retry-after'] as string | undefined, now()) : undefined;

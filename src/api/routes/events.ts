@@ -35,11 +35,15 @@ export const eventRoutes =
       async (request, reply) => {
         const events = await checker.check(request.body, principalOf(request).clientId);
         const results = await deps.publisher.publish(events);
+        // The new events of a batch share one enqueue time: format it once.
+        let at = NaN;
+        let iso = '';
+        const isoOf = (ms: number) => (ms === at ? iso : ((at = ms), (iso = new Date(ms).toISOString())));
         return reply.code(202).send({
           events: results.map((r) => ({
             messageId: r.messageId,
             eventType: r.eventType,
-            enqueuedDateTime: new Date(r.enqueuedAt).toISOString(),
+            enqueuedDateTime: isoOf(r.enqueuedAt),
             matchedWebhooks: r.matchedWebhooks,
           })),
         });
