@@ -10,6 +10,17 @@ export interface DeliveryEvent {
   enqueuedAt: number;
 }
 
+/** The last time formatted: deliveries go out in runs of one publish's events, which share it. */
+let lastMs = NaN;
+let lastIso = '';
+function isoTime(ms: number): string {
+  if (ms !== lastMs) {
+    lastIso = new Date(ms).toISOString();
+    lastMs = ms;
+  }
+  return lastIso;
+}
+
 /**
  * The exact body POSTed to a callback (contract §4), key order as the hosted API sends it.
  * Built by concatenation because the content is stored as JSON text: parsing and
@@ -18,7 +29,7 @@ export interface DeliveryEvent {
 export function deliveryBody(e: DeliveryEvent, webhookId: string): string {
   return (
     `{"content":${e.contentJson},"eventType":${JSON.stringify(e.eventType)},` +
-    `"enqueuedDateTime":"${new Date(e.enqueuedAt).toISOString()}",` +
+    `"enqueuedDateTime":"${isoTime(e.enqueuedAt)}",` +
     (e.itwinId === undefined ? '' : `"iTwinId":${JSON.stringify(e.itwinId)},`) +
     `"messageId":${JSON.stringify(e.messageId)},"webhookId":${JSON.stringify(webhookId)}}`
   );

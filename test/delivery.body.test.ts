@@ -1,0 +1,16 @@
+// The delivery body (contract §4): exact bytes, key order, and the event's own enqueue time.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { deliveryBody } from '../src/delivery/signing.ts';
+
+test('each body carries its own event enqueue time, whatever order events of several times are sent in', () => {
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 0, max: 4_102_444_800_000 }), { minLength: 1, maxLength: 20 }), (times) => {
+      for (const enqueuedAt of times) {
+        const body = JSON.parse(deliveryBody({ messageId: 'm', eventType: 't.v1', itwinId: undefined, contentJson: '{"a":"\\u0022"}', enqueuedAt }, 'w'));
+        assert.deepEqual(body, { content: { a: '"' }, eventType: 't.v1', enqueuedDateTime: new Date(enqueuedAt).toISOString(), messageId: 'm', webhookId: 'w' });
+      }
+    }),
+  );
+});
