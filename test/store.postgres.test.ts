@@ -58,9 +58,9 @@ describe('PostgreSQL: a connection lost in the middle of a transaction', () => {
       );
       let pid: number | undefined;
       for (let i = 0; i < 200 && pid === undefined; i++) {
-        const { rows } = await admin.query(
-          `SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%' AND query LIKE '%owner_client_id%'`,
-        );
+        // Found by what blocks it, not by its query text: pg_stat_activity may still show the
+        // connection's previous statement (COMMIT, idle) while it already waits for the lock.
+        const { rows } = await admin.query('SELECT pid FROM pg_stat_activity WHERE pg_backend_pid() = ANY (pg_blocking_pids(pid))');
         pid = rows[0]?.pid as number | undefined;
         if (pid === undefined) await new Promise((r) => setTimeout(r, 20));
       }

@@ -99,30 +99,30 @@ let queue: Call[] = [];
 let scheduled = false;
 let closed = false;
 
-/** Whether a merge step of the idempotency index's tail is scheduled. */
-let merging = false;
-const MERGE_RETRY_MS = 1000;
+/** Whether a step of the idempotency index's background work (filter build, merge) is scheduled. */
+let indexWorkScheduled = false;
+const INDEX_WORK_RETRY_MS = 1000;
 
 /**
  * Builds the filter of the idempotency table and moves the index's in-memory tail into
  * the table (recentMessageIds.ts), one chunk per turn of the event loop, so that claims,
  * results and publishes run between chunks.
  */
-function mergeSoon(delayMs = 0): void {
+function scheduleIndexWork(delayMs = 0): void {
   const { mergeAfter } = workerData as WorkerData;
-  if (merging || closed || !messageIds.workDue(mergeAfter)) return;
-  merging = true;
+  if (indexWorkScheduled || closed || !messageIds.workDue(mergeAfter)) return;
+  indexWorkScheduled = true;
   const step = () => {
-    merging = false;
+    indexWorkScheduled = false;
     if (closed) return;
     try {
       messageIds.workStep(mergeAfter);
     } catch {
       // Nothing is lost (the tail stays in memory, the events in their table): try again later.
-      mergeSoon(MERGE_RETRY_MS);
+      scheduleIndexWork(INDEX_WORK_RETRY_MS);
       return;
     }
-    mergeSoon();
+    scheduleIndexWork();
   };
   if (delayMs > 0) setTimeout(step, delayMs);
   else setImmediate(step);
@@ -146,7 +146,7 @@ function drain(): void {
     }
   }
   publishes.flush();
-  mergeSoon();
+  scheduleIndexWork();
 }
 
 port.on('message', (call: Call) => {
@@ -158,4 +158,4 @@ port.on('message', (call: Call) => {
 });
 
 // The filter of the idempotency table fills in the background from the start.
-if (messageIds! !== undefined) mergeSoon();
+if (messageIds! !== undefined) scheduleIndexWork();
