@@ -94,6 +94,38 @@ describe('sqlite idempotency: recent ids in memory, merged into event_ids', () =
     }
   });
 
+  it('writes a merge chunk again when its transaction failed, and keeps finding its ids meanwhile', () => {
+    const s = open(tempDir());
+    try {
+      const ids = Array.from({ length: 10 }, () => randomUUID());
+      s.duplicates(ids, t0);
+      // The disk refuses the first chunk.
+      s.db.exec("CREATE TEMP TRIGGER refuse BEFORE INSERT ON event_ids BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END");
+      assert.throws(() => s.messageIds.mergeStep(5), /disk I\/O error/);
+      assert.equal(s.indexed(), 0);
+      assert.deepEqual(s.duplicates(ids, t0 + 1), ids.map(() => true));
+      s.db.exec('DROP TRIGGER refuse');
+      // Then, tried again, the same chunk's COMMIT fails (every statement before it passed).
+      const connection = (s.db as unknown as { db: { exec(sql: string): void } }).db;
+      const exec = connection.exec.bind(connection);
+      connection.exec = (sql: string) => {
+        if (sql === 'COMMIT') {
+          connection.exec = exec;
+          throw new Error('disk I/O error at commit');
+        }
+        exec(sql);
+      };
+      assert.throws(() => s.messageIds.mergeStep(5), /at commit/);
+      assert.equal(s.indexed(), 0);
+      while (s.messageIds.mergeStep(5));
+      assert.equal(s.indexed(), 10, 'every id written, the refused chunk too');
+      assert.equal(s.messageIds.size, 0);
+      assert.deepEqual(s.duplicates(ids, t0 + 2), ids.map(() => true));
+    } finally {
+      s.store.close();
+    }
+  });
+
   it('forgets the ids of a publish that rolled back', () => {
     const s = open(tempDir());
     try {

@@ -176,8 +176,8 @@ export function recentMessageIds(db: SqliteDb, options: { filterMinCapacity?: nu
         merge = { upTo, entries, done: 0 };
       }
       const m = merge;
+      const end = Math.min(m.entries.length, m.done + chunk);
       db.tx(() => {
-        const end = Math.min(m.entries.length, m.done + chunk);
         for (let i = m.done; i < end; i++) {
           // A replay after a crash meets rows it wrote already.
           const [id, seq] = m.entries[i]!;
@@ -191,8 +191,9 @@ export function recentMessageIds(db: SqliteDb, options: { filterMinCapacity?: nu
         if (end === m.entries.length) {
           db.run('INSERT INTO meta (key, value) VALUES ($k, $v) ON CONFLICT (key) DO UPDATE SET value = $v', { k: WATERMARK, v: String(m.upTo) });
         }
-        m.done = end;
       }, { relaxed: true });
+      // Only once committed: a chunk whose transaction failed is written again next time.
+      m.done = end;
       if (m.done < m.entries.length) return true;
       // What publishes added during the merge stays: it is after the watermark.
       for (const [id, seq] of m.entries) if (recent.get(id) === seq) recent.delete(id);
