@@ -119,6 +119,104 @@ describe('sqlite: publishAndClaim', () => {
   });
 });
 
+/** An embedded store in a new DATA_DIR with one iTwin webhook for type a.b.v1 and `events` published at t0. */
+function seededSync(dir: string, t0: number, events: number) {
+  const opened = openSqliteSync(dir);
+  const { store } = opened;
+  const itwin = randomUUID();
+  store.putItwin(itwin, 'account', t0);
+  store.upsertBuiltinEventTypes([{ type: 'a.b.v1', service: 'a', description: 'd', contentSchema: {}, example: {}, builtin: true, createdAt: t0 }]);
+  const webhookId = randomUUID();
+  store.createWebhook({ id: webhookId, ownerClientId: 'owner', scope: 'iTwin', scopeId: itwin, active: true, callbackUrl: 'https://r.example.com/', eventTypes: ['a.b.v1'], secretSealed: 's', createdAt: t0, modifiedAt: t0 });
+  const batch = Array.from({ length: events }, () => ({ messageId: randomUUID(), eventType: 'a.b.v1', itwinId: itwin, accountId: 'account', contentJson: '{}', publisherClientId: 'p' }));
+  store.publishEvents(batch, t0, 60_000);
+  return { ...opened, webhookId };
+}
+
+describe('sqlite: leases live in the server\'s memory', () => {
+  it('a lease writes nothing on the row, and leases die with the process: after a restart the deliveries are claimed at once', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'itwh-store-'));
+    const t0 = Date.UTC(2026, 0, 1);
+    const first = seededSync(dir, t0, 3);
+    try {
+      const before = first.db.all('SELECT * FROM deliveries ORDER BY id');
+      first.store.heartbeat('w1', t0);
+      const leased = first.store.claimDeliveries({ workerId: 'w1', now: t0, limit: 10, maxInFlightPerWebhook: 2 });
+      assert.equal(leased.length, 2, 'the cap holds');
+      assert.deepEqual(first.db.all('SELECT * FROM deliveries ORDER BY id'), before, 'no delivery row changed');
+      assert.deepEqual(first.store.claimDeliveries({ workerId: 'w2', now: t0 + 1, limit: 10, maxInFlightPerWebhook: 3 }).map((d) => d.id), [
+        String(before.at(-1)!.id),
+      ], 'only the one nobody holds');
+    } finally {
+      // A crash: the process goes without releasing anything, and its heartbeat is fresh.
+      first.store.close();
+    }
+    const second = openSqliteSync(dir);
+    try {
+      const again = second.store.claimDeliveries({ workerId: 'w3', now: t0 + 2, limit: 10, maxInFlightPerWebhook: 16 });
+      assert.equal(again.length, 3, 'every delivery is claimable again, without waiting for a lease to expire');
+      assert.ok(again.every((d) => d.attempt === 1));
+    } finally {
+      second.store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a claim or a result whose transaction rolls back leaves the leases as they were', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'itwh-store-'));
+    const t0 = Date.UTC(2026, 0, 1);
+    const { db, store, webhookId } = seededSync(dir, t0, 2);
+    try {
+      store.heartbeat('w1', t0);
+      const claim = () => store.claimDeliveries({ workerId: 'w1', now: t0, limit: 1, maxInFlightPerWebhook: 16 });
+      let undone: string | undefined;
+      assert.throws(() => db.tx(() => {
+        undone = claim()[0]!.id;
+        throw new Error('the commit failed');
+      }));
+      const [d] = claim();
+      assert.equal(d!.id, undone, 'the rolled-back claim holds nothing: its delivery is claimed again');
+      const success = { deliveryId: d!.id, webhookId, attempt: 1, startedAt: t0, durationMs: 1, statusCode: 200, error: undefined, responseBody: undefined, outcome: 'succeeded' as const, nextAttemptAt: undefined };
+      assert.throws(() => db.tx(() => {
+        store.completeDeliveries('w1', [success], { deactivateFailingAfterMs: 1e9 });
+        throw new Error('the commit failed');
+      }));
+      assert.equal(store.completeDeliveries('w1', [success], { deactivateFailingAfterMs: 1e9 }).stale, 0, 'still held after the rollback');
+      assert.equal(store.getDelivery(webhookId, d!.id)!.status, 'succeeded');
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('migration 5 makes the deliveries an older server had leased due again, and their lanes ready', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'itwh-store-'));
+    const t0 = Date.UTC(2026, 0, 1);
+    const s = seededSync(dir, t0, 3);
+    try {
+      // Back to what schema version 4 left: leases on the rows, counted on the lanes.
+      s.db.exec(`ALTER TABLE deliveries ADD COLUMN lease_owner TEXT;
+                 CREATE INDEX deliveries_leased ON deliveries (lease_owner) WHERE status = 'inflight';
+                 ALTER TABLE delivery_lanes ADD COLUMN inflight INTEGER NOT NULL DEFAULT 0;
+                 UPDATE deliveries SET status = 'inflight', lease_owner = 'old-worker';
+                 UPDATE delivery_lanes SET ready_at = NULL, inflight = 3;
+                 DELETE FROM schema_migrations WHERE version = 5;`);
+    } finally {
+      s.store.close();
+    }
+    const { db, store } = openSqliteSync(dir);
+    try {
+      assert.equal(db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending'`)!.n, 3);
+      assert.equal(store.nextReadyAt(16), t0, 'the lane is ready');
+      assert.equal(store.claimDeliveries({ workerId: 'w1', now: t0 + 1, limit: 10, maxInFlightPerWebhook: 16 }).length, 3);
+      assert.deepEqual(db.all(`SELECT name FROM pragma_table_info('deliveries') WHERE name = 'lease_owner'`), []);
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 /** The threaded store with one iTwin webhook for type a.b.v1; `event` makes an event for it (null content cannot be stored). */
 async function withThreadedStore(t0: number, fn: (store: Store, event: (contentJson: string | null) => NewEvent) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'itwh-store-'));

@@ -1,6 +1,7 @@
 import type { DeliveryHistoryRepo, Sync, DeliveryStatus, DeliverySummary } from '../types.ts';
 import type { SqliteDb } from './db.ts';
 import { markLaneReady } from './lanes.ts';
+import type { LeaseTable } from './leases.ts';
 
 interface SummaryRow {
   id: number;
@@ -34,8 +35,9 @@ interface AttemptRow {
   response_body: string | null;
 }
 
-function toSummary(r: SummaryRow): DeliverySummary {
-  const status: DeliveryStatus = r.status === 'inflight' ? 'pending' : (r.status as DeliveryStatus);
+/** `sending`: leased right now (its row reads pending; it has no next attempt time until its result). */
+function toSummary(r: SummaryRow, sending: boolean): DeliverySummary {
+  const status = r.status as DeliveryStatus;
   return {
     id: String(r.id),
     webhookId: r.webhook_id,
@@ -45,7 +47,7 @@ function toSummary(r: SummaryRow): DeliverySummary {
     attempts: r.attempts,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
-    nextAttemptAt: r.status === 'pending' ? r.due_at : undefined,
+    nextAttemptAt: r.status === 'pending' && !sending ? r.due_at : undefined,
     lastStatusCode: r.last_status ?? undefined,
     lastError: r.last_error ?? undefined,
   };
@@ -55,7 +57,7 @@ function toRowId(deliveryId: string): number | undefined {
   return /^[1-9]\d{0,15}$/.test(deliveryId) ? Number(deliveryId) : undefined;
 }
 
-export function historyRepo(db: SqliteDb): Sync<DeliveryHistoryRepo> {
+export function historyRepo(db: SqliteDb, leases: LeaseTable): Sync<DeliveryHistoryRepo> {
   const getSummary = (webhookId: string, id: number) =>
     db.get<SummaryRow>(`SELECT ${SUMMARY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.id = $id AND d.webhook_id = $w`, {
       id,
@@ -64,17 +66,16 @@ export function historyRepo(db: SqliteDb): Sync<DeliveryHistoryRepo> {
 
   return {
     listDeliveries(webhookId, status, limit, after) {
-      // 'pending' includes deliveries being sent right now.
-      const statuses = status === undefined ? null : JSON.stringify(status === 'pending' ? ['pending', 'inflight'] : [status]);
+      // 'pending' includes deliveries being sent right now (leased; their rows read pending).
       const rows = db.all<SummaryRow>(
         `SELECT ${SUMMARY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
-         WHERE d.webhook_id = $w AND d.id < $after AND ($statuses IS NULL OR d.status IN (SELECT value FROM json_each($statuses)))
+         WHERE d.webhook_id = $w AND d.id < $after AND ($status IS NULL OR d.status = $status)
          ORDER BY d.id DESC LIMIT CAST($limit AS INTEGER)`,
-        { w: webhookId, after: after ?? Number.MAX_SAFE_INTEGER, statuses, limit: limit + 1 },
+        { w: webhookId, after: after ?? Number.MAX_SAFE_INTEGER, status: status ?? null, limit: limit + 1 },
       );
       const more = rows.length > limit;
       const page = more ? rows.slice(0, limit) : rows;
-      return { items: page.map(toSummary), nextCursor: more ? page[page.length - 1]!.id : undefined };
+      return { items: page.map((r) => toSummary(r, leases.get(r.id) !== undefined)), nextCursor: more ? page[page.length - 1]!.id : undefined };
     },
 
     getDelivery(webhookId, deliveryId) {
@@ -98,7 +99,7 @@ export function historyRepo(db: SqliteDb): Sync<DeliveryHistoryRepo> {
           : [{ attempt: row.attempts, started_at: row.last_started_at, duration_ms: row.last_duration_ms!, status_code: row.last_status, error: row.last_error, response_body: row.last_response_body }];
       const attempts = [...earlier, ...latest].sort((a, b) => a.started_at - b.started_at || a.attempt - b.attempt);
       return {
-        ...toSummary(row),
+        ...toSummary(row, leases.get(row.id) !== undefined),
         itwinId: row.itwin_id ?? undefined,
         contentJson: row.content,
         enqueuedAt: row.enqueued_at,
@@ -119,11 +120,13 @@ export function historyRepo(db: SqliteDb): Sync<DeliveryHistoryRepo> {
       return db.tx(() => {
         const row = getSummary(webhookId, id);
         if (row === undefined) return undefined;
-        if (row.status !== 'inflight') {
+        // One being sent right now is left to its result.
+        const sending = leases.get(id) !== undefined;
+        if (!sending) {
           db.run(`UPDATE deliveries SET status = 'pending', due_at = $now, updated_at = $now WHERE id = $id`, { id, now });
           markLaneReady(db, webhookId, now);
         }
-        return toSummary(getSummary(webhookId, id)!);
+        return toSummary(getSummary(webhookId, id)!, sending);
       });
     },
   };

@@ -194,6 +194,19 @@ export const MIGRATIONS: Migration[] = [
       DROP INDEX events_message;
     `,
   },
+  {
+    version: 5,
+    name: 'delivery leases in the server\'s memory',
+    sql: `
+      -- One server owns a DATA_DIR, so leases live in its memory (leases.ts): a leased
+      -- delivery's row reads 'pending'. Leases of a server that stopped are void: its
+      -- deliveries are due again (queue.ts makes their lanes ready at every open).
+      UPDATE deliveries SET status = 'pending' WHERE status = 'inflight';
+      DROP INDEX deliveries_leased;
+      ALTER TABLE deliveries DROP COLUMN lease_owner;
+      ALTER TABLE delivery_lanes DROP COLUMN inflight;
+    `,
+  },
 ];
 
 export function migrate(db: SqliteDb): number[] {

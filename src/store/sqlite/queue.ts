@@ -1,9 +1,11 @@
 import type { Sync, AttemptOutcome, ClaimedDelivery, ClaimOptions, CompletionEffects, DeactivationCause, DeliveryQueue } from '../types.ts';
 import type { SqliteDb } from './db.ts';
-import { cancelPending, releaseLane } from './lanes.ts';
+import { cancelPending, laneReadyBy } from './lanes.ts';
+import type { Lease, LeaseTable } from './leases.ts';
 
-interface ClaimRow {
-  seq: number;
+interface SendRow {
+  id: number;
+  attempts: number;
   message_id: string;
   event_type: string;
   itwin_id: string | null;
@@ -16,38 +18,57 @@ const RELAXED = { relaxed: true };
 
 const FINAL_STATUS: Record<Exclude<AttemptOutcome, 'retry'>, string> = { succeeded: 'succeeded', failed: 'failed', gone: 'failed' };
 
-/** Only the lease holder records on the row; the attempt's own columns and the delivery's state change together. */
+/** Only the lease holder records on the row (checked in memory); the attempt's columns and the delivery's state change together. */
 const RECORD_ATTEMPT = `
-  UPDATE deliveries SET status = $status, attempts = $attempt, due_at = $due, lease_owner = NULL, updated_at = $at,
+  UPDATE deliveries SET status = $status, attempts = $attempt, due_at = $due, updated_at = $at,
     last_status = $code, last_error = $error, last_started_at = $started, last_duration_ms = $duration, last_response_body = $body
-  WHERE id = $id AND status = 'inflight' AND lease_owner = $worker`;
+  WHERE id = $id AND status = 'pending'`;
 const MOVE_LAST_ATTEMPT = `
   INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
   SELECT id, attempts, last_started_at, last_duration_ms, last_status, last_error, last_response_body FROM deliveries
-  WHERE id = $id AND status = 'inflight' AND lease_owner = $worker AND last_started_at IS NOT NULL`;
+  WHERE id = $id AND status = 'pending' AND last_started_at IS NOT NULL`;
 const RECORD_STALE_ATTEMPT = `
   INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
   SELECT $id, $attempt, $started, $duration, $code, $error, $body
   WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = $id AND NOT (attempts = $attempt AND last_started_at IS $started))
     AND NOT EXISTS (SELECT 1 FROM delivery_attempts WHERE delivery_id = $id AND attempt = $attempt AND started_at = $started)`;
 
-export function queueRepo(db: SqliteDb): Sync<DeliveryQueue> {
-  /** Puts leased deliveries back in the queue, due now, and frees their lane slots. */
-  const requeue = (rows: Array<{ id: number; webhook_id: string }>, now: number) => {
-    const perLane = new Map<string, number>();
-    for (const r of rows) {
-      // A webhook deactivated meanwhile gets nothing more: its returned deliveries are cancelled.
+/**
+ * The due time of the first pending delivery of the lane `webhookIdSql` that no one holds
+ * (through the leased ones ahead of it); $leased is the JSON array of leased ids.
+ */
+const firstUnleasedDue = (webhookIdSql: string) => `(
+  SELECT due_at FROM deliveries d
+  WHERE d.webhook_id = ${webhookIdSql} AND d.status = 'pending' AND d.id NOT IN (SELECT value FROM json_each($leased))
+  ORDER BY d.due_at LIMIT 1)`;
+
+export function queueRepo(db: SqliteDb, leases: LeaseTable): Sync<DeliveryQueue> {
+  /** Puts leased deliveries back in the queue, due now (cancelled if their webhook is inactive). */
+  const requeue = (returned: Array<{ deliveryId: number; lease: Lease }>, now: number) => {
+    const lanes = new Set<string>();
+    for (const { deliveryId, lease } of returned) {
+      leases.drop(deliveryId);
       db.run(
-        `UPDATE deliveries SET lease_owner = NULL, due_at = $now, updated_at = $now,
+        `UPDATE deliveries SET due_at = $now, updated_at = $now,
            status = CASE WHEN (SELECT active FROM webhooks WHERE id = deliveries.webhook_id) = 1 THEN 'pending' ELSE 'cancelled' END
-         WHERE id = $id`,
-        { id: r.id, now },
+         WHERE id = $id AND status = 'pending'`,
+        { id: deliveryId, now },
       );
-      perLane.set(r.webhook_id, (perLane.get(r.webhook_id) ?? 0) + 1);
+      lanes.add(lease.webhookId);
     }
-    for (const [webhookId, n] of perLane) releaseLane(db, webhookId, n, now);
-    return rows.length;
+    for (const webhookId of lanes) laneReadyBy(db, webhookId, now);
+    return returned.length;
   };
+
+  // The leases of an earlier process died with it: a lane it had idled because every
+  // pending delivery was leased is ready again. (Run by a command next to a running server,
+  // it may wake a lane that is idle for that reason: its next claim idles it again.)
+  db.tx(() =>
+    db.run(
+      `UPDATE delivery_lanes SET ready_at = (SELECT MIN(due_at) FROM deliveries d WHERE d.webhook_id = delivery_lanes.webhook_id AND d.status = 'pending')
+       WHERE ready_at IS NULL AND EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_id = delivery_lanes.webhook_id AND d.status = 'pending')`,
+    ),
+  );
 
   // Turn numbers order lanes that became ready at the same millisecond: a served lane
   // takes the next one and so goes behind every lane served before it.
@@ -55,58 +76,68 @@ export function queueRepo(db: SqliteDb): Sync<DeliveryQueue> {
 
   /** Leases due deliveries, lane by lane in round-robin order (inside the caller's transaction). */
   const claim = (workerId: string, { now, limit, maxInFlightPerWebhook: cap }: ClaimOptions): ClaimedDelivery[] => {
-    const lanes = db.all<{ webhook_id: string; inflight: number }>(
-      'SELECT webhook_id, inflight FROM delivery_lanes WHERE ready_at <= $now AND inflight < $cap ORDER BY ready_at, turn LIMIT CAST($limit AS INTEGER)',
-      { now, cap, limit },
+    // Lanes at their cap stay ready (they have due work) but are passed over: read enough
+    // lanes that `limit` others are among them.
+    const lanes = db.all<{ webhook_id: string }>(
+      'SELECT webhook_id FROM delivery_lanes WHERE ready_at <= $now ORDER BY ready_at, turn LIMIT CAST($limit AS INTEGER)',
+      { now, limit: limit + leases.lanesAtCap(cap).length },
     );
     const claimed: ClaimedDelivery[] = [];
-    for (const lane of lanes) {
-      const room = Math.min(cap - lane.inflight, limit - claimed.length);
-      if (room <= 0) break;
-      // One statement leases the lane's oldest due deliveries; a second reads what to send.
-      const leased = db.all<{ id: number; attempts: number; event_seq: number }>(
-        `UPDATE deliveries SET status = 'inflight', lease_owner = $worker, updated_at = $now
-         WHERE id IN (SELECT id FROM deliveries WHERE webhook_id = $w AND status = 'pending' AND due_at <= $now ORDER BY due_at LIMIT CAST($room AS INTEGER))
-         RETURNING id, attempts, event_seq`,
-        { w: lane.webhook_id, worker: workerId, now, room },
+    for (const { webhook_id: webhookId } of lanes) {
+      if (claimed.length >= limit) break;
+      const held = leases.countOf(webhookId);
+      const room = Math.min(cap - held, limit - claimed.length);
+      if (room <= 0) continue;
+      // The lane's pending deliveries by due time, through those already leased (they read
+      // `pending` too): the first `room` free ones that are due are taken, and the next
+      // free one says when the lane is ready again.
+      const pending = db.all<{ id: number; due_at: number }>(
+        `SELECT id, due_at FROM deliveries WHERE webhook_id = $w AND status = 'pending' ORDER BY due_at LIMIT CAST($n AS INTEGER)`,
+        { w: webhookId, n: held + room + 1 },
       );
-      if (leased.length > 0) {
+      const take: number[] = [];
+      let readyAt: number | null = null;
+      for (const p of pending) {
+        if (leases.get(p.id) !== undefined) continue;
+        if (take.length < room && p.due_at <= now) take.push(p.id);
+        else {
+          readyAt = Math.max(p.due_at, now);
+          break;
+        }
+      }
+      if (take.length > 0) {
         const target = db.get<{ callback_url: string; secret_sealed: string }>('SELECT callback_url, secret_sealed FROM webhooks WHERE id = $w', {
-          w: lane.webhook_id,
+          w: webhookId,
         })!;
-        const events = new Map(
+        const rows = new Map(
           db
-            .all<ClaimRow>(
-              'SELECT seq, message_id, event_type, itwin_id, content, enqueued_at FROM events WHERE seq IN (SELECT value FROM json_each($seqs))',
-              { seqs: JSON.stringify(leased.map((l) => l.event_seq)) },
+            .all<SendRow>(
+              `SELECT d.id, d.attempts, e.message_id, e.event_type, e.itwin_id, e.content, e.enqueued_at
+               FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.id IN (SELECT value FROM json_each($ids))`,
+              { ids: JSON.stringify(take) },
             )
-            .map((e) => [e.seq, e]),
+            .map((r) => [r.id, r]),
         );
-        for (const l of leased) {
-          const e = events.get(l.event_seq)!;
+        for (const id of take) {
+          const r = rows.get(id)!;
+          leases.add(id, { workerId, webhookId, at: now });
           claimed.push({
-            id: String(l.id),
-            webhookId: lane.webhook_id,
-            attempt: l.attempts + 1,
+            id: String(id),
+            webhookId,
+            attempt: r.attempts + 1,
             callbackUrl: target.callback_url,
             secretSealed: target.secret_sealed,
-            messageId: e.message_id,
-            eventType: e.event_type,
-            itwinId: e.itwin_id ?? undefined,
-            contentJson: e.content,
-            enqueuedAt: e.enqueued_at,
+            messageId: r.message_id,
+            eventType: r.event_type,
+            itwinId: r.itwin_id ?? undefined,
+            contentJson: r.content,
+            enqueuedAt: r.enqueued_at,
           });
         }
       }
-      // Re-queue the lane behind the others that are ready now (round-robin), or at
-      // its next due time, or idle it when nothing is pending.
-      db.run(
-        `UPDATE delivery_lanes SET inflight = inflight + $n, turn = $turn,
-           ready_at = (SELECT CASE WHEN MIN(due_at) IS NULL THEN NULL ELSE MAX(MIN(due_at), $now) END
-                         FROM deliveries WHERE webhook_id = $w AND status = 'pending')
-         WHERE webhook_id = $w`,
-        { w: lane.webhook_id, n: leased.length, now, turn: ++turn },
-      );
+      // Re-queue the lane behind the others that are ready now (round-robin), or at its
+      // next due time, or idle it when every pending delivery is leased.
+      db.run('UPDATE delivery_lanes SET turn = $turn, ready_at = $ready WHERE webhook_id = $w', { w: webhookId, ready: readyAt, turn: ++turn });
     }
     return claimed;
   };
@@ -142,10 +173,14 @@ export function queueRepo(db: SqliteDb): Sync<DeliveryQueue> {
           const status = r.outcome === 'retry' ? (active.has(r.webhookId) ? 'pending' : 'cancelled') : FINAL_STATUS[r.outcome];
           const at = r.startedAt + r.durationMs;
           const attempt = { id: Number(r.deliveryId), attempt: r.attempt, started: r.startedAt, duration: r.durationMs, code: r.statusCode ?? null, error: r.error ?? null, body: r.responseBody ?? null };
-          const params = { ...attempt, worker: workerId, status, due: retry ? r.nextAttemptAt! : at, at };
-          // The attempt before this one moves from the row to delivery_attempts; this one takes its place.
-          if (r.attempt > 1) db.run(MOVE_LAST_ATTEMPT, { id: attempt.id, worker: workerId });
-          const updated = db.run(RECORD_ATTEMPT, params).changes > 0;
+          const held = leases.get(attempt.id)?.workerId === workerId;
+          let updated = false;
+          if (held) {
+            leases.drop(attempt.id);
+            // The attempt before this one moves from the row to delivery_attempts; this one takes its place.
+            if (r.attempt > 1) db.run(MOVE_LAST_ATTEMPT, { id: attempt.id });
+            updated = db.run(RECORD_ATTEMPT, { ...attempt, status, due: retry ? r.nextAttemptAt! : at, at }).changes > 0;
+          }
           // A result for a lease that was taken over is history only. It may also be the
           // retry of a completion whose answer was lost: then it is recorded already.
           if (!updated) db.run(RECORD_STALE_ATTEMPT, attempt);
@@ -153,17 +188,14 @@ export function queueRepo(db: SqliteDb): Sync<DeliveryQueue> {
         });
         effects.stale = applied.filter((a) => !a.updated).length;
 
-        const lanes = new Map<string, { released: number; readyAt: number | undefined }>();
+        const retryAt = new Map<string, number>();
         const deactivate = new Map<string, DeactivationCause>();
         const failing = new Map<string, { first: number; last: number }>();
         const recovered = new Set<string>();
         results.forEach((r, i) => {
           const row = applied[i]!;
           if (!row.updated) return;
-          const lane = lanes.get(r.webhookId) ?? { released: 0, readyAt: undefined };
-          lane.released++;
-          if (row.status === 'pending') lane.readyAt = Math.min(lane.readyAt ?? Infinity, row.due);
-          lanes.set(r.webhookId, lane);
+          if (row.status === 'pending') retryAt.set(r.webhookId, Math.min(retryAt.get(r.webhookId) ?? Infinity, row.due));
           if (r.outcome === 'succeeded') recovered.add(r.webhookId);
           else if (r.outcome === 'gone') deactivate.set(r.webhookId, 'gone');
           else {
@@ -171,7 +203,8 @@ export function queueRepo(db: SqliteDb): Sync<DeliveryQueue> {
             failing.set(r.webhookId, { first: Math.min(f.first, r.startedAt), last: Math.max(f.last, row.at) });
           }
         });
-        for (const [webhookId, lane] of lanes) releaseLane(db, webhookId, lane.released, lane.readyAt);
+        // A freed slot needs no write (the cap is counted in memory); a retry makes its lane ready by its due time.
+        for (const [webhookId, at] of retryAt) laneReadyBy(db, webhookId, at);
         // One success ends a webhook's failure streak; a streak that lasts too long deactivates it.
         for (const webhookId of recovered) {
           db.run('UPDATE webhooks SET failing_since = NULL WHERE id = $w AND failing_since IS NOT NULL', { w: webhookId });
@@ -188,7 +221,7 @@ export function queueRepo(db: SqliteDb): Sync<DeliveryQueue> {
         for (const [webhookId, cause] of deactivate) {
           const changed = db.run('UPDATE webhooks SET active = 0, modified_at = $now WHERE id = $w AND active = 1', { w: webhookId, now }).changes;
           if (changed > 0) {
-            cancelPending(db, webhookId, now);
+            cancelPending(db, leases, webhookId, now);
             effects.deactivated.push({ webhookId, cause });
           }
         }
@@ -199,35 +232,23 @@ export function queueRepo(db: SqliteDb): Sync<DeliveryQueue> {
 
     releaseDeliveries(workerId, deliveryIds, now) {
       return db.tx(() => {
-        const rows = db.all<{ id: number; webhook_id: string }>(
-          `SELECT id, webhook_id FROM deliveries WHERE status = 'inflight' AND lease_owner = $worker AND id IN (SELECT value FROM json_each($ids))`,
-          { worker: workerId, ids: JSON.stringify(deliveryIds.map(Number)) },
-        );
-        return requeue(rows, now);
+        const ids = new Set(deliveryIds.map(Number));
+        return requeue(leases.filter((l, id) => l.workerId === workerId && ids.has(id)), now);
       }, RELAXED);
     },
 
     releaseOrphanedLeases(workerId, heldIds, leasedBefore, now) {
       return db.tx(() => {
-        // A leased delivery's updated_at is the time of its claim (nothing else touches it while leased).
-        const rows = db.all<{ id: number; webhook_id: string }>(
-          `SELECT id, webhook_id FROM deliveries
-           WHERE status = 'inflight' AND lease_owner = $worker AND updated_at < $before AND id NOT IN (SELECT value FROM json_each($held))`,
-          { worker: workerId, before: leasedBefore, held: JSON.stringify(heldIds.map(Number)) },
-        );
-        return requeue(rows, now);
+        const held = new Set(heldIds.map(Number));
+        return requeue(leases.filter((l, id) => l.workerId === workerId && l.at < leasedBefore && !held.has(id)), now);
       }, RELAXED);
     },
 
     releaseWorker(workerId, now) {
       return db.tx(() => {
-        const rows = db.all<{ id: number; webhook_id: string }>(
-          `SELECT id, webhook_id FROM deliveries WHERE status = 'inflight' AND lease_owner = $worker`,
-          { worker: workerId },
-        );
-        requeue(rows, now);
+        const n = requeue(leases.filter((l) => l.workerId === workerId), now);
         db.run('DELETE FROM workers WHERE id = $id', { id: workerId });
-        return rows.length;
+        return n;
       }, RELAXED);
     },
 
@@ -235,42 +256,44 @@ export function queueRepo(db: SqliteDb): Sync<DeliveryQueue> {
       return db.tx(() => {
         const cutoff = now - leaseTtlMs;
         // Leases held by workers whose heartbeat is stale, or who left no heartbeat at all.
-        const rows = db.all<{ id: number; webhook_id: string }>(
-          `SELECT id, webhook_id FROM deliveries
-           WHERE status = 'inflight' AND lease_owner NOT IN (SELECT id FROM workers WHERE heartbeat_at >= $cutoff)`,
-          { cutoff },
-        );
-        requeue(rows, now);
+        const live = new Set(db.all<{ id: string }>('SELECT id FROM workers WHERE heartbeat_at >= $cutoff', { cutoff }).map((w) => w.id));
+        const n = requeue(leases.filter((l) => !live.has(l.workerId)), now);
         db.run('DELETE FROM workers WHERE heartbeat_at < $cutoff', { cutoff });
-        return rows.length;
+        return n;
       }, RELAXED);
     },
 
     repairLanes() {
-      // Lanes are updated in the publish's own transaction here; this only guards against bugs.
+      // Lanes are kept ready by every write that makes work due; this only guards against bugs.
       return db.tx(
         () =>
           db.run(
-            `UPDATE delivery_lanes SET ready_at = (SELECT MIN(due_at) FROM deliveries d WHERE d.webhook_id = delivery_lanes.webhook_id AND d.status = 'pending')
-             WHERE ready_at IS NULL AND EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_id = delivery_lanes.webhook_id AND d.status = 'pending')`,
+            `UPDATE delivery_lanes SET ready_at = ${firstUnleasedDue('delivery_lanes.webhook_id')}
+             WHERE ready_at IS NULL AND ${firstUnleasedDue('delivery_lanes.webhook_id')} IS NOT NULL`,
+            { leased: JSON.stringify(leases.ids()) },
           ).changes,
         RELAXED,
       );
     },
+
     nextReadyAt(cap) {
-      return db.get<{ at: number | null }>('SELECT MIN(ready_at) AS at FROM delivery_lanes WHERE ready_at IS NOT NULL AND inflight < $cap', { cap })?.at ?? undefined;
+      return (
+        db.get<{ at: number }>(
+          `SELECT ready_at AS at FROM delivery_lanes
+           WHERE ready_at IS NOT NULL AND webhook_id NOT IN (SELECT value FROM json_each($full)) ORDER BY ready_at LIMIT 1`,
+          { full: JSON.stringify(leases.lanesAtCap(cap)) },
+        )?.at ?? undefined
+      );
     },
 
     deliveryStats() {
+      // Pending includes the deliveries being sent; the oldest due one is the oldest no one is sending.
       const pending = db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending'`)!.n;
-      const inflight = db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM deliveries WHERE status = 'inflight'`)!.n;
-      // The oldest due delivery, found per lane through the (webhook_id, due_at) index.
       const oldest = db.get<{ at: number | null }>(
-        `SELECT MIN((SELECT MIN(due_at) FROM deliveries d WHERE d.webhook_id = l.webhook_id AND d.status = 'pending')) AS at
-         FROM delivery_lanes l WHERE l.ready_at IS NOT NULL`,
+        `SELECT MIN(${firstUnleasedDue('l.webhook_id')}) AS at FROM delivery_lanes l WHERE l.ready_at IS NOT NULL`,
+        { leased: JSON.stringify(leases.ids()) },
       )!.at;
-      return { pending: pending + inflight, oldestDueAt: oldest ?? undefined };
+      return { pending, oldestDueAt: oldest ?? undefined };
     },
   };
 }
-

@@ -6,6 +6,7 @@ import { directoryRepo } from './directory.ts';
 import { eventsRepo } from './events.ts';
 import { historyRepo } from './history.ts';
 import { clientsRepo } from './identity.ts';
+import { createLeaseTable } from './leases.ts';
 import { migrate } from './migrations.ts';
 import { queueRepo } from './queue.ts';
 import { recentMessageIds, type RecentMessageIds } from './recentMessageIds.ts';
@@ -50,14 +51,15 @@ export function openSqliteSync(
   }
   const messageIds = recentMessageIds(db, options.messageIds);
   const events = eventsRepo(db, messageIds);
-  const queue = queueRepo(db);
+  const leases = createLeaseTable(db);
+  const queue = queueRepo(db, leases);
   const store: SyncStore = {
     ...clientsRepo(db),
     ...directoryRepo(db),
-    ...webhooksRepo(db),
+    ...webhooksRepo(db, leases),
     ...events,
     ...queue,
-    ...historyRepo(db),
+    ...historyRepo(db, leases),
     publishAndClaim(newEvents, now, windowMs, claim) {
       // One transaction (the inner ones join it): the claim is durable when the publish is.
       return db.tx(() => ({ results: events.publishEvents(newEvents, now, windowMs), claimed: queue.claimDeliveries(claim) }));

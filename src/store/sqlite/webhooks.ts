@@ -1,6 +1,7 @@
 import { applyWebhookPatch, type EventTypeRecord, type EventTypesRepo, type Sync, type WebhookRecord, type WebhooksRepo, type WebhookScope } from '../types.ts';
 import type { SqliteDb } from './db.ts';
 import { cancelPending } from './lanes.ts';
+import type { LeaseTable } from './leases.ts';
 
 interface WebhookRow {
   seq: number;
@@ -55,7 +56,7 @@ function toEventType(r: EventTypeRow): EventTypeRecord {
 
 const SELECT_OWNED = 'SELECT * FROM webhooks WHERE owner_client_id = $owner AND id = $id';
 
-export function webhooksRepo(db: SqliteDb): Sync<WebhooksRepo & EventTypesRepo> {
+export function webhooksRepo(db: SqliteDb, leases: LeaseTable): Sync<WebhooksRepo & EventTypesRepo> {
   const writeSubscriptions = (w: Pick<WebhookRecord, 'id' | 'scope' | 'scopeId' | 'eventTypes'>) => {
     db.run('DELETE FROM webhook_subscriptions WHERE webhook_id = $id', { id: w.id });
     for (const type of w.eventTypes) {
@@ -125,7 +126,7 @@ export function webhooksRepo(db: SqliteDb): Sync<WebhooksRepo & EventTypesRepo> 
           },
         );
         if (patch.eventTypes !== undefined) writeSubscriptions(next);
-        if (current.active === 1 && !next.active) cancelPending(db, id, now);
+        if (current.active === 1 && !next.active) cancelPending(db, leases, id, now);
         return next;
       });
     },
