@@ -1,5 +1,6 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AttemptOutcome, DeactivationCause, DeliveryQueue } from '../store/types.ts';
+import { countedHistogram } from './countedHistogram.ts';
 
 /** The Prometheus metrics of one process, in a registry of its own (no global state). */
 export interface Metrics {
@@ -13,6 +14,9 @@ export interface Metrics {
   deactivated: Counter<'cause'>;
   leasesReaped: Counter;
 }
+
+/** Upper bounds (seconds) of the attempt-duration histogram's buckets. */
+export const ATTEMPT_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export function createMetrics(queue: Pick<DeliveryQueue, 'deliveryStats'>, now: () => number): Metrics {
   const registry = new Registry();
@@ -33,12 +37,11 @@ export function createMetrics(queue: Pick<DeliveryQueue, 'deliveryStats'>, now: 
       }
     },
   });
-  const attemptDuration = new Histogram({
+  const attemptDuration = countedHistogram<AttemptOutcome>(registry, {
     name: 'itwin_webhooks_delivery_attempt_duration_seconds',
     help: 'Duration of delivery attempts, from connect to the end of the response body.',
-    labelNames: ['outcome'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [registry],
+    labelName: 'outcome',
+    buckets: ATTEMPT_DURATION_BUCKETS,
   });
   const eventsPublished = new Counter({
     name: 'itwin_webhooks_events_published_total',
@@ -99,7 +102,7 @@ export function createMetrics(queue: Pick<DeliveryQueue, 'deliveryStats'>, now: 
 
   const recordAttempt = (outcome: AttemptOutcome, seconds: number) => {
     uncounted[outcome]++;
-    attemptDuration.observe({ outcome }, seconds);
+    attemptDuration.observe(outcome, seconds);
   };
   return { registry, recordAttempt, eventsPublished, deliveriesCreated, loopErrors, loopConsecutiveErrors, deactivated, leasesReaped };
 }
