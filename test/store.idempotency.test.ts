@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { SqliteDb } from '../src/store/sqlite/db.ts';
+import fc from 'fast-check';
 import { createIdFilter } from '../src/store/sqlite/idFilter.ts';
+import { inKeyOrder } from '../src/store/sqlite/recentMessageIds.ts';
 import { openSqliteSync } from '../src/store/sqlite/store.ts';
 import { openThreadedSqliteStore } from '../src/store/sqlite/threaded.ts';
 import type { NewEvent } from '../src/store/types.ts';
@@ -357,3 +359,18 @@ describe('sqlite: one server per DATA_DIR', () => {
     await second.close();
   });
 });
+
+describe('idempotency index: merge order', () => {
+  it('a merge takes every recent id once, in key order of their first characters (after urn:uuid:)', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.oneof(fc.uuid(), fc.uuid().map((u) => `urn:uuid:${u}`), fc.string({ maxLength: 6 })), { maxLength: 300 }), (ids) => {
+        const recent = new Map(ids.map((id, i) => [id, i + 1] as [string, number]));
+        const ordered = inKeyOrder(recent);
+        assert.deepEqual(new Map(ordered), recent, 'each id once, with its seq');
+        const group = (id: string) => (id.startsWith('urn:uuid:') ? id.slice(0, 11) : id.slice(0, 2));
+        for (let i = 1; i < ordered.length; i++) assert.ok(group(ordered[i - 1]![0]) <= group(ordered[i]![0]), `${ordered[i - 1]![0]} before ${ordered[i]![0]}`);
+      }),
+    );
+  });
+});
+
