@@ -268,3 +268,32 @@ describe('sqlite (threaded): publishes that arrive together', () => {
     });
   });
 });
+
+describe('sqlite (threaded): calls made in one turn of the event loop', () => {
+  it('travel together, yet each is answered with its own result or error', async () => {
+    const t0 = Date.UTC(2026, 0, 1);
+    await withThreadedStore(t0, async (store, event) => {
+      const id = randomUUID();
+      const hook = { id, ownerClientId: 'owner', scope: 'iTwin' as const, scopeId: randomUUID(), active: true, callbackUrl: 'https://r.example.com/', eventTypes: ['a.b.v1'], secretSealed: 's', createdAt: t0, modifiedAt: t0 };
+      await store.createWebhook(hook);
+      const first = event('{"n":1}');
+      // All issued before any answer can arrive: one message to the store thread, replies in as few.
+      const [created, dup, found, missing, published, broken, republished] = await Promise.allSettled([
+        store.createWebhook({ ...hook, id: randomUUID() }),
+        store.createWebhook(hook),
+        store.getWebhook('owner', id),
+        store.getWebhook('owner', randomUUID()),
+        store.publishEvents([first], t0, 60_000),
+        store.publishEvents([event(null)], t0, 60_000),
+        store.publishEvents([first], t0, 60_000),
+      ]);
+      assert.equal(created.status, 'fulfilled');
+      assert.equal(dup.status, 'rejected', 'a second webhook with the same id is refused');
+      assert.equal(found.status === 'fulfilled' && found.value?.id, id);
+      assert.deepEqual(missing, { status: 'fulfilled', value: undefined });
+      assert.equal(published.status === 'fulfilled' && published.value[0]!.duplicate, false);
+      assert.equal(broken.status, 'rejected');
+      assert.equal(republished.status === 'fulfilled' && republished.value[0]!.duplicate, true);
+    });
+  });
+});

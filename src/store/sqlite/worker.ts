@@ -54,8 +54,19 @@ try {
   port.postMessage({ type: 'failed', error: serialize(err) });
 }
 
-const reply = (id: number, value: unknown) => port.postMessage({ id, ok: true, value } satisfies Reply);
-const fail = (id: number, err: unknown) => port.postMessage({ id, ok: false, error: serialize(err) } satisfies Reply);
+// The replies of one turn of this thread's event loop (a drain, the end of a sync) go back
+// as one message, for the reason calls come batched (threaded.ts).
+let outbox: Reply[] = [];
+const post = () => {
+  const replies = outbox;
+  outbox = [];
+  port.postMessage(replies);
+};
+const send = (r: Reply) => {
+  if (outbox.push(r) === 1) queueMicrotask(post);
+};
+const reply = (id: number, value: unknown) => send({ id, ok: true, value });
+const fail = (id: number, err: unknown) => send({ id, ok: false, error: serialize(err) });
 
 function run(call: Call): void {
   try {
@@ -149,8 +160,8 @@ function drain(): void {
   scheduleIndexWork();
 }
 
-port.on('message', (call: Call) => {
-  queue.push(call);
+port.on('message', (calls: Call[]) => {
+  for (const call of calls) queue.push(call);
   if (!scheduled) {
     scheduled = true;
     setImmediate(drain);
