@@ -1,5 +1,5 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -97,14 +97,20 @@ const PROFILE_ARGS = [
   ...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []),
   // For `perf record -p PID`: JIT-compiled functions get names in /tmp/perf-PID.map.
   ...(process.env.BENCH_PERF_MAP ? ['--perf-basic-prof'] : []),
+  // Any other node flags, e.g. --trace-gc (whose output goes to stdout: see BENCH_SERVER_STDOUT).
+  ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
 ];
+/** The serve processes' stdout (which they leave empty unless a node flag writes to it) goes to this file. */
+const SERVER_STDOUT = process.env.BENCH_SERVER_STDOUT;
 
 /** Starts `itwin-webhooks serve` and waits for its banner. */
 export async function startServer(args: string[], env: Record<string, string> = {}): Promise<ServerProc> {
+  const stdout = SERVER_STDOUT !== undefined ? openSync(SERVER_STDOUT, 'a') : 'ignore';
   const child = spawn(process.execPath, [...PROFILE_ARGS, CLI, 'serve', '--port', '0', '--log-level', 'warn', ...args], {
     env: { ...ENV, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', stdout, 'pipe'],
   });
+  if (typeof stdout === 'number') closeSync(stdout);
   let err = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${err}`)), 30_000);
