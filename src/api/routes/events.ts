@@ -18,8 +18,10 @@ export const eventRoutes =
       {
         bodyLimit: PUBLISH_BODY_LIMIT,
         // The body is a union (one event or a batch); the checker validates it so that
-        // problems are reported against the branch the client meant.
-        attachValidation: true,
+        // problems are reported against the branch the client meant. The schema below is for
+        // the API's description only: validating it here too checked every event of a batch
+        // twice, for nothing (each check costs about a microsecond per event).
+        validatorCompiler: () => () => true,
         config: { auth: { anyScope: [SCOPES.publish], serviceApp: true } },
         schema: {
           summary: 'Publish events',
