@@ -296,4 +296,21 @@ describe('sqlite (threaded): calls made in one turn of the event loop', () => {
       assert.equal(republished.status === 'fulfilled' && republished.value[0]!.duplicate, true);
     });
   });
+
+  it('and a call whose arguments cannot be copied to the store thread fails alone', async () => {
+    const t0 = Date.UTC(2026, 0, 1);
+    await withThreadedStore(t0, async (store) => {
+      const id = randomUUID();
+      await store.createWebhook({ id, ownerClientId: 'owner', scope: 'iTwin', scopeId: randomUUID(), active: true, callbackUrl: 'https://r.example.com/', eventTypes: ['a.b.v1'], secretSealed: 's', createdAt: t0, modifiedAt: t0 });
+      const [before, uncopyable, after] = await Promise.allSettled([
+        store.getWebhook('owner', id),
+        store.getWebhook('owner', (() => id) as unknown as string),
+        store.getWebhook('owner', id),
+      ]);
+      assert.equal(before.status === 'fulfilled' && before.value?.id, id);
+      assert.equal(uncopyable.status, 'rejected');
+      assert.match(String((uncopyable as PromiseRejectedResult).reason), /could not be cloned/);
+      assert.equal(after.status === 'fulfilled' && after.value?.id, id);
+    });
+  });
 });

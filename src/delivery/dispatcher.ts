@@ -5,6 +5,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { AttemptResult, ClaimedDelivery, ClaimRequest, DeliveryQueue } from '../store/types.ts';
 import { createLeaseLedger } from './leaseLedger.ts';
 import type { Sender } from './sender.ts';
+import { atEndOfTurn } from '../runtime/endOfTurn.ts';
 
 /**
  * The delivery worker of one process: claims due deliveries in batches under a lease,
@@ -155,7 +156,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
     if (immediately) {
       if (!pumpSoon) {
         pumpSoon = true;
-        setImmediate(() => {
+        atEndOfTurn(() => {
           pumpSoon = false;
           void pump();
         });
@@ -283,7 +284,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
     if (flushScheduled) return;
     flushScheduled = true;
     // Results that finish in the same turn of the event loop share one transaction.
-    setImmediate(() => {
+    atEndOfTurn(() => {
       flushScheduled = false;
       void flush();
     });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { StoreOpenError } from './db.ts';
 import { DATABASE_FILE } from './store.ts';
 import type { Call, Reply, SerializedError } from './worker.ts';
+import { atEndOfTurn } from '../../runtime/endOfTurn.ts';
 
 function revive(e: SerializedError): Error {
   const err = e.name === 'StoreOpenError' ? new StoreOpenError(e.message) : new Error(e.message);
@@ -65,14 +66,26 @@ export async function openThreadedSqliteStore(dataDir: string, options: { mergeA
   const post = () => {
     const calls = outbox;
     outbox = [];
-    worker.postMessage(calls);
+    try {
+      worker.postMessage(calls);
+    } catch {
+      // An argument that cannot be copied (a bug of the caller) fails its own call, not the others.
+      for (const c of calls) {
+        try {
+          worker.postMessage([c]);
+        } catch (err) {
+          pending.get(c.id)?.reject(err as Error);
+          pending.delete(c.id);
+        }
+      }
+    }
   };
   const call = (method: string, args: unknown[]): Promise<unknown> => {
     if (broken !== undefined) return Promise.reject(broken);
     return new Promise((resolve, reject) => {
       const id = nextId++;
       pending.set(id, { resolve, reject });
-      if (outbox.push({ id, method, args }) === 1) setImmediate(post);
+      if (outbox.push({ id, method, args }) === 1) atEndOfTurn(post);
     });
   };
 
