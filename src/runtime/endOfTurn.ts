@@ -8,7 +8,8 @@
  * another immediate waits for the next turn, after every I/O callback of that turn. The
  * dispatcher writes results from an immediate and that write is a call to the store thread,
  * so its message waited a whole turn (several milliseconds on a busy main thread) before it
- * left. Here work added while the deferred work runs is run in the same pass.
+ * left. Here work added while the deferred work runs is run in the same pass (so a callback
+ * must never defer itself again unconditionally: the turn would not end).
  */
 let queue: Array<() => void> = [];
 let scheduled = false;
