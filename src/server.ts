@@ -7,9 +7,11 @@ import { createTokenVerifier } from './auth/verifier.ts';
 import { createContentValidator } from './catalog/contentValidator.ts';
 import { ConfigError, type Config } from './config/load.ts';
 import type { LookupFn } from './delivery/connector.ts';
-import { createDispatcher, type DeliveryDispatcher } from './delivery/dispatcher.ts';
-import { createSender } from './delivery/sender.ts';
+import { createDispatcher, type DeliveryControl, type DeliveryDispatcher } from './delivery/dispatcher.ts';
+import { createSender, type Sender } from './delivery/sender.ts';
 import { createPublisher, type ClaimAlong } from './ingest/publisher.ts';
+import { createDeliveryCounts } from './observability/deliveryCounts.ts';
+import { writeLogLine } from './observability/logger.ts';
 import { createMetrics } from './observability/metrics.ts';
 import { openStore } from './store/open.ts';
 import type { PostgresStore } from './store/postgres/store.ts';
@@ -18,8 +20,8 @@ import { VERSION } from './version.ts';
 export interface RunningServer {
   app: FastifyInstance;
   deps: AppDeps;
-  /** The delivery worker; absent in a process with role api. */
-  dispatcher: DeliveryDispatcher | undefined;
+  /** The delivery worker (on this thread or the embedded store's); absent in a process with role api. */
+  dispatcher: DeliveryControl | undefined;
   /** The address actually bound, e.g. http://127.0.0.1:3000. */
   url: string;
   /** Stops taking requests, lets deliveries in flight finish (SHUTDOWN_GRACE), releases leases, closes the store. */
@@ -41,18 +43,36 @@ export interface StartOptions {
 export async function startServer(config: Config, options: StartOptions): Promise<RunningServer> {
   const now = options.now ?? Date.now;
   const { logger } = options;
+  const delivers = config.role !== 'api';
+  const userAgent = `itwin-webhooks/${VERSION}`;
+  // On the embedded store the delivery worker runs on the store's thread (deliveryHost.ts),
+  // unless a test replaces the clock, the randomness or DNS: functions cannot cross threads.
+  const onStoreThread = delivers && config.databaseUrl === undefined && options.now === undefined && options.random === undefined && options.lookup === undefined;
+  let overflowSender: Sender | undefined;
   const opened = await openStore(config, {
     now,
     threaded: true,
     onMigrated: (versions) => {
       if (versions.length > 0) logger.info({ versions }, 'database migrations applied');
     },
+    delivery: onStoreThread
+      ? (key, box) => {
+          overflowSender = createSender({ delivery: config.delivery, callbacks: config.callbacks, box, userAgent, now });
+          return {
+            settings: { delivery: config.delivery, callbacks: config.callbacks, key, userAgent, logLevel: config.logLevel },
+            sender: overflowSender,
+            log: (line) => writeLogLine(logger, line),
+          };
+        }
+      : undefined,
   });
-  const { store, box } = opened;
+  const { store, box, hostedDelivery } = opened;
   if (opened.keyCreated) logger.info({ dataDir: config.dataDir }, 'generated a new encryption key in the data directory');
   if (opened.keyFileLoose) logger.warn({ dataDir: config.dataDir }, 'encryption.key is readable by other users; run chmod 600 on it');
 
+  /** The worker on this thread (PostgreSQL, or a test's clock); undefined when it runs on the store's thread. */
   let dispatcher: DeliveryDispatcher | undefined;
+  let worker: DeliveryControl | undefined = hostedDelivery;
   try {
     const issuer = config.auth.builtinIssuer ? await createBuiltinIssuer({ store, box, auth: config.auth, now }) : undefined;
     const verifier = createTokenVerifier(
@@ -60,34 +80,28 @@ export async function startServer(config: Config, options: StartOptions): Promis
       issuer !== undefined ? { local: issuer.jwks() } : { remoteUrl: config.auth.jwksUrl! },
       now,
     );
-    const metrics = createMetrics(store, now);
-    const wake = () => dispatcher?.wake();
-    // The embedded store leases a publish's deliveries in the publish itself when this process delivers.
-    const claimAlong: ClaimAlong | undefined =
-      config.role !== 'api' && 'publishAndClaim' in store
-        ? (call) => (dispatcher !== undefined ? dispatcher.claimAlong(call) : call({ workerId: 'none', now: now(), limit: 0, maxInFlightPerWebhook: 1 }))
-        : undefined;
-    const publisher = createPublisher({ store, now, metrics, wake, claimAlong });
-    const webhookState = (id: string, active: boolean) => dispatcher?.webhookState(id, active);
-    const deps: AppDeps = { config, store, box, verifier, issuer, contentValidator: createContentValidator(), publisher, metrics, wake, webhookState, logger, now };
-    const sender = createSender({
-      delivery: config.delivery,
-      callbacks: config.callbacks,
-      box,
-      userAgent: `itwin-webhooks/${VERSION}`,
-      now,
-      lookup: options.lookup,
-      random: options.random,
-    });
+    const counts = delivers && hostedDelivery === undefined ? createDeliveryCounts() : undefined;
+    const metrics = createMetrics(store, now, hostedDelivery !== undefined ? () => hostedDelivery.counts().catch(() => undefined) : () => counts?.snapshot());
+    const wake = () => worker?.wake();
+    const sender =
+      counts === undefined
+        ? undefined
+        : createSender({ delivery: config.delivery, callbacks: config.callbacks, box, userAgent, now, lookup: options.lookup, random: options.random });
     // One process delivers from the embedded store, so it may lease ahead (see the dispatcher);
     // on PostgreSQL several workers share each webhook's cap and lease only what they send.
     const leaseAhead = config.databaseUrl === undefined ? config.delivery.maxInFlightPerWebhook : 0;
-    const worker = config.role === 'api' ? undefined : createDispatcher({ store, sender, config: config.delivery, metrics, logger, now, leaseAhead });
-    dispatcher = worker;
+    dispatcher = sender === undefined ? undefined : createDispatcher({ store, sender, config: config.delivery, counts: counts!, logger, now, leaseAhead });
+    worker ??= dispatcher;
+    // The embedded store leases a publish's deliveries in the publish itself when this thread delivers.
+    const inProcess = dispatcher;
+    const claimAlong: ClaimAlong | undefined = inProcess !== undefined && 'publishAndClaim' in store ? (call) => inProcess.claimAlong(call) : undefined;
+    const publisher = createPublisher({ store, now, metrics, wake, claimAlong, storeHandsOver: hostedDelivery !== undefined });
+    const webhookState = (id: string, active: boolean) => worker?.webhookState(id, active);
+    const deps: AppDeps = { config, store, box, verifier, issuer, contentValidator: createContentValidator(), publisher, metrics, wake, webhookState, logger, now };
     const app = await createApp(deps, { api: config.role !== 'worker' });
     await worker?.start();
     // Other processes' publishes reach this worker through the store (PostgreSQL NOTIFY).
-    const unsubscribe = worker !== undefined && 'subscribeDue' in store ? (store as PostgresStore).subscribeDue(() => worker.wake()) : undefined;
+    const unsubscribe = inProcess !== undefined && 'subscribeDue' in store ? (store as PostgresStore).subscribeDue(() => inProcess.wake()) : undefined;
     let url = '';
     if (options.listen !== false) {
       try {
@@ -106,25 +120,27 @@ export async function startServer(config: Config, options: StartOptions): Promis
       }
     }
     let closing: Promise<void> | undefined;
+    const running = worker;
     return {
       app,
       deps,
-      dispatcher: worker,
+      dispatcher: running,
       url,
       close() {
         closing ??= (async () => {
           await app.close();
-          await worker?.stop(config.delivery.shutdownGraceMs);
+          await running?.stop(config.delivery.shutdownGraceMs);
           unsubscribe?.();
-          if (worker === undefined) await sender.close();
           await store.close();
+          await overflowSender?.close();
         })();
         return closing;
       },
     };
   } catch (err) {
-    await dispatcher?.stop(0);
+    await worker?.stop(0).catch(() => {});
     await store.close();
+    await overflowSender?.close();
     throw err;
   }
 }

@@ -8,7 +8,7 @@ import { loadConfig } from '../src/config/load.ts';
 import { createDispatcher } from '../src/delivery/dispatcher.ts';
 import type { Sender } from '../src/delivery/sender.ts';
 import { createLogger } from '../src/observability/logger.ts';
-import { createMetrics } from '../src/observability/metrics.ts';
+import { createDeliveryCounts } from '../src/observability/deliveryCounts.ts';
 import { openSqliteStore } from '../src/store/sqlite/store.ts';
 import type { AttemptResult, ClaimedDelivery, Store } from '../src/store/types.ts';
 import { tempDir } from './helpers/harness.ts';
@@ -86,7 +86,7 @@ describe('dispatcher: claims whose answer was lost', () => {
       store: losingAnswers(store, lose),
       sender: recordingSender(sent),
       config: config.delivery,
-      metrics: createMetrics(store, Date.now),
+      counts: createDeliveryCounts(),
       logger,
       now: Date.now,
     });
@@ -189,7 +189,7 @@ describe('dispatcher: requests in flight and results not yet written', () => {
       store: slowCommits,
       sender,
       config: config.delivery,
-      metrics: createMetrics(store, Date.now),
+      counts: createDeliveryCounts(),
       logger: createLogger('silent'),
       now: Date.now,
       leaseAhead: PER_WEBHOOK,

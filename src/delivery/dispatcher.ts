@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { DeliveryConfig } from '../config/load.ts';
-import type { Metrics } from '../observability/metrics.ts';
+import type { DeliveryCounts } from '../observability/deliveryCounts.ts';
 import type { AttemptResult, ClaimedDelivery, ClaimRequest, DeliveryQueue } from '../store/types.ts';
 import { createLeaseLedger } from './leaseLedger.ts';
 import type { Sender } from './sender.ts';
@@ -22,17 +22,10 @@ import { atEndOfTurn } from '../runtime/endOfTurn.ts';
  *
  * Every loop survives its errors: it logs, counts, backs off and tries again.
  */
-export interface DeliveryDispatcher {
+export interface DeliveryDispatcher extends DeliveryControl {
   readonly workerId: string;
-  start(): Promise<void>;
-  /** Something became due (a publish, a redelivery): claim now rather than at the next poll. */
-  wake(): void;
-  /** Stops claiming, lets in-flight attempts finish for up to `graceMs`, writes their results and releases the rest. */
-  stop(graceMs: number): Promise<void>;
   /** Deliveries being sent right now by this process. */
   inFlight(): number;
-  /** The API changed a webhook's state: leased deliveries of an inactive one are not sent. */
-  webhookState(webhookId: string, active: boolean): void;
   /**
    * Runs a store call that leases due deliveries for this worker along with its own work
    * (a publish that claims what it made due), with as much room as the worker has, and
@@ -41,11 +34,22 @@ export interface DeliveryDispatcher {
   claimAlong<R extends { claimed: ClaimedDelivery[] }>(call: (claim: ClaimRequest) => Promise<R>): Promise<R>;
 }
 
+/** What the rest of a process asks of its delivery worker, wherever it runs (this thread or the embedded store's). */
+export interface DeliveryControl {
+  start(): Promise<void>;
+  /** Something became due (a publish, a redelivery): claim now rather than at the next poll. */
+  wake(): void;
+  /** Stops claiming, lets in-flight attempts finish for up to `graceMs`, writes their results and releases the rest. */
+  stop(graceMs: number): Promise<void>;
+  /** The API changed a webhook's state: leased deliveries of an inactive one are not sent. */
+  webhookState(webhookId: string, active: boolean): void;
+}
+
 export interface DispatcherDeps {
   store: DeliveryQueue;
   sender: Sender;
   config: DeliveryConfig;
-  metrics: Metrics;
+  counts: DeliveryCounts;
   logger: Logger;
   now: () => number;
   workerId?: string;
@@ -77,7 +81,7 @@ const MAX_BACKOFF_MS = 30_000;
 const MIN_REPUMP_MS = 1;
 
 export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
-  const { store, sender, config, metrics, now } = deps;
+  const { store, sender, config, counts, now } = deps;
   const workerId = deps.workerId ?? `worker-${randomUUID()}`;
   const log = deps.logger.child({ component: 'dispatcher', workerId });
 
@@ -129,15 +133,14 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
   const failed = (loop: string, err: unknown): number => {
     const n = (failures.get(loop) ?? 0) + 1;
     failures.set(loop, n);
-    metrics.loopErrors.inc({ loop });
-    metrics.loopConsecutiveErrors.set({ loop }, n);
+    counts.loopFailed(loop, n);
     log.error({ err, loop, consecutive: n }, 'dispatcher loop failed; backing off');
     return Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(n, 10));
   };
   const succeeded = (loop: string) => {
     if ((failures.get(loop) ?? 0) !== 0) {
       failures.set(loop, 0);
-      metrics.loopConsecutiveErrors.set({ loop }, 0);
+      counts.loopRecovered(loop);
       log.info({ loop }, 'dispatcher loop recovered');
     }
   };
@@ -175,7 +178,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
     void sender.send(d).then((result) => {
       inFlight--;
       lane.sending--;
-      metrics.recordAttempt(result.outcome, result.durationMs / 1000);
+      counts.attempt(result.outcome, result.durationMs / 1000);
       results.push(result);
       if (result.outcome === 'gone') markInactive(d.webhookId);
       next(d.webhookId, lane);
@@ -319,7 +322,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
         else if (effects.claimed.length > 0) await store.releaseWorker(workerId, now());
         for (const d of effects.deactivated) {
           markInactive(d.webhookId);
-          metrics.deactivated.inc({ cause: d.cause });
+          counts.deactivated(d.cause);
           log.warn({ webhookId: d.webhookId, cause: d.cause }, 'webhook deactivated by the delivery engine');
         }
         if (effects.stale > 0) log.warn({ stale: effects.stale }, 'results arrived after their leases were taken over');
@@ -362,7 +365,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
     async start() {
       running = true;
       await store.heartbeat(workerId, now());
-      metrics.leasesReaped.inc(await store.reapExpiredLeases(now(), config.leaseTtlMs));
+      counts.leasesReaped(await store.reapExpiredLeases(now(), config.leaseTtlMs));
       every('heartbeat', config.heartbeatMs, () => store.heartbeat(workerId, now()));
       every('reaper', Math.max(config.heartbeatMs, Math.floor(config.leaseTtlMs / 2)), async () => {
         // Renew our own heartbeat first, so that a stall of this process never makes it
@@ -372,7 +375,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
         if (repaired > 0) log.warn({ repaired }, 'found idle lanes with pending deliveries');
         const reaped = await store.reapExpiredLeases(now(), config.leaseTtlMs);
         if (reaped > 0) {
-          metrics.leasesReaped.inc(reaped);
+          counts.leasesReaped(reaped);
           log.warn({ reaped }, 'took over deliveries of a worker that stopped heartbeating');
           void pump();
         }

@@ -24,13 +24,16 @@ export function createPublisher(deps: {
   wake: () => void;
   /** Set when this process delivers and its store can claim along a publish: the new deliveries go out without a wake-up and a second store call. */
   claimAlong?: ClaimAlong;
+  /** The store hands a publish's deliveries to the delivery worker itself (the worker runs on the embedded store's thread): no wake-up. */
+  storeHandsOver?: boolean;
 }): Publisher {
   const { store, now, metrics, wake, claimAlong } = deps;
   const publishAndClaim = store.publishAndClaim?.bind(store);
   return {
     async publish(events) {
-      const handedOver = claimAlong !== undefined && publishAndClaim !== undefined;
-      const results = handedOver
+      const claimsAlong = claimAlong !== undefined && publishAndClaim !== undefined;
+      const handedOver = claimsAlong || deps.storeHandsOver === true;
+      const results = claimsAlong
         ? (await claimAlong((claim) => publishAndClaim(events, claim.now, IDEMPOTENCY_WINDOW_MS, claim))).results
         : await store.publishEvents(events, now(), IDEMPOTENCY_WINDOW_MS);
       let fanned = 0;

@@ -1,48 +1,79 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AttemptOutcome, DeactivationCause, DeliveryQueue } from '../store/types.ts';
-import { countedHistogram } from './countedHistogram.ts';
+import { registerSeriesHistogram } from './countedHistogram.ts';
+import { ATTEMPT_DURATION_BUCKETS, type DeliveryCountsSnapshot } from './deliveryCounts.ts';
+
+export { ATTEMPT_DURATION_BUCKETS };
 
 /** The Prometheus metrics of one process, in a registry of its own (no global state). */
 export interface Metrics {
   registry: Registry;
-  /** Counts one finished delivery attempt and its duration. */
-  recordAttempt(outcome: AttemptOutcome, seconds: number): void;
   eventsPublished: Counter<'result'>;
   deliveriesCreated: Counter;
+  /** These three, the attempts and their durations are read from the delivery engine's counts at scrape. */
   loopErrors: Counter<'loop'>;
   loopConsecutiveErrors: Gauge<'loop'>;
   deactivated: Counter<'cause'>;
   leasesReaped: Counter;
 }
 
-/** Upper bounds (seconds) of the attempt-duration histogram's buckets. */
-export const ATTEMPT_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/**
+ * The delivery engine's counts (deliveryCounts.ts), read at scrape: on this thread, or
+ * fetched from the thread the engine runs on. Undefined where this process delivers nothing.
+ */
+export type DeliveryCountsSource = () => DeliveryCountsSnapshot | undefined | Promise<DeliveryCountsSnapshot | undefined>;
 
-export function createMetrics(queue: Pick<DeliveryQueue, 'deliveryStats'>, now: () => number): Metrics {
+/**
+ * Moves a counter up to a total counted elsewhere. A counter only goes up, so what has been
+ * applied is remembered per label value.
+ */
+function follower<L extends string>(counter: Counter<L>, labelName: L | undefined) {
+  const applied = new Map<string, number>();
+  return (value: string | undefined, total: number | undefined) => {
+    const key = value ?? '';
+    const delta = (total ?? 0) - (applied.get(key) ?? 0);
+    if (delta <= 0) return;
+    applied.set(key, total!);
+    if (labelName === undefined || value === undefined) counter.inc(delta);
+    else counter.inc({ [labelName]: value } as Partial<Record<L, string | number>>, delta);
+  };
+}
+
+export function createMetrics(queue: Pick<DeliveryQueue, 'deliveryStats'>, now: () => number, delivery: DeliveryCountsSource = () => undefined): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'itwin_webhooks_' });
+
+  // One snapshot serves every metric of a scrape.
+  let counts: Promise<DeliveryCountsSnapshot | undefined> | undefined;
+  const currentCounts = () => {
+    counts ??= Promise.resolve()
+      .then(delivery)
+      .finally(() => setTimeout(() => (counts = undefined), 0));
+    return counts;
+  };
+
   const outcomes: AttemptOutcome[] = ['succeeded', 'retry', 'failed', 'gone'];
-  // Counted in plain numbers and handed to prom-client when scraped: it validates and
-  // hashes the labels at every call, and attempts run by the thousand per second.
-  const uncounted: Record<AttemptOutcome, number> = { succeeded: 0, retry: 0, failed: 0, gone: 0 };
-  const attempts = new Counter({
+  const attempts: Counter<'outcome'> = new Counter({
     name: 'itwin_webhooks_delivery_attempts_total',
     help: 'Delivery attempts by outcome: succeeded, retry (failed, will be retried), failed (no retries left), gone (410, webhook deactivated).',
     labelNames: ['outcome'] as const,
     registers: [registry],
-    collect() {
-      for (const o of outcomes) {
-        this.inc({ outcome: o }, uncounted[o]);
-        uncounted[o] = 0;
-      }
+    async collect() {
+      const c = await currentCounts();
+      if (c !== undefined) for (const o of outcomes) followAttempts(o, c.attempts[o]);
     },
   });
-  const attemptDuration = countedHistogram<AttemptOutcome>(registry, {
-    name: 'itwin_webhooks_delivery_attempt_duration_seconds',
-    help: 'Duration of delivery attempts, from connect to the end of the response body.',
-    labelName: 'outcome',
-    buckets: ATTEMPT_DURATION_BUCKETS,
-  });
+  const followAttempts = follower(attempts, 'outcome');
+  registerSeriesHistogram<AttemptOutcome>(
+    registry,
+    {
+      name: 'itwin_webhooks_delivery_attempt_duration_seconds',
+      help: 'Duration of delivery attempts, from connect to the end of the response body.',
+      labelName: 'outcome',
+      buckets: ATTEMPT_DURATION_BUCKETS,
+    },
+    async () => (await currentCounts())?.durations ?? [],
+  );
   const eventsPublished = new Counter({
     name: 'itwin_webhooks_events_published_total',
     help: 'Published events: accepted (new) or duplicate (same messageId inside the idempotency window).',
@@ -50,31 +81,50 @@ export function createMetrics(queue: Pick<DeliveryQueue, 'deliveryStats'>, now: 
     registers: [registry],
   });
   const deliveriesCreated = new Counter({ name: 'itwin_webhooks_deliveries_created_total', help: 'Deliveries created by fan-out.', registers: [registry] });
-  const loopErrors = new Counter({
+  const loopErrors: Counter<'loop'> = new Counter({
     name: 'itwin_webhooks_dispatcher_loop_errors_total',
     help: 'Errors of the dispatcher loops (claim, complete, heartbeat, reaper).',
     labelNames: ['loop'] as const,
     registers: [registry],
+    async collect() {
+      const c = await currentCounts();
+      if (c !== undefined) for (const [loop, n] of Object.entries(c.loopErrors)) followLoopErrors(loop, n);
+    },
   });
+  const followLoopErrors = follower(loopErrors, 'loop');
   const loopConsecutiveErrors = new Gauge({
     name: 'itwin_webhooks_dispatcher_consecutive_errors',
     help: 'Consecutive failures of each dispatcher loop (0 when healthy).',
     labelNames: ['loop'] as const,
     registers: [registry],
+    async collect() {
+      const c = await currentCounts();
+      if (c !== undefined) for (const [loop, n] of Object.entries(c.consecutiveErrors)) this.set({ loop }, n);
+    },
   });
-  const deactivated = new Counter({
+  const causes: DeactivationCause[] = ['gone', 'failing'];
+  const deactivated: Counter<'cause'> = new Counter({
     name: 'itwin_webhooks_webhooks_deactivated_total',
     help: 'Webhooks deactivated by the delivery engine, by cause: gone (410) or failing (every attempt failed for too long).',
     labelNames: ['cause'] as const,
     registers: [registry],
+    async collect() {
+      const c = await currentCounts();
+      if (c !== undefined) for (const cause of causes) followDeactivated(cause, c.deactivated[cause]);
+    },
   });
-  const causes: DeactivationCause[] = ['gone', 'failing'];
+  const followDeactivated = follower(deactivated, 'cause');
   for (const c of causes) deactivated.inc({ cause: c }, 0);
-  const leasesReaped = new Counter({
+  const leasesReaped: Counter = new Counter({
     name: 'itwin_webhooks_leases_reaped_total',
     help: 'Deliveries taken back from workers presumed dead.',
     registers: [registry],
+    async collect() {
+      const c = await currentCounts();
+      if (c !== undefined) followReaped(undefined, c.leasesReaped);
+    },
   });
+  const followReaped = follower(leasesReaped, undefined);
 
   // Queue depth is read from the store at scrape time, so every process reports the same truth.
   let stats: Promise<{ pending: number; oldestDueAt: number | undefined }> | undefined;
@@ -100,9 +150,5 @@ export function createMetrics(queue: Pick<DeliveryQueue, 'deliveryStats'>, now: 
     },
   });
 
-  const recordAttempt = (outcome: AttemptOutcome, seconds: number) => {
-    uncounted[outcome]++;
-    attemptDuration.observe(outcome, seconds);
-  };
-  return { registry, recordAttempt, eventsPublished, deliveriesCreated, loopErrors, loopConsecutiveErrors, deactivated, leasesReaped };
+  return { registry, eventsPublished, deliveriesCreated, loopErrors, loopConsecutiveErrors, deactivated, leasesReaped };
 }

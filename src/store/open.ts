@@ -5,7 +5,7 @@ import { openPostgresStore } from './postgres/store.ts';
 import { StoreUnavailableError } from './postgres/pool.ts';
 import { StoreOpenError } from './sqlite/db.ts';
 import { openSqliteStore, prepareDataDir } from './sqlite/store.ts';
-import { openThreadedSqliteStore } from './sqlite/threaded.ts';
+import { openThreadedSqliteStore, type HostedDeliveryControl, type ThreadedDeliveryOptions } from './sqlite/threaded.ts';
 import type { Store } from './types.ts';
 
 export { StoreOpenError, StoreUnavailableError };
@@ -14,6 +14,8 @@ const KEY_CHECK = 'encryption_key_check';
 
 export interface OpenedStore {
   store: Store;
+  /** The delivery worker on the embedded store's thread, when `delivery` was given. */
+  hostedDelivery: HostedDeliveryControl | undefined;
   box: SecretBox;
   /** Set when this call generated DATA_DIR/encryption.key. */
   keyCreated: boolean;
@@ -33,6 +35,8 @@ export async function openStore(
     threaded?: boolean;
     /** Told which PostgreSQL migrations this call applied. */
     onMigrated?: (versions: number[]) => void;
+    /** With the threaded embedded store: run the delivery worker on the store's thread (it needs the key). */
+    delivery?: (key: Buffer, box: SecretBox) => ThreadedDeliveryOptions;
   } = {},
 ): Promise<OpenedStore> {
   const now = options.now ?? Date.now;
@@ -46,11 +50,14 @@ export async function openStore(
     throw new StoreOpenError(err instanceof KeyError ? err.message : `Cannot read the encryption key in ${config.dataDir}: ${(err as Error).message}`);
   }
   const box = createSecretBox(key.key);
-  const store: Store = postgres
-    ? await openPostgresStore(config, { onMigrated: options.onMigrated })
-    : options.threaded === true
-      ? await openThreadedSqliteStore(config.dataDir)
-      : openSqliteStore(config.dataDir);
+  let hostedDelivery: HostedDeliveryControl | undefined;
+  let store: Store;
+  if (postgres) store = await openPostgresStore(config, { onMigrated: options.onMigrated });
+  else if (options.threaded === true) {
+    const threaded = await openThreadedSqliteStore(config.dataDir, { delivery: options.delivery?.(key.key, box) });
+    hostedDelivery = threaded.hostedDelivery;
+    store = threaded;
+  } else store = openSqliteStore(config.dataDir);
   try {
     const check = await store.setMetaIfAbsent(KEY_CHECK, box.seal('itwin-webhooks', KEY_CHECK));
     try {
@@ -66,5 +73,5 @@ export async function openStore(
     await store.close();
     throw err;
   }
-  return { store, box, keyCreated: key.created, keyFileLoose: key.looseMode };
+  return { store, hostedDelivery, box, keyCreated: key.created, keyFileLoose: key.looseMode };
 }

@@ -83,14 +83,10 @@ export function openSqliteSync(
   return { db, store, messageIds };
 }
 
-/**
- * The embedded store on the calling thread, for short-lived commands (the CLI). The
- * server runs it on a worker thread instead (see threaded.ts).
- */
-export function openSqliteStore(dataDir: string): Store {
-  const { store } = openSqliteSync(dataDir);
-  const out: Record<string, unknown> = { kind: 'sqlite' };
-  for (const [name, fn] of Object.entries(store) as Array<[string, (...args: unknown[]) => unknown]>) {
+/** The synchronous methods of `sync` as promise-returning ones (a throw becomes a rejection). */
+export function asAsync<T extends object>(sync: T): Record<string, (...args: unknown[]) => Promise<unknown>> {
+  const out: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
+  for (const [name, fn] of Object.entries(sync) as Array<[string, (...args: unknown[]) => unknown]>) {
     out[name] = (...args: unknown[]) => {
       try {
         return Promise.resolve(fn(...args));
@@ -99,5 +95,14 @@ export function openSqliteStore(dataDir: string): Store {
       }
     };
   }
-  return out as unknown as Store;
+  return out;
+}
+
+/**
+ * The embedded store on the calling thread, for short-lived commands (the CLI). The
+ * server runs it on a worker thread instead (see threaded.ts).
+ */
+export function openSqliteStore(dataDir: string): Store {
+  const { store } = openSqliteSync(dataDir);
+  return { kind: 'sqlite', ...asAsync(store) } as unknown as Store;
 }

@@ -1,31 +1,23 @@
 // The embedded store's thread. node:sqlite is synchronous, so the server runs it here:
-// queries never block the event loop that serves HTTP and sends deliveries.
+// queries never block the event loop that serves HTTP. When the server delivers, its
+// delivery worker runs here too (deliveryHost.ts).
 import { closeSync, constants, fsync, openSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
+import type { ClaimRequest, NewEvent } from '../types.ts';
 import { openSqliteSync, prepareDataDir, type SyncStore } from './store.ts';
 import type { SqliteDb } from './db.ts';
+import { CONTROL_METHODS, hostDelivery, type ControlMethod, type DeliveryHost, type HostedDeliverySettings } from './deliveryHost.ts';
 import { publishCommits, type Outcome } from './publishCommits.ts';
 import type { RecentMessageIds } from './recentMessageIds.ts';
 import { lockDataDir } from './serverLock.ts';
+import { DELIVERY_CALL_PREFIX, type Call, type Inbound, type Outbound, type Reply, type SerializedError } from './threadProtocol.ts';
 
 export interface WorkerData {
   dataDir: string;
   mergeAfter?: number;
+  /** Set when the delivery worker runs on this thread. */
+  delivery?: HostedDeliverySettings;
 }
-
-export interface Call {
-  id: number;
-  method: string;
-  args: unknown[];
-}
-
-export interface SerializedError {
-  name: string;
-  message: string;
-  code?: string;
-}
-
-export type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: SerializedError };
 
 function serialize(err: unknown): SerializedError {
   const e = err as NodeJS.ErrnoException;
@@ -54,17 +46,23 @@ try {
   port.postMessage({ type: 'failed', error: serialize(err) });
 }
 
-// The replies of one turn of this thread's event loop (a drain, the end of a sync) go back
-// as one message, for the reason calls come batched (threaded.ts).
-let outbox: Reply[] = [];
+// What one turn of this thread's event loop sends back (the replies of a drain or of the
+// end of a sync, the attempts handed to the main thread, log lines) goes as one message,
+// for the reason calls come batched (threaded.ts).
+let outbox: Outbound | undefined;
 const post = () => {
-  const replies = outbox;
-  outbox = [];
-  port.postMessage(replies);
+  const message = outbox!;
+  outbox = undefined;
+  port.postMessage(message);
 };
-const send = (r: Reply) => {
-  if (outbox.push(r) === 1) queueMicrotask(post);
+const outgoing = (): Outbound => {
+  if (outbox === undefined) {
+    outbox = {};
+    queueMicrotask(post);
+  }
+  return outbox;
 };
+const send = (r: Reply) => void (outgoing().replies ??= []).push(r);
 const reply = (id: number, value: unknown) => send({ id, ok: true, value });
 const fail = (id: number, err: unknown) => send({ id, ok: false, error: serialize(err) });
 
@@ -78,7 +76,10 @@ function run(call: Call): void {
 
 const invoke = (call: Call) => (store[call.method as keyof SyncStore] as (...a: unknown[]) => unknown)(...call.args);
 
-const publishes = publishCommits<Call>({
+/** A publish of the hosted worker, joining the group commit; `done` hears how it ended instead of the main thread. */
+type GroupCall = Call & { done?: (outcome: Outcome) => void };
+
+const publishes = publishCommits<GroupCall>({
   commitGroup(calls) {
     const outcomes: Outcome[] = [];
     db.tx(() => {
@@ -99,7 +100,11 @@ const publishes = publishCommits<Call>({
     return outcomes;
   },
   syncWal: (done) => fsync(walFd, done),
-  answer: (call, outcome) => (outcome.ok ? reply(call.id, outcome.value) : fail(call.id, outcome.error)),
+  answer: (call, outcome) => {
+    if (call.done !== undefined) call.done(outcome);
+    else if (outcome.ok) reply(call.id, outcome.value);
+    else fail(call.id, outcome.error);
+  },
   // The store stops: every call after this one fails, as the server's store is then broken.
   onSyncFailure: () => setImmediate(() => process.exit(1)),
 });
@@ -139,6 +144,44 @@ function scheduleIndexWork(delayMs = 0): void {
   else setImmediate(step);
 }
 
+/** The delivery worker, when it runs on this thread (set once the store is open). */
+let host: DeliveryHost | undefined;
+
+/** A publish of the API through the hosted worker: it leases what it makes due, and the worker sends that once the publish is durable. */
+function publishThroughHost(h: DeliveryHost, call: Call): void {
+  const [events, now, windowMs] = call.args as [NewEvent[], number, number];
+  h.publish(
+    (claim: ClaimRequest) =>
+      new Promise((resolve, reject) => {
+        publishes.add({
+          id: call.id,
+          method: 'publishAndClaim',
+          args: [events, now, windowMs, claim],
+          done: (o) => (o.ok ? resolve(o.value as never) : reject(o.error)),
+        });
+      }),
+  ).then(
+    (results) => reply(call.id, results),
+    (err: unknown) => fail(call.id, err),
+  );
+}
+
+function control(h: DeliveryHost | undefined, call: Call): void {
+  const method = call.method.slice(DELIVERY_CALL_PREFIX.length) as ControlMethod;
+  if (h === undefined || !CONTROL_METHODS.includes(method)) {
+    fail(call.id, new Error(`No delivery worker runs on the store thread (${call.method}).`));
+    return;
+  }
+  try {
+    Promise.resolve(h.control(method, call.args)).then(
+      (value) => reply(call.id, value),
+      (err: unknown) => fail(call.id, err),
+    );
+  } catch (err) {
+    fail(call.id, err);
+  }
+}
+
 function drain(): void {
   scheduled = false;
   // The delivery queue's own calls (claims, results) run at once: every millisecond they
@@ -147,7 +190,9 @@ function drain(): void {
   const calls = queue;
   queue = [];
   for (const call of calls) {
-    if (isPublish(call)) publishes.add(call);
+    if (call.method.startsWith(DELIVERY_CALL_PREFIX)) control(host, call);
+    else if (host !== undefined && call.method === 'publishEvents') publishThroughHost(host, call);
+    else if (isPublish(call)) publishes.add(call);
     else run(call);
     if (call.method === 'close') {
       closed = true;
@@ -160,13 +205,29 @@ function drain(): void {
   scheduleIndexWork();
 }
 
-port.on('message', (calls: Call[]) => {
-  for (const call of calls) queue.push(call);
+port.on('message', (message: Inbound) => {
+  if (message.results !== undefined) host?.settle(message.results);
+  if (message.calls === undefined) return;
+  for (const call of message.calls) queue.push(call);
   if (!scheduled) {
     scheduled = true;
     setImmediate(drain);
   }
 });
+
+{
+  const settings = (workerData as WorkerData).delivery;
+  if (settings !== undefined && store! !== undefined) {
+    host = hostDelivery(store, settings, {
+      postAttempts: (attempts) => {
+        const list = (outgoing().attempts ??= []);
+        for (const a of attempts) list.push(a);
+      },
+      postClose: () => void (outgoing().closeSender = true),
+      postLog: (line) => void (outgoing().logs ??= []).push(line),
+    });
+  }
+}
 
 // The filter of the idempotency table fills in the background from the start.
 if (messageIds! !== undefined) scheduleIndexWork();
