@@ -6,6 +6,7 @@ import { createBuiltinIssuer } from './auth/issuer.ts';
 import { createTokenVerifier } from './auth/verifier.ts';
 import { createContentValidator } from './catalog/contentValidator.ts';
 import { ConfigError, type Config } from './config/load.ts';
+import type { SecretBox } from './crypto/secretBox.ts';
 import type { LookupFn } from './delivery/connector.ts';
 import { createDispatcher, type DeliveryControl, type DeliveryDispatcher } from './delivery/dispatcher.ts';
 import { createSender, type Sender } from './delivery/sender.ts';
@@ -15,6 +16,7 @@ import { writeLogLine } from './observability/logger.ts';
 import { createMetrics } from './observability/metrics.ts';
 import { openStore } from './store/open.ts';
 import type { PostgresStore } from './store/postgres/store.ts';
+import type { Store } from './store/types.ts';
 import { VERSION } from './version.ts';
 
 export interface RunningServer {
@@ -70,8 +72,6 @@ export async function startServer(config: Config, options: StartOptions): Promis
   if (opened.keyCreated) logger.info({ dataDir: config.dataDir }, 'generated a new encryption key in the data directory');
   if (opened.keyFileLoose) logger.warn({ dataDir: config.dataDir }, 'encryption.key is readable by other users; run chmod 600 on it');
 
-  /** The worker on this thread (PostgreSQL, or a test's clock); undefined when it runs on the store's thread. */
-  let dispatcher: DeliveryDispatcher | undefined;
   let worker: DeliveryControl | undefined = hostedDelivery;
   try {
     const issuer = config.auth.builtinIssuer ? await createBuiltinIssuer({ store, box, auth: config.auth, now }) : undefined;
@@ -80,28 +80,24 @@ export async function startServer(config: Config, options: StartOptions): Promis
       issuer !== undefined ? { local: issuer.jwks() } : { remoteUrl: config.auth.jwksUrl! },
       now,
     );
-    const counts = delivers && hostedDelivery === undefined ? createDeliveryCounts() : undefined;
-    const metrics = createMetrics(store, now, hostedDelivery !== undefined ? () => hostedDelivery.counts().catch(() => undefined) : () => counts?.snapshot());
+    // The worker on this thread: on PostgreSQL, or under a test's clock.
+    const inProcess =
+      delivers && hostedDelivery === undefined
+        ? inProcessWorker(config, { store, box, userAgent, logger, now, lookup: options.lookup, random: options.random })
+        : undefined;
+    worker ??= inProcess?.dispatcher;
+    const metrics = createMetrics(store, now, hostedDelivery !== undefined ? () => hostedDelivery.counts().catch(() => undefined) : () => inProcess?.counts.snapshot());
     const wake = () => worker?.wake();
-    const sender =
-      counts === undefined
-        ? undefined
-        : createSender({ delivery: config.delivery, callbacks: config.callbacks, box, userAgent, now, lookup: options.lookup, random: options.random });
-    // One process delivers from the embedded store, so it may lease ahead (see the dispatcher);
-    // on PostgreSQL several workers share each webhook's cap and lease only what they send.
-    const leaseAhead = config.databaseUrl === undefined ? config.delivery.maxInFlightPerWebhook : 0;
-    dispatcher = sender === undefined ? undefined : createDispatcher({ store, sender, config: config.delivery, counts: counts!, logger, now, leaseAhead });
-    worker ??= dispatcher;
     // The embedded store leases a publish's deliveries in the publish itself when this thread delivers.
-    const inProcess = dispatcher;
-    const claimAlong: ClaimAlong | undefined = inProcess !== undefined && 'publishAndClaim' in store ? (call) => inProcess.claimAlong(call) : undefined;
+    const claimAlong: ClaimAlong | undefined =
+      inProcess !== undefined && 'publishAndClaim' in store ? (call) => inProcess.dispatcher.claimAlong(call) : undefined;
     const publisher = createPublisher({ store, now, metrics, wake, claimAlong, storeHandsOver: hostedDelivery !== undefined });
     const webhookState = (id: string, active: boolean) => worker?.webhookState(id, active);
     const deps: AppDeps = { config, store, box, verifier, issuer, contentValidator: createContentValidator(), publisher, metrics, wake, webhookState, logger, now };
     const app = await createApp(deps, { api: config.role !== 'worker' });
     await worker?.start();
     // Other processes' publishes reach this worker through the store (PostgreSQL NOTIFY).
-    const unsubscribe = inProcess !== undefined && 'subscribeDue' in store ? (store as PostgresStore).subscribeDue(() => inProcess.wake()) : undefined;
+    const unsubscribe = inProcess !== undefined && 'subscribeDue' in store ? (store as PostgresStore).subscribeDue(() => inProcess.dispatcher.wake()) : undefined;
     let url = '';
     if (options.listen !== false) {
       try {
@@ -143,4 +139,18 @@ export async function startServer(config: Config, options: StartOptions): Promis
     await overflowSender?.close();
     throw err;
   }
+}
+
+/** The delivery worker on the calling thread, counting what it does for the metrics. */
+function inProcessWorker(
+  config: Config,
+  deps: { store: Store; box: SecretBox; userAgent: string; logger: Logger; now: () => number; lookup?: LookupFn; random?: () => number },
+): { dispatcher: DeliveryDispatcher; counts: ReturnType<typeof createDeliveryCounts> } {
+  const { store, box, userAgent, logger, now } = deps;
+  const counts = createDeliveryCounts();
+  const sender = createSender({ delivery: config.delivery, callbacks: config.callbacks, box, userAgent, now, lookup: deps.lookup, random: deps.random });
+  // One process delivers from the embedded store, so it may lease ahead (see the dispatcher);
+  // on PostgreSQL several workers share each webhook's cap and lease only what they send.
+  const leaseAhead = config.databaseUrl === undefined ? config.delivery.maxInFlightPerWebhook : 0;
+  return { dispatcher: createDispatcher({ store, sender, config: config.delivery, counts, logger, now, leaseAhead }), counts };
 }
