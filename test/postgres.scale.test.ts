@@ -221,10 +221,18 @@ describe('PostgreSQL: several processes on one database', () => {
     }
   });
 
-  it('survives a restart of PostgreSQL mid-run: 503 meanwhile, nothing half-stored, everything delivered after', { timeout: 240_000 }, async () => {
+  // Restarting the machine's PostgreSQL cluster is hostile on a developer's own machine (and to
+  // anything else using it): CI runs this test; elsewhere it runs only when asked.
+  const restartWanted = process.env.CI === 'true' || process.env.TEST_PG_RESTART === '1';
+  it('survives a restart of PostgreSQL mid-run: 503 meanwhile, nothing half-stored, everything delivered after', {
+    timeout: 240_000,
+    skip: restartWanted ? false : 'restarts the local PostgreSQL cluster: set TEST_PG_RESTART=1 (CI=true does) to run it',
+  }, async () => {
     const schema = testSchema('restart');
     const receiver = await new Receiver().start();
     for (let i = 0; i < 4; i++) receiver.on(`/w/${i}`, () => 200);
+    let publishing = true;
+    let loops: Promise<void>[] = [];
     try {
       const api = await serve(schema, 'api');
       const worker = await serve(schema, 'worker', ['--lease-ttl', '3s', '--heartbeat-interval', '500ms']);
@@ -232,9 +240,8 @@ describe('PostgreSQL: several processes on one database', () => {
       const producer = new Producer(api.url, itwins);
       producer.token = await tokenFor(api.url, pub.clientId, pub.clientSecret);
 
-      let publishing = true;
       const readiness = new Set<number>();
-      const loops = [
+      loops = [
         (async () => {
           while (publishing) await producer.publish(100);
         })(),
@@ -277,7 +284,10 @@ describe('PostgreSQL: several processes on one database', () => {
         await client.end();
       }
     } finally {
+      // A failed wait must not leave the publishing loops running: they would keep the test process alive for ever.
+      publishing = false;
       for (const c of children) c.kill('SIGKILL');
+      await Promise.allSettled(loops);
       await receiver.close();
       await dropSchema(schema);
     }
