@@ -75,7 +75,7 @@ describe('built-in OAuth2 issuer', () => {
   it('publishes discovery documents', async () => {
     const conf = (await h.inject({ method: 'GET', url: '/.well-known/openid-configuration' })).json();
     assert.equal(conf.issuer, h.config.auth.issuer);
-    assert.ok(conf.token_endpoint.endsWith('/oauth/token'));
+    assert.equal(new URL(conf.token_endpoint).pathname, '/connect/token');
     assert.ok(conf.jwks_uri.endsWith('/.well-known/jwks.json'));
     assert.deepEqual(conf.grant_types_supported, ['client_credentials']);
     const jwks = (await h.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json();

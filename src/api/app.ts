@@ -14,7 +14,7 @@ import { eventRoutes } from './routes/events.ts';
 import { eventTypeRoutes } from './routes/eventTypes.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
-import { oauthRoutes } from './routes/oauth.ts';
+import { oauthRoutes, TOKEN_PATHS } from './routes/oauth.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import './types.ts';
 
@@ -30,6 +30,8 @@ export async function createApp(deps: AppDeps, options: { /** false: only health
     trustProxy: config.trustProxy,
     bodyLimit: DEFAULT_BODY_LIMIT,
     return503OnClosing: true,
+    // The hosted API documents `POST /webhooks/`: every route answers alike with or without one trailing slash.
+    routerOptions: { ignoreTrailingSlash: true },
     // Errors raised before routing (a malformed percent-encoding in the path) answer in the contract's shape too.
     frameworkErrors: (error, request, reply) => {
       const e = error.code === 'FST_ERR_BAD_URL' ? errors.routeNotFound(request.method, request.url) : errors.invalidRequestBody('The request is malformed.');
@@ -84,7 +86,7 @@ export async function createApp(deps: AppDeps, options: { /** false: only health
       timeWindow: config.rateLimitWindowSeconds * 1000,
       // After authentication, so that the limit is per application rather than per address.
       hook: 'preHandler',
-      allowList: (request) => request.routeOptions.config.auth === undefined && request.routeOptions.url !== '/oauth/token',
+      allowList: (request) => request.routeOptions.config.auth === undefined && !(TOKEN_PATHS as readonly (string | undefined)[]).includes(request.routeOptions.url),
       keyGenerator: (request) => (request.principal?.clientId !== undefined ? `client:${request.principal.clientId}` : `ip:${request.ip}`),
       errorResponseBuilder: (_request, context) => errors.tooManyRequests(Math.max(1, Math.ceil(context.ttl / 1000))),
     });

@@ -8,6 +8,9 @@ import { KNOWN_SCOPES, parseScopeList } from '../../auth/scopes.ts';
 import type { AppDeps } from '../deps.ts';
 import { linkBase } from '../links.ts';
 
+/** Where the token endpoint answers: our own path, and the one Bentley's sign-in service has (named in discovery). */
+export const TOKEN_PATHS = ['/oauth/token', '/connect/token'] as const;
+
 /** RFC 6749 §5.2 error codes. */
 type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unauthorized_client' | 'unsupported_grant_type' | 'invalid_scope';
 
@@ -102,8 +105,9 @@ export const oauthRoutes =
       return reply.code(500).send({ error: 'server_error', error_description: 'The server encountered an unexpected error.' });
     });
 
-    app.post(
-      '/oauth/token',
+    // Also at /connect/token: clients of the hosted API derive `{authority}/connect/token` (Bentley's sign-in service).
+    for (const url of TOKEN_PATHS) app.post(
+      url,
       {
         bodyLimit: 8 * 1024,
         schema: {
@@ -168,7 +172,7 @@ export const oauthRoutes =
         const base = linkBase(request, config);
         return {
           issuer: config.auth.issuer,
-          token_endpoint: `${base}/oauth/token`,
+          token_endpoint: `${base}${TOKEN_PATHS[1]}`,
           jwks_uri: `${base}/.well-known/jwks.json`,
           grant_types_supported: ['client_credentials'],
           token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
