@@ -29,6 +29,8 @@ export interface AuthConfig {
   audience: string;
   claims: ClaimNames;
   tokenTtlSeconds: number;
+  /** Throttling of failed token requests of the built-in issuer (0: no limit). */
+  tokenFailures: { perClient: number; perAddress: number; windowMs: number };
 }
 
 export type Role = 'all' | 'api' | 'worker';
@@ -266,6 +268,11 @@ export function loadConfig(flags: FlagValues, env: Env): Config {
         scope: get<string>('claimScope', flags, env),
       },
       tokenTtlSeconds: get<number>('tokenTtlSeconds', flags, env),
+      tokenFailures: {
+        perClient: get<number>('tokenFailuresPerClient', flags, env),
+        perAddress: get<number>('tokenFailuresPerAddress', flags, env),
+        windowMs: get<number>('tokenFailureWindow', flags, env),
+      },
     },
   };
 }

@@ -90,6 +90,12 @@ export const SETTINGS = {
     description: 'Claim that carries the space-separated scopes.' },
   tokenTtlSeconds: { flag: '--token-ttl', env: 'TOKEN_TTL_SECONDS', kind: { type: 'int', min: 60, max: 86_400 }, default: '3600', group: 'auth',
     description: 'Lifetime of tokens from the built-in issuer, in seconds.' },
+  tokenFailuresPerClient: { flag: '--token-failures-per-client', env: 'TOKEN_FAILURES_PER_CLIENT', kind: { type: 'int', min: 0, max: 1_000_000 }, default: '10', group: 'auth',
+    description: 'Failed token requests naming one client id within TOKEN_FAILURE_WINDOW, after which its token requests are answered 429 until the window ends (0 turns it off).' },
+  tokenFailuresPerAddress: { flag: '--token-failures-per-address', env: 'TOKEN_FAILURES_PER_ADDRESS', kind: { type: 'int', min: 0, max: 1_000_000 }, default: '30', group: 'auth',
+    description: 'Failed token requests from one source address within TOKEN_FAILURE_WINDOW, after which its token requests are answered 429 until the window ends (0 turns it off).' },
+  tokenFailureWindow: { flag: '--token-failure-window', env: 'TOKEN_FAILURE_WINDOW', kind: { type: 'duration', min: 1000, max: 86_400_000 }, default: '1m', group: 'auth',
+    description: 'Window over which failed token requests are counted (counts are kept in each process).' },
 
   // --- delivery
   deliveryTimeout: { flag: '--delivery-timeout', env: 'DELIVERY_TIMEOUT', kind: { type: 'duration', min: 100, max: 120_000 }, default: '5s', group: 'delivery',

@@ -2,9 +2,10 @@ import formbody from '@fastify/formbody';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyReply } from 'fastify';
 import Type from 'typebox';
-import { verifyClientSecret } from '../../auth/clientSecrets.ts';
+import { HashQueueFullError, verifyClientSecret } from '../../auth/clientSecrets.ts';
 import type { BuiltinIssuer } from '../../auth/issuer.ts';
 import { KNOWN_SCOPES, parseScopeList } from '../../auth/scopes.ts';
+import { createTokenThrottle } from '../../auth/tokenThrottle.ts';
 import type { AppDeps } from '../deps.ts';
 import { linkBase } from '../links.ts';
 
@@ -12,22 +13,33 @@ import { linkBase } from '../links.ts';
 export const TOKEN_PATHS = ['/oauth/token', '/connect/token'] as const;
 
 /** RFC 6749 §5.2 error codes. */
-type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unauthorized_client' | 'unsupported_grant_type' | 'invalid_scope';
+type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'invalid_scope'
+  /** RFC 6749 §4.1.2.1: throttled or overloaded, try again later (with Retry-After). */
+  | 'temporarily_unavailable';
 
 class OAuthError extends Error {
   readonly code: OAuthErrorCode;
   readonly status: number;
   readonly basicChallenge: boolean;
-  constructor(code: OAuthErrorCode, description: string, status = 400, basicChallenge = false) {
+  readonly retryAfter: number | undefined;
+  constructor(code: OAuthErrorCode, description: string, status = 400, basicChallenge = false, retryAfter?: number) {
     super(description);
     this.code = code;
     this.status = status;
     this.basicChallenge = basicChallenge;
+    this.retryAfter = retryAfter;
   }
 }
 
 function sendOAuthError(reply: FastifyReply, e: OAuthError): FastifyReply {
   if (e.basicChallenge) reply.header('www-authenticate', 'Basic realm="itwin-webhooks", charset="UTF-8"');
+  if (e.retryAfter !== undefined) reply.header('retry-after', String(e.retryAfter));
   return reply
     .code(e.status)
     .headers({ 'cache-control': 'no-store', pragma: 'no-cache' })
@@ -92,12 +104,16 @@ const OAuthErrorBody = Type.Object({ error: Type.String(), error_description: Ty
 export const oauthRoutes =
   (deps: AppDeps, issuer: BuiltinIssuer): FastifyPluginAsyncTypebox =>
   async (app) => {
-    const { store, config } = deps;
+    const { store, config, now } = deps;
+    const throttle = createTokenThrottle(config.auth.tokenFailures);
     await app.register(formbody, { bodyLimit: 8 * 1024 });
 
     // Inside this scope failures use OAuth's error shape, as OAuth client libraries expect.
     app.setErrorHandler((err: FastifyError | OAuthError, request, reply) => {
       if (err instanceof OAuthError) return sendOAuthError(reply, err);
+      if (err instanceof HashQueueFullError) {
+        return sendOAuthError(reply, new OAuthError('temporarily_unavailable', 'Too many token requests are being checked; try again shortly.', 503, false, 1));
+      }
       if ((err as FastifyError).statusCode !== undefined && (err as FastifyError).statusCode! < 500) {
         return sendOAuthError(reply, new OAuthError('invalid_request', 'The token request must be a form-urlencoded body with grant_type=client_credentials.'));
       }
@@ -116,7 +132,7 @@ export const oauthRoutes =
           tags: ['OAuth2'],
           consumes: ['application/x-www-form-urlencoded'],
           body: TokenRequest,
-          response: { 200: TokenResponse, 400: OAuthErrorBody, 401: OAuthErrorBody, 429: OAuthErrorBody },
+          response: { 200: TokenResponse, 400: OAuthErrorBody, 401: OAuthErrorBody, 429: OAuthErrorBody, 503: OAuthErrorBody },
         },
       },
       async (request, reply) => {
@@ -139,11 +155,20 @@ export const oauthRoutes =
         if (clientId === undefined || secret === undefined || clientId === '' || secret === '') {
           throw new OAuthError('invalid_client', 'Client authentication is required.', 401, basic !== undefined);
         }
+        // Checked before any hashing, so that a flood of guesses costs next to nothing.
+        const keys = { clientId, address: request.ip };
+        const wait = throttle.retryAfter(keys, now());
+        if (wait > 0) {
+          request.log.warn({ clientId, address: request.ip }, 'token refused: too many failed attempts');
+          throw new OAuthError('temporarily_unavailable', `Too many failed token requests; retry after ${wait} seconds.`, 429, false, wait);
+        }
         const client = await store.getClient(clientId);
         if (!(await verifyClientSecret(secret, client?.secretHash)) || client === undefined) {
+          throttle.failed(keys, now());
           request.log.info({ clientId }, 'token refused: bad client credentials');
           throw new OAuthError('invalid_client', 'Client authentication failed.', 401, basic !== undefined);
         }
+        throttle.succeeded(keys);
         let scopes = client.scopes;
         if (typeof form.scope === 'string' && form.scope.trim() !== '') {
           const requested = parseScopeList(form.scope);
