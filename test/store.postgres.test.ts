@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import pg from 'pg';
+import pg, { type PoolClient } from 'pg';
 import { loadStoreConfig } from '../src/config/load.ts';
+import { ROUTINES } from '../src/store/postgres/functions/index.ts';
+import { applyRoutines } from '../src/store/postgres/migrations.ts';
 import { StoreUnavailableError } from '../src/store/postgres/pool.ts';
 import { openPostgresStore } from '../src/store/postgres/store.ts';
 import { dropSchema, TEST_DATABASE_URL, testSchema } from './helpers/postgres.ts';
@@ -76,6 +78,46 @@ describe('PostgreSQL: a connection lost in the middle of a transaction', () => {
       assert.equal((await store.getWebhook('app', id))?.active, true);
     } finally {
       await admin.end();
+      await store.close();
+      await dropSchema(schema);
+    }
+  });
+});
+
+describe('PostgreSQL: server-side functions are defined once and created by version', () => {
+  it('creates each routine on a new database, recreates one whose version rose or whose text changed, and never downgrades one', async () => {
+    const schema = testSchema('routines');
+    const config = loadStoreConfig({}, { DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: schema, ENCRYPTION_KEY: '0'.repeat(64) });
+    const store = await openPostgresStore(config);
+    const client = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${schema}` });
+    await client.connect();
+    try {
+      const held = (await client.query<{ name: string; version: number }>('SELECT name, version FROM schema_routines ORDER BY name')).rows;
+      assert.deepEqual(
+        held.map((r) => r.name),
+        ROUTINES.map((r) => r.name).sort(),
+      );
+      const probe = (version: number, answer: number) => ({
+        name: 'probe',
+        version,
+        sql: `CREATE OR REPLACE FUNCTION probe() RETURNS integer LANGUAGE sql AS $$ SELECT ${answer} $$;`,
+      });
+      const answer = async () => (await client.query<{ n: number }>('SELECT probe() AS n')).rows[0]!.n;
+      await applyRoutines(client as unknown as PoolClient, [probe(2, 20)]);
+      assert.equal(await answer(), 20);
+      await applyRoutines(client as unknown as PoolClient, [probe(1, 10)]);
+      assert.equal(await answer(), 20, 'an older version leaves the newer one in place');
+      await applyRoutines(client as unknown as PoolClient, [probe(2, 21)]);
+      assert.equal(await answer(), 21, 'the same version with other text is recreated');
+      await applyRoutines(client as unknown as PoolClient, [probe(3, 30)]);
+      assert.equal(await answer(), 30);
+      // Opening again finds everything up to date: no migration applied.
+      let applied: number[] | undefined;
+      const again = await openPostgresStore(config, { onMigrated: (v) => (applied = v) });
+      await again.close();
+      assert.deepEqual(applied, []);
+    } finally {
+      await client.end();
       await store.close();
       await dropSchema(schema);
     }

@@ -1,4 +1,5 @@
-import type { DirectoryRepo, Sync, GrantRecord, ItwinRecord, OrgAdminRecord } from '../types.ts';
+import { toGrant, toItwin, toOrgAdmin, type GrantRow, type ItwinRow, type OrgAdminRow } from '../rows.ts';
+import type { DirectoryRepo, Sync } from '../types.ts';
 import type { SqliteDb } from './db.ts';
 
 export function directoryRepo(db: SqliteDb): Sync<DirectoryRepo> {
@@ -17,11 +18,11 @@ export function directoryRepo(db: SqliteDb): Sync<DirectoryRepo> {
       });
     },
     listItwins(accountId) {
-      const rows = db.all<{ itwin_id: string; account_id: string; created_at: number }>(
+      const rows = db.all<ItwinRow>(
         'SELECT * FROM directory_itwins WHERE $a IS NULL OR account_id = $a ORDER BY created_at, itwin_id',
         { a: accountId ?? null },
       );
-      return rows.map((r): ItwinRecord => ({ itwinId: r.itwin_id, accountId: r.account_id, createdAt: r.created_at }));
+      return rows.map(toItwin);
     },
     getItwinAccounts(itwinIds) {
       const out: Record<string, string> = {};
@@ -54,12 +55,12 @@ export function directoryRepo(db: SqliteDb): Sync<DirectoryRepo> {
       );
     },
     listGrants(filter) {
-      const rows = db.all<{ client_id: string; itwin_id: string; permission: string; created_at: number }>(
+      const rows = db.all<GrantRow>(
         `SELECT * FROM directory_grants WHERE ($c IS NULL OR client_id = $c) AND ($i IS NULL OR itwin_id = $i)
          ORDER BY created_at, client_id, itwin_id`,
         { c: filter.clientId ?? null, i: filter.itwinId ?? null },
       );
-      return rows.map((r): GrantRecord => ({ clientId: r.client_id, itwinId: r.itwin_id, permission: r.permission, createdAt: r.created_at }));
+      return rows.map(toGrant);
     },
     hasGrant(clientId, itwinId, permission) {
       return (
@@ -82,11 +83,11 @@ export function directoryRepo(db: SqliteDb): Sync<DirectoryRepo> {
       return db.run('DELETE FROM directory_org_admins WHERE client_id = $c AND account_id = $a', { c: clientId, a: accountId }).changes > 0;
     },
     listOrgAdmins(accountId) {
-      const rows = db.all<{ client_id: string; account_id: string; created_at: number }>(
+      const rows = db.all<OrgAdminRow>(
         'SELECT * FROM directory_org_admins WHERE $a IS NULL OR account_id = $a ORDER BY created_at, client_id',
         { a: accountId ?? null },
       );
-      return rows.map((r): OrgAdminRecord => ({ clientId: r.client_id, accountId: r.account_id, createdAt: r.created_at }));
+      return rows.map(toOrgAdmin);
     },
     isOrgAdmin(clientId, accountId) {
       return db.get('SELECT 1 FROM directory_org_admins WHERE client_id = $c AND account_id = $a', { c: clientId, a: accountId }) !== undefined;

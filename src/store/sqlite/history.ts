@@ -1,60 +1,13 @@
-import type { DeliveryHistoryRepo, Sync, DeliveryStatus, DeliverySummary } from '../types.ts';
+import { deliveryRowId, SUMMARY_COLUMNS, toAttempt, toSummary, type AttemptRow, type SummaryRow } from '../rows.ts';
+import type { DeliveryHistoryRepo, Sync } from '../types.ts';
 import type { SqliteDb } from './db.ts';
 import { markLaneReady } from './lanes.ts';
 import type { LeaseTable } from './leases.ts';
-
-interface SummaryRow {
-  id: number;
-  webhook_id: string;
-  message_id: string;
-  event_type: string;
-  status: string;
-  attempts: number;
-  created_at: number;
-  updated_at: number;
-  due_at: number;
-  last_status: number | null;
-  last_error: string | null;
-}
-
-const SUMMARY_COLUMNS = `d.id, d.webhook_id, e.message_id, e.event_type, d.status, d.attempts, d.created_at, d.updated_at, d.due_at,
-  d.last_status, d.last_error`;
 
 interface LastAttemptColumns {
   last_started_at: number | null;
   last_duration_ms: number | null;
   last_response_body: string | null;
-}
-
-interface AttemptRow {
-  attempt: number;
-  started_at: number;
-  duration_ms: number;
-  status_code: number | null;
-  error: string | null;
-  response_body: string | null;
-}
-
-/** `sending`: leased right now (its row reads pending; it has no next attempt time until its result). */
-function toSummary(r: SummaryRow, sending: boolean): DeliverySummary {
-  const status = r.status as DeliveryStatus;
-  return {
-    id: String(r.id),
-    webhookId: r.webhook_id,
-    messageId: r.message_id,
-    eventType: r.event_type,
-    status,
-    attempts: r.attempts,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    nextAttemptAt: r.status === 'pending' && !sending ? r.due_at : undefined,
-    lastStatusCode: r.last_status ?? undefined,
-    lastError: r.last_error ?? undefined,
-  };
-}
-
-function toRowId(deliveryId: string): number | undefined {
-  return /^[1-9]\d{0,15}$/.test(deliveryId) ? Number(deliveryId) : undefined;
 }
 
 export function historyRepo(db: SqliteDb, leases: LeaseTable): Sync<DeliveryHistoryRepo> {
@@ -79,7 +32,7 @@ export function historyRepo(db: SqliteDb, leases: LeaseTable): Sync<DeliveryHist
     },
 
     getDelivery(webhookId, deliveryId) {
-      const id = toRowId(deliveryId);
+      const id = deliveryRowId(deliveryId);
       if (id === undefined) return undefined;
       const row = db.get<SummaryRow & { itwin_id: string | null; content: string; enqueued_at: number } & LastAttemptColumns>(
         `SELECT ${SUMMARY_COLUMNS}, e.itwin_id, e.content, e.enqueued_at, d.last_started_at, d.last_duration_ms, d.last_response_body
@@ -103,19 +56,12 @@ export function historyRepo(db: SqliteDb, leases: LeaseTable): Sync<DeliveryHist
         itwinId: row.itwin_id ?? undefined,
         contentJson: row.content,
         enqueuedAt: row.enqueued_at,
-        attemptLog: attempts.map((a) => ({
-          attempt: a.attempt,
-          startedAt: a.started_at,
-          durationMs: a.duration_ms,
-          statusCode: a.status_code ?? undefined,
-          error: a.error ?? undefined,
-          responseBody: a.response_body ?? undefined,
-        })),
+        attemptLog: attempts.map(toAttempt),
       };
     },
 
     redeliver(webhookId, deliveryId, now) {
-      const id = toRowId(deliveryId);
+      const id = deliveryRowId(deliveryId);
       if (id === undefined) return undefined;
       return db.tx(() => {
         const row = getSummary(webhookId, id);

@@ -1,25 +1,6 @@
-import type { Sync, ClientRecord, ClientsRepo, SigningKeyRecord, SigningKeysRepo } from '../types.ts';
+import { toClient, toSigningKey, type ClientRow, type SigningKeyRow } from '../rows.ts';
+import type { Sync, ClientsRepo, SigningKeyRecord, SigningKeysRepo } from '../types.ts';
 import type { SqliteDb } from './db.ts';
-
-interface ClientRow {
-  client_id: string;
-  name: string;
-  account_id: string;
-  scopes: string;
-  secret_hash: string;
-  created_at: number;
-}
-
-function toClient(r: ClientRow): ClientRecord {
-  return {
-    clientId: r.client_id,
-    name: r.name,
-    accountId: r.account_id,
-    scopes: r.scopes.split(' ').filter(Boolean),
-    secretHash: r.secret_hash,
-    createdAt: r.created_at,
-  };
-}
 
 export function clientsRepo(db: SqliteDb): Sync<ClientsRepo & SigningKeysRepo> {
   return {
@@ -47,17 +28,7 @@ export function clientsRepo(db: SqliteDb): Sync<ClientsRepo & SigningKeysRepo> {
     },
 
     listSigningKeys() {
-      return db
-        .all<{ kid: string; alg: string; public_jwk: string; private_jwk_sealed: string; created_at: number }>(
-          'SELECT * FROM signing_keys ORDER BY created_at DESC, kid',
-        )
-        .map((r) => ({
-          kid: r.kid,
-          alg: r.alg,
-          publicJwk: JSON.parse(r.public_jwk) as Record<string, unknown>,
-          privateJwkSealed: r.private_jwk_sealed,
-          createdAt: r.created_at,
-        }));
+      return db.all<SigningKeyRow>('SELECT * FROM signing_keys ORDER BY created_at DESC, kid').map(toSigningKey);
     },
     insertFirstSigningKey(k: SigningKeyRecord) {
       db.tx(() => {

@@ -1,58 +1,8 @@
-import { applyWebhookPatch, type EventTypeRecord, type EventTypesRepo, type Sync, type WebhookRecord, type WebhooksRepo, type WebhookScope } from '../types.ts';
+import { toEventType, toWebhook, type EventTypeRow, type WebhookRow } from '../rows.ts';
+import { applyWebhookPatch, type EventTypesRepo, type Sync, type WebhookRecord, type WebhooksRepo } from '../types.ts';
 import type { SqliteDb } from './db.ts';
 import { cancelPending } from './lanes.ts';
 import type { LeaseTable } from './leases.ts';
-
-interface WebhookRow {
-  seq: number;
-  id: string;
-  owner_client_id: string;
-  scope: string;
-  scope_id: string;
-  active: number;
-  callback_url: string;
-  event_types: string;
-  secret_sealed: string;
-  created_at: number;
-  modified_at: number;
-}
-
-function toWebhook(r: WebhookRow): WebhookRecord {
-  return {
-    id: r.id,
-    ownerClientId: r.owner_client_id,
-    scope: r.scope as WebhookScope,
-    scopeId: r.scope_id,
-    active: r.active === 1,
-    callbackUrl: r.callback_url,
-    eventTypes: JSON.parse(r.event_types) as string[],
-    secretSealed: r.secret_sealed,
-    createdAt: r.created_at,
-    modifiedAt: r.modified_at,
-  };
-}
-
-interface EventTypeRow {
-  type: string;
-  service: string;
-  description: string;
-  content_schema: string;
-  example: string;
-  builtin: number;
-  created_at: number;
-}
-
-function toEventType(r: EventTypeRow): EventTypeRecord {
-  return {
-    type: r.type,
-    service: r.service,
-    description: r.description,
-    contentSchema: JSON.parse(r.content_schema) as Record<string, unknown>,
-    example: JSON.parse(r.example) as Record<string, unknown>,
-    builtin: r.builtin === 1,
-    createdAt: r.created_at,
-  };
-}
 
 const SELECT_OWNED = 'SELECT * FROM webhooks WHERE owner_client_id = $owner AND id = $id';
 

@@ -1,0 +1,69 @@
+import type pg from 'pg';
+import { createPool, isConnectionError, StoreUnavailableError, withClient } from './pool.ts';
+
+/** One statement with its parameters (pg's QueryConfig): what every function of sql/ returns. */
+export interface Query {
+  text: string;
+  values?: unknown[];
+}
+
+export interface Queryable {
+  rows<T = Record<string, unknown>>(query: Query): Promise<T[]>;
+  /** How many rows the statement changed. */
+  count(query: Query): Promise<number>;
+}
+
+/** The pool with the store's error mapping: a lost or refused connection is StoreUnavailableError (the API answers 503). */
+export interface PgDb extends Queryable {
+  readonly url: string;
+  readonly schema: string;
+  readonly pool: pg.Pool;
+  /** Runs `fn` in one transaction on one connection; a throw rolls it back. */
+  tx<T>(fn: (t: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+async function guard<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (isConnectionError(err)) throw new StoreUnavailableError(`PostgreSQL is not reachable: ${(err as Error).message}`);
+    throw err;
+  }
+}
+
+const on = (c: pg.Pool | pg.PoolClient): Queryable => ({
+  async rows<T>(query: Query) {
+    return (await c.query(query)).rows as T[];
+  },
+  async count(query: Query) {
+    return (await c.query(query)).rowCount ?? 0;
+  },
+});
+
+export function openPgDb(url: string, schema: string, poolSize: number): PgDb {
+  const pool = createPool(url, schema, poolSize);
+  const direct = on(pool);
+  return {
+    url,
+    schema,
+    pool,
+    rows: (query) => guard(() => direct.rows(query)),
+    count: (query) => guard(() => direct.count(query)),
+    tx: (fn) =>
+      guard(() =>
+        withClient(pool, async (c) => {
+          try {
+            await c.query('BEGIN');
+            const result = await fn(on(c));
+            await c.query('COMMIT');
+            return result;
+          } catch (err) {
+            await c.query('ROLLBACK').catch(() => {});
+            throw err;
+          }
+        }),
+      ),
+    close: () => pool.end(),
+  };
+}

@@ -1,0 +1,39 @@
+import type { EventsRepo } from '../types.ts';
+import type { PgDb } from './db.ts';
+import type { LaneMarks } from './laneMarks.ts';
+import { publishBatcher, type CommittedEvent } from './publishBatcher.ts';
+import * as sql from './sql/events.ts';
+import type { Wakeups } from './wakeups.ts';
+
+/** Publish transactions running at once per process; requests beyond wait and merge. */
+const PARALLEL_PUBLISHES = 4;
+/** Largest merged publish (events), so that one transaction stays short. */
+const MERGED_EVENTS_MAX = 5000;
+
+export function eventsRepo(db: PgDb, lanes: LaneMarks, wakeups: Wakeups): EventsRepo {
+  const publish = publishBatcher({
+    parallel: PARALLEL_PUBLISHES,
+    maxEvents: MERGED_EVENTS_MAX,
+    async commit(events, now, windowMs) {
+      const rows = await db.rows<sql.PublishRow>(sql.publishEvents(events, now, windowMs));
+      // After the commit: see laneMarks.ts.
+      await lanes.markReady(rows[0]?.touched ?? [], now);
+      return new Map(
+        rows.map((r): [string, CommittedEvent] => [r.message_id, { eventType: r.event_type, enqueuedAt: r.enqueued_at, matchedWebhooks: r.matched, duplicate: r.duplicate }]),
+      );
+    },
+  });
+
+  return {
+    publishEvents: publish,
+    publishTestEvent(event, webhookId, now) {
+      return db.tx(async (t) => {
+        const [{ seq }] = (await t.rows<{ seq: number }>(sql.insertTestEvent(event, now))) as [{ seq: number }];
+        const [{ id }] = (await t.rows<{ id: number }>(sql.insertDelivery(webhookId, seq, now))) as [{ id: number }];
+        await t.rows(sql.markLanesReady([webhookId], now));
+        wakeups.notifyDue();
+        return { enqueuedAt: now, deliveryId: String(id) };
+      });
+    },
+  };
+}

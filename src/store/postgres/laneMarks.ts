@@ -1,0 +1,52 @@
+/**
+ * After a publish committed, its lanes become ready and the workers are woken. This runs
+ * outside the publish's transaction (a worker may hold a lane's lock for a moment), and one
+ * statement at a time per process: publishes that commit meanwhile share the next one, so
+ * a burst of publishes to the same webhooks queues on nothing. Should a mark fail, the
+ * publish is still durable and repairLanes (every worker's reaper) finds the lanes.
+ */
+export interface LaneMarks {
+  /** Resolves once a mark covering these lanes has been written (or has failed). */
+  markReady(webhookIds: string[], now: number): Promise<void>;
+}
+
+export function laneMarks(deps: {
+  /** Marks the lanes (sorted ids) ready at `at`. */
+  mark(webhookIds: string[], at: number): Promise<unknown>;
+  /** Called after each mark that was written. */
+  marked(): void;
+}): LaneMarks {
+  let marks = new Set<string>();
+  let markAt = 0;
+  let waiters: Array<() => void> = [];
+  let marking = false;
+
+  const flush = async (): Promise<void> => {
+    marking = true;
+    while (marks.size > 0) {
+      const ids = [...marks].sort();
+      const done = waiters;
+      marks = new Set();
+      waiters = [];
+      try {
+        await deps.mark(ids, markAt);
+        deps.marked();
+      } catch {
+        // repaired later; see above
+      }
+      for (const w of done) w();
+    }
+    marking = false;
+  };
+
+  return {
+    markReady(webhookIds, now) {
+      if (webhookIds.length === 0) return Promise.resolve();
+      for (const id of webhookIds) marks.add(id);
+      markAt = Math.max(markAt, now);
+      const done = new Promise<void>((resolve) => waiters.push(resolve));
+      if (!marking) void flush();
+      return done;
+    },
+  };
+}

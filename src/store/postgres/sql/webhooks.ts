@@ -1,0 +1,66 @@
+import type { EventTypeRecord, WebhookRecord } from '../../types.ts';
+import type { Query } from '../db.ts';
+
+/** Webhooks, their subscriptions and the event types: each statement with its parameters. */
+
+export const insertWebhook = (w: WebhookRecord): Query => ({
+  text: `INSERT INTO webhooks (id, owner_client_id, scope, scope_id, active, callback_url, event_types, secret_sealed, created_at, modified_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+  values: [w.id, w.ownerClientId, w.scope, w.scopeId, w.active, w.callbackUrl, JSON.stringify(w.eventTypes), w.secretSealed, w.createdAt, w.modifiedAt],
+});
+
+export const selectOwnedWebhook = (owner: string, id: string, opts: { forUpdate?: boolean } = {}): Query => ({
+  text: `SELECT * FROM webhooks WHERE owner_client_id = $1 AND id = $2${opts.forUpdate === true ? ' FOR UPDATE' : ''}`,
+  values: [owner, id],
+});
+
+/** One row more than the page, so that the caller knows whether another page follows. */
+export const selectWebhookPage = (owner: string, limit: number, after: number | undefined): Query => ({
+  text: 'SELECT * FROM webhooks WHERE owner_client_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',
+  values: [owner, after ?? 0, limit + 1],
+});
+
+export const updateWebhook = (w: WebhookRecord): Query => ({
+  text: 'UPDATE webhooks SET active = $2, callback_url = $3, event_types = $4, secret_sealed = $5, modified_at = $6 WHERE id = $1',
+  values: [w.id, w.active, w.callbackUrl, JSON.stringify(w.eventTypes), w.secretSealed, w.modifiedAt],
+});
+
+export const deleteOwnedWebhook = (owner: string, id: string): Query => ({ text: 'DELETE FROM webhooks WHERE owner_client_id = $1 AND id = $2', values: [owner, id] });
+
+export const deleteSubscriptions = (webhookId: string): Query => ({ text: 'DELETE FROM webhook_subscriptions WHERE webhook_id = $1', values: [webhookId] });
+
+export const insertSubscriptions = (w: Pick<WebhookRecord, 'id' | 'scope' | 'scopeId' | 'eventTypes'>): Query => ({
+  text: 'INSERT INTO webhook_subscriptions (event_type, scope, scope_id, webhook_id) SELECT t, $2, $3, $4 FROM unnest($1::text[]) AS t',
+  values: [w.eventTypes, w.scope, w.scopeId, w.id],
+});
+
+/** A deactivated webhook sends nothing more: its pending deliveries are cancelled and its lane is idle. */
+export const cancelPendingDeliveries = (webhookId: string, now: number): Query => ({
+  text: `UPDATE deliveries SET status = 'cancelled', updated_at = $2 WHERE webhook_id = $1 AND status = 'pending'`,
+  values: [webhookId, now],
+});
+
+export const idleLane = (webhookId: string): Query => ({ text: 'UPDATE delivery_lanes SET ready_at = NULL WHERE webhook_id = $1', values: [webhookId] });
+
+export const selectEventTypes = (): Query => ({ text: 'SELECT * FROM event_types ORDER BY builtin DESC, type' });
+
+export const selectEventTypesIn = (types: string[]): Query => ({ text: 'SELECT * FROM event_types WHERE type = ANY ($1::text[])', values: [types] });
+
+export const insertEventType = (t: EventTypeRecord): Query => ({
+  text: `INSERT INTO event_types (type, service, description, content_schema, example, builtin, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (type) DO NOTHING RETURNING type`,
+  values: [t.type, t.service, t.description, JSON.stringify(t.contentSchema), JSON.stringify(t.example), t.builtin, t.createdAt],
+});
+
+export const upsertBuiltinEventTypes = (types: EventTypeRecord[]): Query => ({
+  text: `INSERT INTO event_types (type, service, description, content_schema, example, builtin, created_at)
+         SELECT t ->> 'type', t ->> 'service', t ->> 'description', t ->> 'schema', t ->> 'example', true, (t ->> 'created')::bigint
+           FROM jsonb_array_elements($1::jsonb) t
+         ON CONFLICT (type) DO UPDATE SET service = EXCLUDED.service, description = EXCLUDED.description,
+           content_schema = EXCLUDED.content_schema, example = EXCLUDED.example, builtin = true`,
+  values: [
+    JSON.stringify(
+      types.map((t) => ({ type: t.type, service: t.service, description: t.description, schema: JSON.stringify(t.contentSchema), example: JSON.stringify(t.example), created: t.createdAt })),
+    ),
+  ],
+});

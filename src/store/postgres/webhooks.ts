@@ -1,0 +1,61 @@
+import { toEventType, toWebhook, type EventTypeRow, type WebhookRow } from '../rows.ts';
+import { applyWebhookPatch, type EventTypesRepo, type WebhookRecord, type WebhooksRepo } from '../types.ts';
+import type { PgDb, Queryable } from './db.ts';
+import * as sql from './sql/webhooks.ts';
+
+const writeSubscriptions = async (t: Queryable, w: Pick<WebhookRecord, 'id' | 'scope' | 'scopeId' | 'eventTypes'>) => {
+  await t.count(sql.deleteSubscriptions(w.id));
+  await t.count(sql.insertSubscriptions(w));
+};
+
+export function webhooksRepo(db: PgDb): WebhooksRepo & EventTypesRepo {
+  return {
+    async createWebhook(w) {
+      await db.tx(async (t) => {
+        await t.count(sql.insertWebhook(w));
+        await writeSubscriptions(t, w);
+      });
+    },
+    async getWebhook(owner, id) {
+      const [r] = await db.rows<WebhookRow>(sql.selectOwnedWebhook(owner, id));
+      return r && toWebhook(r);
+    },
+    async listWebhooks(owner, limit, after) {
+      const rows = await db.rows<WebhookRow>(sql.selectWebhookPage(owner, limit, after));
+      const more = rows.length > limit;
+      const page = more ? rows.slice(0, limit) : rows;
+      return { items: page.map(toWebhook), nextCursor: more ? page[page.length - 1]!.seq : undefined };
+    },
+    updateWebhook(owner, id, patch, now) {
+      return db.tx(async (t) => {
+        const [current] = await t.rows<WebhookRow>(sql.selectOwnedWebhook(owner, id, { forUpdate: true }));
+        if (current === undefined) return undefined;
+        const next = applyWebhookPatch(toWebhook(current), patch, now);
+        await t.count(sql.updateWebhook(next));
+        if (patch.eventTypes !== undefined) await writeSubscriptions(t, next);
+        if (current.active === true && !next.active) {
+          await t.count(sql.cancelPendingDeliveries(id, now));
+          await t.count(sql.idleLane(id));
+        }
+        return next;
+      });
+    },
+    async deleteWebhook(owner, id) {
+      return (await db.count(sql.deleteOwnedWebhook(owner, id))) > 0;
+    },
+
+    async listEventTypes() {
+      return (await db.rows<EventTypeRow>(sql.selectEventTypes())).map(toEventType);
+    },
+    async getEventTypes(types) {
+      if (types.length === 0) return [];
+      return (await db.rows<EventTypeRow>(sql.selectEventTypesIn(types))).map(toEventType);
+    },
+    async insertEventType(t) {
+      return (await db.rows(sql.insertEventType(t))).length > 0;
+    },
+    async upsertBuiltinEventTypes(types) {
+      await db.count(sql.upsertBuiltinEventTypes(types));
+    },
+  };
+}
