@@ -71,6 +71,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
   const { store, box, hostedDelivery } = opened;
   if (opened.keyCreated) logger.info({ dataDir: config.dataDir }, 'generated a new encryption key in the data directory');
   if (opened.keyFileLoose) logger.warn({ dataDir: config.dataDir }, 'encryption.key is readable by other users; run chmod 600 on it');
+  if (opened.dataDirLoose) logger.warn({ dataDir: config.dataDir }, 'the data directory is readable by other users and holds files of others; run chmod 700 on it');
 
   let worker: DeliveryControl | undefined = hostedDelivery;
   try {

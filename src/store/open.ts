@@ -1,10 +1,12 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { BUILTIN_EVENT_TYPES } from '../catalog/builtinEventTypes.ts';
 import type { StoreConfig } from '../config/load.ts';
-import { createSecretBox, KeyError, loadOrCreateKey, type SecretBox } from '../crypto/secretBox.ts';
+import { createSecretBox, KEY_FILE, KeyError, loadOrCreateKey, type SecretBox } from '../crypto/secretBox.ts';
 import { openPostgresStore } from './postgres/store.ts';
 import { StoreUnavailableError } from './postgres/pool.ts';
 import { StoreOpenError } from './sqlite/db.ts';
-import { openSqliteStore, prepareDataDir } from './sqlite/store.ts';
+import { DATABASE_FILE, openSqliteStore, prepareDataDir } from './sqlite/store.ts';
 import { openThreadedSqliteStore, type HostedDeliveryControl, type ThreadedDeliveryOptions } from './sqlite/threaded.ts';
 import type { Store } from './types.ts';
 
@@ -21,6 +23,8 @@ export interface OpenedStore {
   keyCreated: boolean;
   /** Set when the key file is readable by others than its owner. */
   keyFileLoose: boolean;
+  /** Set when DATA_DIR is readable by others and was not tightened (it holds files of others). */
+  dataDirLoose: boolean;
 }
 
 /**
@@ -42,7 +46,13 @@ export async function openStore(
   const now = options.now ?? Date.now;
   const postgres = config.databaseUrl !== undefined;
   // With PostgreSQL the key comes from ENCRYPTION_KEY (the config requires it): DATA_DIR is not used.
-  if (!postgres) prepareDataDir(config.dataDir);
+  const dataDirLoose = !postgres && prepareDataDir(config.dataDir).loose;
+  if (!postgres && config.encryptionKey === undefined && !existsSync(join(config.dataDir, KEY_FILE)) && existsSync(join(config.dataDir, DATABASE_FILE))) {
+    // A new key could not read this data; generating one would only leave a wrong key behind.
+    throw new StoreOpenError(
+      `${join(config.dataDir, KEY_FILE)} is missing but ${join(config.dataDir, DATABASE_FILE)} exists: restore the key file from the backup of this data, or give its key in ENCRYPTION_KEY.`,
+    );
+  }
   let key;
   try {
     key = loadOrCreateKey(config.encryptionKey, config.dataDir);
@@ -73,5 +83,5 @@ export async function openStore(
     await store.close();
     throw err;
   }
-  return { store, hostedDelivery, box, keyCreated: key.created, keyFileLoose: key.looseMode };
+  return { store, hostedDelivery, box, keyCreated: key.created, keyFileLoose: key.looseMode, dataDirLoose };
 }

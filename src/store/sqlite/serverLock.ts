@@ -1,8 +1,9 @@
 import { DatabaseSync } from 'node:sqlite';
 import { join } from 'node:path';
+import { LOCK_FILE, privateFile } from './dataDir.ts';
 import { StoreOpenError } from './db.ts';
 
-export const LOCK_FILE = 'server.lock';
+export { LOCK_FILE };
 
 /**
  * Makes the calling process the one server of an embedded store, for as long as it runs.
@@ -13,6 +14,7 @@ export const LOCK_FILE = 'server.lock';
  * `directory` or `migrate` do not take it.
  */
 export function lockDataDir(dataDir: string): { release(): void } {
+  privateFile(join(dataDir, LOCK_FILE));
   const lock = new DatabaseSync(join(dataDir, LOCK_FILE), { timeout: 0 });
   try {
     lock.exec('PRAGMA locking_mode = EXCLUSIVE');

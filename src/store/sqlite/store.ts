@@ -1,6 +1,6 @@
-import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClaimingPublish, Store, Sync } from '../types.ts';
+import { DATABASE_FILE, prepareDataDir, privateFile, tightenDatabaseFiles } from './dataDir.ts';
 import { SqliteDb, StoreOpenError } from './db.ts';
 import { directoryRepo } from './directory.ts';
 import { eventsRepo } from './events.ts';
@@ -12,25 +12,10 @@ import { queueRepo } from './queue.ts';
 import { recentMessageIds, type RecentMessageIds } from './recentMessageIds.ts';
 import { webhooksRepo } from './webhooks.ts';
 
-export const DATABASE_FILE = 'itwin-webhooks.db';
+export { DATABASE_FILE, prepareDataDir } from './dataDir.ts';
 
 /** The SQLite store with synchronous methods, as it runs inside its worker thread. */
 export type SyncStore = Sync<Omit<Store, 'kind'>> & Sync<ClaimingPublish>;
-
-/** Creates DATA_DIR if needed and checks that it is a writable directory. */
-export function prepareDataDir(dataDir: string): void {
-  if (existsSync(dataDir) && !statSync(dataDir).isDirectory()) throw new StoreOpenError(`DATA_DIR ${dataDir} is not a directory.`);
-  try {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  } catch (err) {
-    throw new StoreOpenError(`DATA_DIR ${dataDir} cannot be created: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  try {
-    accessSync(dataDir, constants.R_OK | constants.W_OK | constants.X_OK);
-  } catch {
-    throw new StoreOpenError(`DATA_DIR ${dataDir} is not readable and writable by this user.`);
-  }
-}
 
 /**
  * Opens (and migrates) the embedded database in `dataDir`, synchronously. `messageIds`
@@ -42,6 +27,8 @@ export function openSqliteSync(
   options: { messageIds?: Parameters<typeof recentMessageIds>[1] } = {},
 ): { db: SqliteDb; store: SyncStore; messageIds: RecentMessageIds } {
   prepareDataDir(dataDir);
+  privateFile(join(dataDir, DATABASE_FILE));
+  tightenDatabaseFiles(dataDir);
   const db = new SqliteDb(join(dataDir, DATABASE_FILE));
   try {
     migrate(db);
