@@ -3,7 +3,8 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeF
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadStoreConfig } from '../src/config/load.ts';
-import { openStore, StoreOpenError } from '../src/store/open.ts';
+import { StoreOpenError } from '../src/store/errors.ts';
+import { openStore } from '../src/store/open.ts';
 import { createHarness, tempDir } from './helpers/harness.ts';
 
 const mode = (path: string) => statSync(path).mode & 0o777;

@@ -1,6 +1,6 @@
 import type { WebhooksRepo, WebhookRecord } from '../store/types.ts';
-import { errors } from './errors.ts';
-import { isUuid, normalizeUuid } from './schemas/common.ts';
+import { errors } from '../contract/errors.ts';
+import { isUuid, normalizeUuid } from '../contract/schemas/common.ts';
 
 /**
  * The caller's own webhook, or 404 WebhookNotFound whether it is missing, malformed or

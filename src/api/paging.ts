@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
-import { detail, errors, type ErrorDetail, type ValidationCode } from './errors.ts';
-import { detailsFromSchemaErrors, invalidTopLevel } from './validation.ts';
+import { detail, errors, type ErrorDetail, type ValidationCode } from '../contract/errors.ts';
+import { detailsFromSchemaErrors, invalidTopLevel } from '../contract/validation.ts';
 
 export const DEFAULT_TOP = 100;
 

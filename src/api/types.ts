@@ -1,6 +1,6 @@
 import type {} from '@fastify/swagger';
 import type { Principal } from '../auth/principal.ts';
-import type { ValidationCode } from './errors.ts';
+import type { ValidationCode } from '../contract/errors.ts';
 
 /** What a route demands of its caller; absent means the route is public. */
 export interface RouteAuth {

@@ -6,7 +6,7 @@ import {
   type JSONWebKeySet,
   type JWTVerifyGetKey,
 } from 'jose';
-import { errors } from '../api/errors.ts';
+import { errors } from '../contract/errors.ts';
 import type { AuthConfig } from '../config/load.ts';
 import { principalFromClaims, type Principal } from './principal.ts';
 

@@ -1,6 +1,6 @@
-import { detail, type ErrorDetail } from '../api/errors.ts';
-import { toTarget } from '../api/validation.ts';
-import { createAjv, type ValidateFunction } from '../json/ajv.ts';
+import { detail, type ErrorDetail } from '../contract/errors.ts';
+import { toTarget } from '../contract/validation.ts';
+import { createAjv, type ValidateFunction } from '../contract/ajv.ts';
 
 /**
  * Compiles each event type's contentSchema once and checks event content against it.

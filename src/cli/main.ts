@@ -2,7 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { ClientInputError } from '../auth/clients.ts';
 import { ConfigError } from '../config/load.ts';
 import { KeyError } from '../crypto/secretBox.ts';
-import { StoreOpenError, StoreUnavailableError } from '../store/open.ts';
+import { StoreOpenError, StoreUnavailableError } from '../store/errors.ts';
 import { VERSION } from '../version.ts';
 import { clientsCommand } from './clients.ts';
 import { directoryCommand } from './directory.ts';

@@ -1,10 +1,9 @@
 import { Command } from 'commander';
 import type { Config } from '../config/load.ts';
-import { loadConfig } from '../config/load.ts';
+import { loadConfig, redactUrl } from '../config/load.ts';
 import { SETTINGS } from '../config/settings.ts';
 import { createLogger } from '../observability/logger.ts';
 import { startServer } from '../server.ts';
-import { redactUrl } from '../store/postgres/pool.ts';
 import { VERSION } from '../version.ts';
 import { addSettingOptions, flagValues } from './options.ts';
 

@@ -163,9 +163,16 @@ function parseDurationSetting(spec: SettingSpec, raw: string, min: number, max: 
   return ms;
 }
 
-/** Never echo credentials from a URL back into an error message. */
-function redactUrl(raw: string): string {
-  return raw.replace(/\/\/[^@/]*@/, '//***@');
+/**
+ * A URL fit for a message or a log line: the password of its user info is hidden (a user
+ * info without a colon, such as a token, is hidden whole). Works on text that is not a
+ * valid URL too, since it serves to report those.
+ */
+export function redactUrl(raw: string): string {
+  return raw.replace(/\/\/([^/?#]*)@/, (_m, info: string) => {
+    const colon = info.indexOf(':');
+    return colon < 0 ? '//***@' : `//${info.slice(0, colon)}:***@`;
+  });
 }
 
 /** Resolves one setting: a flag wins over the environment, which wins over the default. */

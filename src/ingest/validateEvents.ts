@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { compileBodySchema } from '../api/ajv.ts';
-import { detail, errors, type ErrorDetail } from '../api/errors.ts';
-import { PublishBatch, PublishEvent } from '../api/schemas/events.ts';
-import { detailsFromSchemaErrors } from '../api/validation.ts';
+import { compileBodySchema } from '../contract/ajv.ts';
+import { detail, errors, type ErrorDetail } from '../contract/errors.ts';
+import { PublishBatch, PublishEvent } from '../contract/schemas/events.ts';
+import { detailsFromSchemaErrors } from '../contract/validation.ts';
 import { createCatalogCache, createOwnerCache } from '../catalog/catalogCache.ts';
 import type { ContentValidator } from '../catalog/contentValidator.ts';
 import type { DirectoryRepo, EventTypesRepo, NewEvent } from '../store/types.ts';

@@ -4,13 +4,10 @@ import { BUILTIN_EVENT_TYPES } from '../catalog/builtinEventTypes.ts';
 import type { StoreConfig } from '../config/load.ts';
 import { createSecretBox, KEY_FILE, KeyError, loadOrCreateKey, type SecretBox } from '../crypto/secretBox.ts';
 import { openPostgresStore } from './postgres/store.ts';
-import { StoreUnavailableError } from './postgres/pool.ts';
-import { StoreOpenError } from './sqlite/db.ts';
+import { StoreOpenError, StoreUnavailableError } from './errors.ts';
 import { DATABASE_FILE, openSqliteStore, prepareDataDir } from './sqlite/store.ts';
 import { openThreadedSqliteStore, type HostedDeliveryControl, type ThreadedDeliveryOptions } from './sqlite/threaded.ts';
 import type { Store } from './types.ts';
-
-export { StoreOpenError, StoreUnavailableError };
 
 const KEY_CHECK = 'encryption_key_check';
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { hasAnyScope, type Principal } from '../../auth/principal.ts';
 import type { TokenVerifier } from '../../auth/verifier.ts';
-import { errors } from '../errors.ts';
+import { errors } from '../../contract/errors.ts';
 import '../types.ts';
 
 const BEARER = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)\s*$/i;

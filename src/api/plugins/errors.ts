@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { StoreUnavailableError } from '../../store/postgres/pool.ts';
-import { ApiError, errors } from '../errors.ts';
-import { detailsFromSchemaErrors } from '../validation.ts';
+import { StoreUnavailableError } from '../../store/errors.ts';
+import { ApiError, errors } from '../../contract/errors.ts';
+import { detailsFromSchemaErrors } from '../../contract/validation.ts';
 
 function toApiError(err: FastifyError | ApiError | Error, request: FastifyRequest): ApiError {
   if (err instanceof ApiError) return err;

@@ -6,13 +6,13 @@ import { freshExample } from '../../catalog/freshExample.ts';
 import { deliveryBody } from '../../delivery/signing.ts';
 import type { DeliveryDetail, DeliverySummary } from '../../store/types.ts';
 import type { AppDeps } from '../deps.ts';
-import { detail, errors } from '../errors.ts';
+import { detail, errors } from '../../contract/errors.ts';
 import { linkBase } from '../links.ts';
 import { findOwnedWebhook } from '../ownedWebhook.ts';
 import { principalOf } from '../plugins/auth.ts';
 import { encodeCursor, readListQuery } from '../paging.ts';
-import { bodyErrors, commonErrors, errorResponse, Timestamp } from '../schemas/common.ts';
-import { Top } from '../schemas/webhooks.ts';
+import { bodyErrors, commonErrors, errorResponse, Timestamp } from '../../contract/schemas/common.ts';
+import { Top } from '../../contract/schemas/webhooks.ts';
 
 const READ = { anyScope: READ_SCOPES, serviceApp: true };
 const MODIFY = { anyScope: MODIFY_SCOPES, serviceApp: true };

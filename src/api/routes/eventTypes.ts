@@ -2,10 +2,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { KNOWN_SCOPES, SCOPES } from '../../auth/scopes.ts';
 import type { EventTypeRecord } from '../../store/types.ts';
 import type { AppDeps } from '../deps.ts';
-import { detail, errors, type ErrorDetail } from '../errors.ts';
+import { detail, errors, type ErrorDetail } from '../../contract/errors.ts';
 import { principalOf } from '../plugins/auth.ts';
-import { bodyErrors, commonErrors, errorResponse } from '../schemas/common.ts';
-import { EventType, EventTypeList, RegisterEventTypeBody } from '../schemas/eventTypes.ts';
+import { bodyErrors, commonErrors, errorResponse } from '../../contract/schemas/common.ts';
+import { EventType, EventTypeList, RegisterEventTypeBody } from '../../contract/schemas/eventTypes.ts';
 
 function toEventTypeResponse(t: EventTypeRecord) {
   return { type: t.type, service: t.service, description: t.description, contentSchema: t.contentSchema, example: t.example };

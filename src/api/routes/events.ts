@@ -3,8 +3,8 @@ import { SCOPES } from '../../auth/scopes.ts';
 import { createEventChecker } from '../../ingest/validateEvents.ts';
 import type { AppDeps } from '../deps.ts';
 import { principalOf } from '../plugins/auth.ts';
-import { bodyErrors, commonErrors, errorResponse } from '../schemas/common.ts';
-import { PublishBody, PublishResult } from '../schemas/events.ts';
+import { bodyErrors, commonErrors, errorResponse } from '../../contract/schemas/common.ts';
+import { PublishBody, PublishResult } from '../../contract/schemas/events.ts';
 
 export const PUBLISH_BODY_LIMIT = 16 * 1024 * 1024;
 

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { AppDeps } from '../deps.ts';
-import { errors } from '../errors.ts';
-import { errorResponse } from '../schemas/common.ts';
+import { errors } from '../../contract/errors.ts';
+import { errorResponse } from '../../contract/schemas/common.ts';
 
 export const healthRoutes =
   (deps: AppDeps): FastifyPluginAsyncTypebox =>

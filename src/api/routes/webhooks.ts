@@ -6,13 +6,13 @@ import { MODIFY_SCOPES, READ_SCOPES } from '../../auth/scopes.ts';
 import type { WebhookRecord } from '../../store/types.ts';
 import type { AppDeps } from '../deps.ts';
 import { callbackUrlProblem } from '../callbackUrl.ts';
-import { detail, errors } from '../errors.ts';
+import { detail, errors } from '../../contract/errors.ts';
 import { linkBase } from '../links.ts';
 import { findOwnedWebhook } from '../ownedWebhook.ts';
-import { detailsFromSchemaErrors, invalidTopLevel } from '../validation.ts';
+import { detailsFromSchemaErrors, invalidTopLevel } from '../../contract/validation.ts';
 import { principalOf } from '../plugins/auth.ts';
 import { encodeCursor, readListQuery } from '../paging.ts';
-import { bodyErrors, commonErrors, errorResponse, normalizeUuid } from '../schemas/common.ts';
+import { bodyErrors, commonErrors, errorResponse, normalizeUuid } from '../../contract/schemas/common.ts';
 import {
   CreateWebhookBody,
   ListQuery,
@@ -21,7 +21,7 @@ import {
   WebhookIdParams,
   WebhookList,
   WebhookWithSecret,
-} from '../schemas/webhooks.ts';
+} from '../../contract/schemas/webhooks.ts';
 
 const READ = { anyScope: READ_SCOPES, serviceApp: true };
 const MODIFY = { anyScope: MODIFY_SCOPES, serviceApp: true };

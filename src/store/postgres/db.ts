@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { createPool, isConnectionError, StoreUnavailableError, withClient } from './pool.ts';
+import { StoreUnavailableError } from '../errors.ts';
+import { createPool, isConnectionError, withClient } from './pool.ts';
 
 /** One statement with its parameters (pg's QueryConfig): what every function of sql/ returns. */
 export interface Query {

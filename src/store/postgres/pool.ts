@@ -1,10 +1,5 @@
 import pg from 'pg';
 
-/** The database cannot be reached right now (down, restarting, network): the request may be retried. */
-export class StoreUnavailableError extends Error {
-  override name = 'StoreUnavailableError';
-}
-
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -29,11 +24,6 @@ export function isConnectionError(err: unknown): boolean {
   if (e?.code !== undefined && CONNECTION_CODES.has(e.code)) return true;
   const m = e?.message ?? '';
   return /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(m);
-}
-
-/** Never echo a password from a connection URL. */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
 }
 
 /** bigint columns are Unix-millisecond times and counts: JavaScript numbers hold them exactly. */

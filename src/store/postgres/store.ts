@@ -1,4 +1,5 @@
-import type { StoreConfig } from '../../config/load.ts';
+import { redactUrl, type StoreConfig } from '../../config/load.ts';
+import { StoreUnavailableError } from '../errors.ts';
 import type { Store } from '../types.ts';
 import { openPgDb } from './db.ts';
 import { directoryRepo } from './directory.ts';
@@ -7,7 +8,7 @@ import { historyRepo } from './history.ts';
 import { clientsRepo } from './identity.ts';
 import { laneMarks } from './laneMarks.ts';
 import { migratePostgres } from './migrations.ts';
-import { redactUrl, StoreUnavailableError, withClient } from './pool.ts';
+import { withClient } from './pool.ts';
 import { queueRepo } from './queue.ts';
 import { markLanesReady } from './sql/events.ts';
 import * as meta from './sql/meta.ts';

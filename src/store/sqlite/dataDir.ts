@@ -1,7 +1,7 @@
 import { accessSync, chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { KEY_FILE } from '../../crypto/secretBox.ts';
-import { StoreOpenError } from './db.ts';
+import { StoreOpenError } from '../errors.ts';
 
 export const DATABASE_FILE = 'itwin-webhooks.db';
 export const LOCK_FILE = 'server.lock';

@@ -1,4 +1,5 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { StoreOpenError } from '../errors.ts';
 
 export type Params = Record<string, SQLInputValue>;
 export type Row = Record<string, SQLInputValue>;
@@ -7,11 +8,6 @@ interface Prepared {
   statement: StatementSync;
   /** Parameter names in the order of their numbers (?1, ?2, ...). */
   names: string[];
-}
-
-/** The data directory or database file cannot be used; the message says why and where. */
-export class StoreOpenError extends Error {
-  override name = 'StoreOpenError';
 }
 
 /**

@@ -1,7 +1,7 @@
 import { DatabaseSync } from 'node:sqlite';
 import { join } from 'node:path';
+import { StoreOpenError } from '../errors.ts';
 import { LOCK_FILE, privateFile } from './dataDir.ts';
-import { StoreOpenError } from './db.ts';
 
 export { LOCK_FILE };
 

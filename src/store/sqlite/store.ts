@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import type { ClaimingPublish, Store, Sync } from '../types.ts';
+import { StoreOpenError } from '../errors.ts';
 import { DATABASE_FILE, prepareDataDir, privateFile, tightenDatabaseFiles } from './dataDir.ts';
-import { SqliteDb, StoreOpenError } from './db.ts';
+import { SqliteDb } from './db.ts';
 import { directoryRepo } from './directory.ts';
 import { eventsRepo } from './events.ts';
 import { historyRepo } from './history.ts';

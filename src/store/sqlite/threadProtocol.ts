@@ -1,5 +1,6 @@
 // The messages between the main thread (threaded.ts) and the store thread (worker.ts).
 import type { RemoteAttempt, RemoteResult } from '../../delivery/remoteSender.ts';
+import type { SerializedError } from '../errors.ts';
 
 export interface Call {
   id: number;
@@ -23,12 +24,6 @@ export interface Outbound {
   /** The hosted worker stops: abort what you send for it. */
   closeSender?: true;
   logs?: string[];
-}
-
-export interface SerializedError {
-  name: string;
-  message: string;
-  code?: string;
 }
 
 export type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: SerializedError };

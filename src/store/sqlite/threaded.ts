@@ -5,18 +5,11 @@ import type { DeliveryControl } from '../../delivery/dispatcher.ts';
 import { serveRemoteAttempts, type RemoteResult } from '../../delivery/remoteSender.ts';
 import type { Sender } from '../../delivery/sender.ts';
 import type { DeliveryCountsSnapshot } from '../../observability/deliveryCounts.ts';
-import { StoreOpenError } from './db.ts';
+import { reviveError as revive, StoreOpenError, type SerializedError } from '../errors.ts';
 import type { HostedDeliverySettings } from './deliveryHost.ts';
 import { DATABASE_FILE } from './store.ts';
-import { DELIVERY_CALL_PREFIX, type Call, type Inbound, type Outbound, type SerializedError } from './threadProtocol.ts';
+import { DELIVERY_CALL_PREFIX, type Call, type Inbound, type Outbound } from './threadProtocol.ts';
 import { atEndOfTurn } from '../../runtime/endOfTurn.ts';
-
-function revive(e: SerializedError): Error {
-  const err = e.name === 'StoreOpenError' ? new StoreOpenError(e.message) : new Error(e.message);
-  err.name = e.name;
-  if (e.code !== undefined) (err as NodeJS.ErrnoException).code = e.code;
-  return err;
-}
 
 const CHECKPOINT_INTERVAL_MS = 200;
 

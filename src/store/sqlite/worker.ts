@@ -10,18 +10,14 @@ import { CONTROL_METHODS, hostDelivery, type ControlMethod, type DeliveryHost, t
 import { publishCommits, type Outcome } from './publishCommits.ts';
 import type { RecentMessageIds } from './recentMessageIds.ts';
 import { lockDataDir } from './serverLock.ts';
-import { DELIVERY_CALL_PREFIX, type Call, type Inbound, type Outbound, type Reply, type SerializedError } from './threadProtocol.ts';
+import { DELIVERY_CALL_PREFIX, type Call, type Inbound, type Outbound, type Reply } from './threadProtocol.ts';
+import { serializeError as serialize } from '../errors.ts';
 
 export interface WorkerData {
   dataDir: string;
   mergeAfter?: number;
   /** Set when the delivery worker runs on this thread. */
   delivery?: HostedDeliverySettings;
-}
-
-function serialize(err: unknown): SerializedError {
-  const e = err as NodeJS.ErrnoException;
-  return { name: e?.name ?? 'Error', message: e?.message ?? String(err), ...(typeof e?.code === 'string' ? { code: e.code } : {}) };
 }
 
 const port = parentPort!;

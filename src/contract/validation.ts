@@ -1,8 +1,11 @@
-import type { FastifySchemaValidationError } from 'fastify';
+import type { ErrorObject } from './ajv.ts';
 import { detail, type ErrorDetail } from './errors.ts';
 import { EVENT_TYPE_PATTERN } from './schemas/eventTypes.ts';
 import { UUID_PATTERN } from './schemas/common.ts';
 import { SECRET_PATTERN } from './schemas/webhooks.ts';
+
+/** What a schema check reports of one problem (Ajv's errors, as Fastify passes them on too). */
+export type SchemaError = Pick<ErrorObject, 'keyword' | 'instancePath' | 'params' | 'message'>;
 
 /** Plain words for the patterns of our schemas, instead of echoing a regular expression. */
 const PATTERN_MESSAGES: Record<string, string> = {
@@ -11,7 +14,7 @@ const PATTERN_MESSAGES: Record<string, string> = {
   [EVENT_TYPE_PATTERN]: 'must have the form <service>.<action>.v<N>, e.g. iModels.iModelCreated.v1',
 };
 
-function messageOf(e: FastifySchemaValidationError): string {
+function messageOf(e: SchemaError): string {
   const params = e.params as Record<string, unknown>;
   if (e.keyword === 'pattern') return PATTERN_MESSAGES[String(params.pattern)] ?? 'has an invalid format';
   if (e.keyword === 'format' && params.format === 'uuid') return PATTERN_MESSAGES[UUID_PATTERN]!;
@@ -32,7 +35,7 @@ export function toTarget(instancePath: string, property?: string): string {
 }
 
 /** The top-level properties that a schema check found wrong (unknown properties excluded). */
-export function invalidTopLevel(errs: FastifySchemaValidationError[]): Set<string> {
+export function invalidTopLevel(errs: SchemaError[]): Set<string> {
   const out = new Set<string>();
   for (const e of errs) {
     const first = e.instancePath.split('/')[1];
@@ -48,7 +51,7 @@ export function invalidTopLevel(errs: FastifySchemaValidationError[]): Set<strin
  * whole input when it is not an object at all.
  */
 export function detailsFromSchemaErrors(
-  errs: FastifySchemaValidationError[],
+  errs: SchemaError[],
   readOnly: readonly string[] = [],
   root = 'body',
 ): ErrorDetail[] {
