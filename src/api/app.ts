@@ -15,6 +15,9 @@ import { eventTypeRoutes } from './routes/eventTypes.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { oauthRoutes, TOKEN_PATHS } from './routes/oauth.ts';
+import { signedRequestRoutes } from './routes/signedRequest.ts';
+import { statisticsRoutes } from './routes/statistics.ts';
+import { webhookHealthRoutes } from './routes/webhookHealth.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import './types.ts';
 
@@ -104,6 +107,10 @@ export async function createApp(deps: AppDeps, options: { /** false: only health
     await app.register(eventTypeRoutes(deps));
     await app.register(eventRoutes(deps));
     await app.register(deliveryRoutes(deps));
+    // What the dashboard reads (src/ui/), and the dashboard itself.
+    await app.register(webhookHealthRoutes(deps));
+    await app.register(statisticsRoutes(deps));
+    await app.register(signedRequestRoutes(deps));
     if (deps.issuer !== undefined) await app.register(oauthRoutes(deps, deps.issuer));
   }
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -19,7 +19,8 @@ export type ValidationCode =
   | 'InvalidEventTypeRequest'
   | 'InvalidEventRequest'
   | 'InvalidWebhooksRequest'
-  | 'InvalidDeliveriesRequest';
+  | 'InvalidDeliveriesRequest'
+  | 'InvalidStatisticsRequest';
 
 const VALIDATION_MESSAGES: Record<ValidationCode, string> = {
   InvalidCreateWebhookRequest: 'Cannot create a webhook. Make sure the request body is valid.',
@@ -28,6 +29,7 @@ const VALIDATION_MESSAGES: Record<ValidationCode, string> = {
   InvalidEventRequest: 'Cannot publish the event. Make sure the request body is valid.',
   InvalidWebhooksRequest: 'Cannot list webhooks. Make sure the query parameters are valid.',
   InvalidDeliveriesRequest: 'Cannot list deliveries. Make sure the query parameters are valid.',
+  InvalidStatisticsRequest: 'Cannot compute statistics. Make sure the query parameters are valid.',
 };
 
 export class ApiError extends Error {
@@ -65,6 +67,7 @@ export const errors = {
     new ApiError(403, 'InsufficientPermissions', message),
   webhookNotFound: () => new ApiError(404, 'WebhookNotFound', 'Requested webhook is not available.'),
   deliveryNotFound: () => new ApiError(404, 'DeliveryNotFound', 'Requested delivery is not available.'),
+  attemptNotFound: () => new ApiError(404, 'AttemptNotFound', 'Requested attempt is not available.'),
   routeNotFound: (method: string, url: string) =>
     new ApiError(404, 'RouteNotFound', `Route ${method} ${url.split('?')[0]} was not found.`),
   methodNotAllowed: (method: string, allow: string[]) =>

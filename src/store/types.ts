@@ -4,6 +4,7 @@
  * stays inside each implementation. Times are Unix milliseconds; secrets arrive sealed
  * (see crypto/secretBox) and the store never sees them in clear.
  */
+import type { DeliveryInsightsRepo } from './insights.ts';
 
 export type WebhookScope = 'Account' | 'iTwin';
 
@@ -322,15 +323,21 @@ export interface DeliveryDetail extends DeliverySummary {
 }
 
 export interface DeliveryHistoryRepo {
-  /** Newest first, keyset-paged. */
-  listDeliveries(webhookId: string, status: DeliveryStatus | undefined, limit: number, afterCursor: number | undefined): Promise<Page<DeliverySummary>>;
+  /** Newest first, keyset-paged; only those of `status` and of `eventType` when given. */
+  listDeliveries(
+    webhookId: string,
+    status: DeliveryStatus | undefined,
+    limit: number,
+    afterCursor: number | undefined,
+    eventType?: string,
+  ): Promise<Page<DeliverySummary>>;
   getDelivery(webhookId: string, deliveryId: string): Promise<DeliveryDetail | undefined>;
   /** Makes the delivery due now (a final one becomes pending again); undefined when it does not exist. */
   redeliver(webhookId: string, deliveryId: string, now: number): Promise<DeliverySummary | undefined>;
 }
 
 export interface Store
-  extends ClientsRepo, SigningKeysRepo, DirectoryRepo, EventTypesRepo, WebhooksRepo, EventsRepo, DeliveryQueue, DeliveryHistoryRepo {
+  extends ClientsRepo, SigningKeysRepo, DirectoryRepo, EventTypesRepo, WebhooksRepo, EventsRepo, DeliveryQueue, DeliveryHistoryRepo, DeliveryInsightsRepo {
   readonly kind: 'sqlite' | 'postgres';
   /** Key-value metadata (e.g. the encryption key check value). */
   getMeta(key: string): Promise<string | undefined>;

@@ -1580,5 +1580,122 @@ export function storeConformance(factory: StoreFactory): void {
         assert.deepEqual(await claim(store, W1, T0 + 3), []);
       });
     });
+
+    describe('delivery insights: event-type filter, webhook health, statistics', () => {
+      seeded('listDeliveries filters by event type, alone and with a status, across pages', async (store) => {
+        const w = await hook(store, { eventTypes: [TYPE_A, TYPE_B] });
+        for (let i = 0; i < 3; i++) await publish(store, T0 + i, newEvent({ eventType: TYPE_A }), newEvent({ eventType: TYPE_B }));
+        await store.heartbeat(W1, T0);
+        const [first] = (await claim(store, W1, T0 + 10, 1)).filter((d) => d.eventType === TYPE_A);
+        assert.ok(first !== undefined, 'the oldest delivery is of TYPE_A');
+        await complete(store, W1, [result(first, 'succeeded', T0 + 11)]);
+        const p1 = await store.listDeliveries(w.id, undefined, 2, undefined, TYPE_B);
+        assert.deepEqual(p1.items.map((d) => d.eventType), [TYPE_B, TYPE_B]);
+        const p2 = await store.listDeliveries(w.id, undefined, 2, p1.nextCursor, TYPE_B);
+        assert.deepEqual(p2.items.map((d) => d.eventType), [TYPE_B]);
+        assert.equal(p2.nextCursor, undefined);
+        assert.deepEqual((await store.listDeliveries(w.id, 'succeeded', 10, undefined, TYPE_A)).items.map((d) => d.id), [first.id]);
+        assert.deepEqual((await store.listDeliveries(w.id, 'succeeded', 10, undefined, TYPE_B)).items, []);
+        assert.equal((await store.listDeliveries(w.id, 'pending', 10, undefined, TYPE_A)).items.length, 2);
+        assert.deepEqual((await store.listDeliveries(w.id, undefined, 10, undefined, 'unknown.type.v1')).items, []);
+      });
+
+      seeded('webhookHealth: nothing yet, then the last attempt, the window\'s attempts and successes, and failing since', async (store) => {
+        assert.equal(await store.webhookHealth(randomUUID(), T0), undefined, 'an unknown webhook');
+        const w = await hook(store);
+        const quiet = await hook(store, { scope: 'Account', scopeId: ACCOUNT_1, eventTypes: [TYPE_B] });
+        assert.deepEqual(await store.webhookHealth(w.id, T0), { lastAttempt: undefined, attempts: 0, succeeded: 0, failingSince: undefined });
+        await store.heartbeat(W1, T0);
+        // One delivery before the window: it succeeds at its first attempt.
+        await publish(store, T0, newEvent());
+        const [old] = await claim(store, W1, T0);
+        await complete(store, W1, [result(old!, 'succeeded', T0 + SECOND, { durationMs: 7 })]);
+        const since = T0 + HOUR;
+        const before = await store.webhookHealth(w.id, since);
+        assert.equal(before!.attempts, 0, 'attempts of deliveries created before the window do not count');
+        assert.deepEqual(before!.lastAttempt, { deliveryId: old!.id, attempt: 1, startedAt: T0 + SECOND, durationMs: 7, statusCode: 200, error: undefined });
+        // In the window: one fails twice then succeeds, one fails and is retrying.
+        await publish(store, since + MINUTE, newEvent(), newEvent());
+        const inWindow = await claim(store, W1, since + MINUTE);
+        assert.equal(inWindow.length, 2);
+        const [a, b] = inWindow as [ClaimedDelivery, ClaimedDelivery];
+        await complete(store, W1, [
+          result(a, 'retry', since + 2 * MINUTE, { nextAttemptAt: since + 3 * MINUTE }),
+          result(b, 'retry', since + 2 * MINUTE, { nextAttemptAt: since + DAY }),
+        ]);
+        const failing = await store.webhookHealth(w.id, since);
+        assert.equal(failing!.attempts, 2);
+        assert.equal(failing!.succeeded, 0);
+        assert.equal(failing!.failingSince, since + 2 * MINUTE);
+        assert.equal(failing!.lastAttempt!.statusCode, 503);
+        assert.equal(failing!.lastAttempt!.error, 'HTTP 503');
+        const [a2] = await claim(store, W1, since + 3 * MINUTE);
+        assert.equal(a2!.id, a.id);
+        await complete(store, W1, [result(a2!, 'retry', since + 4 * MINUTE, { nextAttemptAt: since + 5 * MINUTE })]);
+        const [a3] = await claim(store, W1, since + 5 * MINUTE);
+        await complete(store, W1, [result(a3!, 'succeeded', since + 6 * MINUTE, { durationMs: 12 })]);
+        const healthy = await store.webhookHealth(w.id, since);
+        assert.equal(healthy!.attempts, 4);
+        assert.equal(healthy!.succeeded, 1);
+        assert.equal(healthy!.failingSince, undefined, 'a success ends the failing streak');
+        assert.deepEqual(healthy!.lastAttempt, { deliveryId: a.id, attempt: 3, startedAt: since + 6 * MINUTE, durationMs: 12, statusCode: 200, error: undefined });
+        const later = await store.webhookHealth(w.id, since + 3 * MINUTE);
+        assert.equal(later!.attempts, 0, 'the window starts after these deliveries were created');
+        assert.equal(later!.lastAttempt!.deliveryId, b.id, 'then the newest attempted delivery gives the last attempt');
+        assert.deepEqual(await store.webhookHealth(quiet.id, since), { lastAttempt: undefined, attempts: 0, succeeded: 0, failingSince: undefined });
+      });
+
+      seeded('deliveryStatistics: deliveries per bucket by state, attempts per bucket by result and duration, per scope', async (store) => {
+        const w = await hook(store);
+        const sibling = await hook(store, { scope: 'Account', scopeId: ACCOUNT_1 });
+        const foreign = await hook(store, { ownerClientId: OWNER_B, scope: 'iTwin', scopeId: ITWIN_1 });
+        await store.heartbeat(W1, T0);
+        await publish(store, T0 - HOUR, newEvent());
+        await complete(store, W1, (await claim(store, W1, T0 - HOUR)).map((d) => result(d, 'succeeded', T0 - HOUR)));
+        const since = T0;
+        // Bucket 0: three events; bucket 2: one more (each fans out to all three webhooks).
+        await publish(store, since + 10 * SECOND, newEvent(), newEvent(), newEvent());
+        await publish(store, since + 2 * MINUTE + SECOND, newEvent());
+        const first = await claim(store, W1, since + 20 * SECOND, 100, 16);
+        const mine = first.filter((d) => d.webhookId === w.id).sort(byKey((d) => d.id.padStart(20, '0')));
+        assert.equal(mine.length, 3, 'the fourth event is not due yet');
+        const durations = [5, 250, 1234];
+        await complete(store, W1, [
+          result(mine[0]!, 'succeeded', since + 30 * SECOND, { durationMs: durations[0] }),
+          result(mine[1]!, 'retry', since + 30 * SECOND, { durationMs: durations[1], nextAttemptAt: since + DAY }),
+          result(mine[2]!, 'failed', since + MINUTE + SECOND, { durationMs: durations[2] }),
+          ...first.filter((d) => d.webhookId !== w.id).map((d) => result(d, 'succeeded', since + 3 * MINUTE, { durationMs: 99 })),
+        ]);
+        const stats = await store.deliveryStatistics({ webhookId: w.id }, since, MINUTE);
+        const deliveriesBy = stats.deliveries.map((r) => `${r.bucket}:${r.status}:${r.attempted}:${r.count}`).sort();
+        assert.deepEqual(deliveriesBy, ['0:failed:true:1', '0:pending:true:1', '0:succeeded:true:1', '2:pending:false:1']);
+        const attemptsBy = stats.attempts.map((r) => `${r.bucket}:${r.succeeded}:${r.durationMs}:${r.count}`).sort();
+        assert.deepEqual(attemptsBy, ['0:false:250:1', '0:true:5:1', '1:false:1200:1'], 'durations rounded to two significant digits');
+        const owner = await store.deliveryStatistics({ ownerClientId: OWNER_A }, since, MINUTE);
+        const total = (rows: Array<{ count: number }>) => rows.reduce((n, r) => n + r.count, 0);
+        assert.equal(total(owner.deliveries), 8, 'both of the owner\'s webhooks, not the other application\'s');
+        assert.equal(total(owner.attempts), 3 + 3);
+        assert.ok(owner.attempts.some((r) => r.bucket === 3 && r.succeeded && r.durationMs === 99 && r.count === 3));
+        const everyone = await store.deliveryStatistics({ everyone: true }, since, MINUTE);
+        assert.equal(total(everyone.deliveries), 12, 'the delivery created before the window is not counted');
+        assert.equal(total(everyone.attempts), 3 + 6);
+        const hourly = await store.deliveryStatistics({ webhookId: sibling.id }, since, HOUR);
+        assert.deepEqual(hourly.deliveries.map((r) => `${r.bucket}:${r.status}:${r.attempted}:${r.count}`).sort(), ['0:pending:false:1', '0:succeeded:true:3']);
+        assert.deepEqual(await store.deliveryStatistics({ webhookId: randomUUID() }, since, MINUTE), { deliveries: [], attempts: [] });
+        assert.equal(total((await store.deliveryStatistics({ webhookId: foreign.id }, since, MINUTE)).deliveries), 4);
+      });
+
+      seeded('deliveryStatistics: the window starts at the right delivery, with gaps in the ids and any number of rows', async (store) => {
+        const w = await hook(store);
+        const doomed = await hook(store, { scope: 'Account', scopeId: ACCOUNT_1 });
+        for (let i = 0; i < 150; i++) await publish(store, T0 + i * SECOND, newEvent());
+        await store.deleteWebhook(OWNER_A, doomed.id); // every other id is gone
+        const count = async (since: number) => (await store.deliveryStatistics({ everyone: true }, since, HOUR)).deliveries.reduce((n, r) => n + r.count, 0);
+        for (const [since, expected] of [[T0 - DAY, 150], [T0, 150], [T0 + SECOND, 149], [T0 + 77 * SECOND, 73], [T0 + 149 * SECOND, 1], [T0 + 150 * SECOND, 0]] as const) {
+          assert.equal(await count(since), expected, `since T0 + ${(since - T0) / SECOND} s`);
+        }
+        assert.equal((await store.deliveryStatistics({ webhookId: w.id }, T0 + 100 * SECOND, MINUTE)).deliveries.reduce((n, r) => n + r.count, 0), 50);
+      });
+    });
   });
 }

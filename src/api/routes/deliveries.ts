@@ -63,6 +63,7 @@ const DeliveryList = Type.Object(
 const ListQuery = Type.Object(
   {
     status: Type.Optional(Status),
+    eventType: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Only deliveries of this event type.' })),
     $top: Type.Optional(Top),
     $continuationToken: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
   },
@@ -128,7 +129,7 @@ export const deliveryRoutes =
         config: { auth: READ },
         schema: {
           summary: 'List deliveries of a webhook',
-          description: 'Newest first, paged like the webhook list; filter with status.',
+          description: 'Newest first, paged like the webhook list; filter with status and eventType.',
           tags: ['Deliveries'],
           security: [{ bearer: [] }],
           params: WebhookParams,
@@ -139,16 +140,19 @@ export const deliveryRoutes =
       async (request) => {
         const webhook = await findOwned(principalOf(request).clientId!, request.params.webhookId);
         const { top, after } = readListQuery(request, 'InvalidDeliveriesRequest');
-        const page = await store.listDeliveries(webhook.id, request.query.status, top, after);
+        const page = await store.listDeliveries(webhook.id, request.query.status, top, after, request.query.eventType);
         const base = linkBase(request, config);
-        const status = request.query.status === undefined ? '' : `status=${request.query.status}&`;
+        const filters = new URLSearchParams();
+        if (request.query.status !== undefined) filters.set('status', request.query.status);
+        if (request.query.eventType !== undefined) filters.set('eventType', request.query.eventType);
+        const filterQuery = filters.size === 0 ? '' : `${filters.toString()}&`;
         return {
           deliveries: page.items.map(toSummary),
           _links: {
             self: { href: `${base}${request.url}` },
             ...(page.nextCursor === undefined
               ? {}
-              : { next: { href: `${base}/webhooks/${webhook.id}/deliveries?${status}$top=${top}&$continuationToken=${encodeCursor(page.nextCursor)}` } }),
+              : { next: { href: `${base}/webhooks/${webhook.id}/deliveries?${filterQuery}$top=${top}&$continuationToken=${encodeCursor(page.nextCursor)}` } }),
           },
         };
       },

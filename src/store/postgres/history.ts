@@ -10,8 +10,8 @@ const summary = (r: SummaryRow) => toSummary(r, r.status === 'inflight');
 
 export function historyRepo(db: PgDb, wakeups: Wakeups): DeliveryHistoryRepo {
   return {
-    async listDeliveries(webhookId, status, limit, after) {
-      const rows = await db.rows<SummaryRow>(sql.selectDeliveryPage(webhookId, status, limit, after));
+    async listDeliveries(webhookId, status, limit, after, eventType) {
+      const rows = await db.rows<SummaryRow>(sql.selectDeliveryPage(webhookId, status, limit, after, eventType));
       const more = rows.length > limit;
       const page = more ? rows.slice(0, limit) : rows;
       return { items: page.map(summary), nextCursor: more ? page[page.length - 1]!.id : undefined };

@@ -6,6 +6,7 @@ import { directoryRepo } from './directory.ts';
 import { eventsRepo } from './events.ts';
 import { historyRepo } from './history.ts';
 import { clientsRepo } from './identity.ts';
+import { insightsRepo } from './insights.ts';
 import { laneMarks } from './laneMarks.ts';
 import { migratePostgres } from './migrations.ts';
 import { withClient } from './pool.ts';
@@ -54,6 +55,7 @@ export async function openPostgresStore(
     ...eventsRepo(db, lanes, wakeups),
     ...queueRepo(db, wakeups),
     ...historyRepo(db, wakeups),
+    ...insightsRepo(db),
 
     async getMeta(key) {
       return (await db.rows<{ value: string }>(meta.selectMeta(key)))[0]?.value;

@@ -18,13 +18,14 @@ export function historyRepo(db: SqliteDb, leases: LeaseTable): Sync<DeliveryHist
     });
 
   return {
-    listDeliveries(webhookId, status, limit, after) {
+    listDeliveries(webhookId, status, limit, after, eventType) {
       // 'pending' includes deliveries being sent right now (leased; their rows read pending).
       const rows = db.all<SummaryRow>(
         `SELECT ${SUMMARY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
          WHERE d.webhook_id = $w AND d.id < $after AND ($status IS NULL OR d.status = $status)
+           AND ($type IS NULL OR e.event_type = $type)
          ORDER BY d.id DESC LIMIT CAST($limit AS INTEGER)`,
-        { w: webhookId, after: after ?? Number.MAX_SAFE_INTEGER, status: status ?? null, limit: limit + 1 },
+        { w: webhookId, after: after ?? Number.MAX_SAFE_INTEGER, status: status ?? null, type: eventType ?? null, limit: limit + 1 },
       );
       const more = rows.length > limit;
       const page = more ? rows.slice(0, limit) : rows;

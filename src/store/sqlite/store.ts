@@ -7,6 +7,7 @@ import { directoryRepo } from './directory.ts';
 import { eventsRepo } from './events.ts';
 import { historyRepo } from './history.ts';
 import { clientsRepo } from './identity.ts';
+import { insightsRepo } from './insights.ts';
 import { createLeaseTable } from './leases.ts';
 import { migrate } from './migrations.ts';
 import { queueRepo } from './queue.ts';
@@ -48,6 +49,7 @@ export function openSqliteSync(
     ...events,
     ...queue,
     ...historyRepo(db, leases),
+    ...insightsRepo(db),
     publishAndClaim(newEvents, now, windowMs, claim) {
       // One transaction (the inner ones join it): the claim is durable when the publish is.
       return db.tx(() => ({ results: events.publishEvents(newEvents, now, windowMs), claimed: queue.claimDeliveries(claim) }));

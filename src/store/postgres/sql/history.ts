@@ -5,11 +5,18 @@ import type { Query } from '../db.ts';
 /** Delivery history: each statement with its parameters. */
 
 /** One row more than the page, newest first; 'pending' includes deliveries being sent (inflight). */
-export const selectDeliveryPage = (webhookId: string, status: DeliveryStatus | undefined, limit: number, after: number | undefined): Query => ({
+export const selectDeliveryPage = (
+  webhookId: string,
+  status: DeliveryStatus | undefined,
+  limit: number,
+  after: number | undefined,
+  eventType: string | undefined,
+): Query => ({
   text: `SELECT ${SUMMARY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
           WHERE d.webhook_id = $1 AND d.id < $2 AND ($3::text[] IS NULL OR d.status = ANY ($3::text[]))
+            AND ($5::text IS NULL OR e.event_type = $5)
           ORDER BY d.id DESC LIMIT $4`,
-  values: [webhookId, after ?? Number.MAX_SAFE_INTEGER, status === undefined ? null : status === 'pending' ? ['pending', 'inflight'] : [status], limit + 1],
+  values: [webhookId, after ?? Number.MAX_SAFE_INTEGER, status === undefined ? null : status === 'pending' ? ['pending', 'inflight'] : [status], limit + 1, eventType ?? null],
 });
 
 export const selectDelivery = (webhookId: string, id: number): Query => ({
