@@ -58,6 +58,31 @@ describe('event-type catalog (contract §3)', () => {
     assert.equal(created.statusCode, 201);
   });
 
+  it('a content schema with an $id (or one another type shares) is registered and used on publish, never a 500', async () => {
+    const publisher = await h.client({ scopes: [SCOPES.publish] });
+    const itwinId = await h.itwin(publisher.accountId);
+    const schema = (id: string) => ({
+      $id: id,
+      type: 'object',
+      required: ['thingId'],
+      properties: { thingId: { $ref: '#/definitions/id' } },
+      definitions: { id: { $id: `${id}/id`, type: 'string', format: 'uuid' } },
+    });
+    const types = ['withId.first.v1', 'withId.second.v1'];
+    for (const type of types) {
+      // The second shares the first's $id: each schema is its own.
+      const res = await register(admin.auth, { type, description: 'Has an $id.', contentSchema: schema('https://schemas.example.com/thing'), example: { thingId: '0b3c2f5e-6a9d-4f43-9a51-2f7b6c3d8e10' } });
+      assert.equal(res.statusCode, 201, res.body);
+    }
+    for (const type of [...types, ...types]) {
+      const ok = await h.inject({ method: 'POST', url: '/webhooks/events', headers: { authorization: publisher.auth }, payload: { eventType: type, iTwinId: itwinId, content: { thingId: '0b3c2f5e-6a9d-4f43-9a51-2f7b6c3d8e10' } } });
+      assert.equal(ok.statusCode, 202, `${type}: ${ok.body}`);
+      const refused = await h.inject({ method: 'POST', url: '/webhooks/events', headers: { authorization: publisher.auth }, payload: { eventType: type, iTwinId: itwinId, content: { thingId: 'nope' } } });
+      assert.equal(refused.statusCode, 422, `${type}: ${refused.body}`);
+      assert.equal(refused.json().error.details[0].target, 'content.thingId');
+    }
+  });
+
   it('needs webhooks:admin to register', async () => {
     const modify = await h.client();
     const res = await register(modify.auth, { ...newType, type: 'myService.other.v1' });

@@ -1,11 +1,13 @@
 import { detail, type ErrorDetail } from '../contract/errors.ts';
 import { toTarget } from '../contract/validation.ts';
 import { createAjv, type ValidateFunction } from '../contract/ajv.ts';
+import { contentPatternEngine } from './linearRegExp.ts';
 
 /**
  * Compiles each event type's contentSchema once and checks event content against it.
  * Schemas are registered by administrators (scope webhooks:admin); strict mode is off so
  * that schemas written for other tools (with their own annotation keywords) still load.
+ * Their patterns run in linear time (linearRegExp.ts): no schema can stall a publish.
  */
 export interface ContentValidator {
   /** A message when `schema` is not a usable JSON Schema, else undefined. */
@@ -15,7 +17,12 @@ export interface ContentValidator {
 }
 
 export function createContentValidator(): ContentValidator {
-  const ajv = createAjv({ strict: false, allErrors: true, validateFormats: true });
+  const options = { strict: false, allErrors: true, validateFormats: true, code: { regExp: contentPatternEngine } };
+  const ajv = createAjv(options);
+  // Each schema is compiled by an Ajv of its own: an Ajv keeps every schema it compiled by its
+  // `$id`, so compiling one with an `$id` a second time (registration, then the first publish),
+  // or two types' schemas with the same `$id`, would throw.
+  const compileAlone = (schema: Record<string, unknown>) => createAjv(options).compile(schema);
   const compiled = new Map<string, { schemaText: string; fn: ValidateFunction }>();
   // The catalog hands out the same schema object for every event of a type: knowing it by
   // identity spares serializing the schema once per event of every publish.
@@ -26,7 +33,7 @@ export function createContentValidator(): ContentValidator {
     if (known !== undefined) return known;
     const schemaText = JSON.stringify(schema);
     const hit = compiled.get(type);
-    const fn = hit !== undefined && hit.schemaText === schemaText ? hit.fn : ajv.compile(schema);
+    const fn = hit !== undefined && hit.schemaText === schemaText ? hit.fn : compileAlone(schema);
     compiled.set(type, { schemaText, fn });
     bySchema.set(schema, fn);
     return fn;
@@ -36,7 +43,7 @@ export function createContentValidator(): ContentValidator {
     checkSchema(schema) {
       try {
         if (!ajv.validateSchema(schema)) return ajv.errorsText(ajv.errors, { dataVar: 'contentSchema' });
-        ajv.compile(schema);
+        compileAlone(schema);
         return undefined;
       } catch (err) {
         return (err as Error).message;

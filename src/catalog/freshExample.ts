@@ -12,6 +12,7 @@
  *  - anything else                                -> deep copy of the example value
  */
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { contentPatternEngine } from './linearRegExp.ts';
 
 /** How many candidate values a regenerated changesetIndex is drawn from. */
 const INDEX_SPREAD = 100_000;
@@ -60,7 +61,7 @@ function denotesFortyHexChars(pattern: string): boolean {
   if (cached !== undefined) return cached;
   let result = false;
   try {
-    const re = new RegExp(pattern, 'u'); // Ajv compiles patterns with the `u` flag too
+    const re = contentPatternEngine(pattern, 'u'); // as Ajv compiles it: a registered pattern runs in linear time
     const hex = '0123456789abcdef'.repeat(3);
     result =
       re.test(hex.slice(0, 40)) &&
