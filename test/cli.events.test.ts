@@ -242,7 +242,7 @@ describe('events trigger and listen', () => {
     assert.equal(line.standardWebhooksVerified, true);
     assert.equal(line.webhookId, webhookIds[1]);
     assert.equal(line.eventType, REALITY_MODELING);
-    assert.equal(line.iTwinId, undefined, 'an account event has no iTwinId');
+    assert.match(String(line.iTwinId), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'an account event is about a fresh iTwin');
     assert.match(String(line.content.jobId), /^[0-9a-f-]{36}$/);
     assert.ok(!Number.isNaN(Date.parse(line.receivedAt)));
 
@@ -256,13 +256,16 @@ describe('events trigger and listen', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, '', 'no progress bar when stderr is not a terminal');
     // the API takes at most 1000 events a request, so this took batches
-    assert.equal(r.stdout, `Published 2500 × ${REALITY_ANALYSIS} (account ${ACCOUNT}): 2500 deliveries queued.\n`);
+    const summary = /^Published 2500 × (\S+) \(iTwin ([0-9a-f-]{36}) \(new\), account ([0-9a-f-]{36})\): 2500 deliveries queued\.\n$/.exec(r.stdout);
+    assert.ok(summary !== null, r.stdout);
+    assert.deepEqual([summary[1], summary[3]], [REALITY_ANALYSIS, ACCOUNT]);
     const analysis = () => jsonLines(json.stdout()).filter((l) => l.eventType === REALITY_ANALYSIS);
     await waitFor(() => analysis().length >= 2500, '2500 deliveries at the JSON listener', 40_000);
     const lines = analysis();
     assert.equal(new Set(lines.map((l) => l.messageId)).size, 2500, 'distinct messageIds');
     assert.equal(new Set(lines.map((l) => l.content.jobId)).size, 2500, 'fresh content per event');
     assert.ok(lines.every((l) => l.verified === true && l.standardWebhooksVerified === true && l.webhookId === webhookIds[1]));
+    assert.ok(lines.every((l) => l.iTwinId === summary[2]), 'every event carries the iTwinId the summary names');
   });
 
   it('a listener with the wrong secret answers 401 and prints NOT verified', async () => {

@@ -53,7 +53,7 @@ describe('crash safety', () => {
       // (idempotency makes a re-send of a batch that was in fact stored harmless).
       const producer = (async () => {
         while (publishing) {
-          const events = Array.from({ length: 50 }, () => ({ eventType: TYPE, accountId: account, messageId: randomUUID(), content: { imodelId: randomUUID(), userId: randomUUID() } }));
+          const events = Array.from({ length: 50 }, () => ({ eventType: TYPE, iTwinId: randomUUID(), accountId: account, messageId: randomUUID(), content: { imodelId: randomUUID(), userId: randomUUID() } }));
           for (;;) {
             try {
               const res = await fetch(`${current.url}/webhooks/events`, {

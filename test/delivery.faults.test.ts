@@ -31,7 +31,7 @@ describe('receiver faults', () => {
   /** Creates a webhook on `path`, publishes `n` events to it, and returns the webhook id. */
   const setup = async (path: string, n = 1) => {
     const hook = await h.webhook(sub, { callbackUrl: r.url(path), eventTypes: [TYPE] });
-    for (let i = 0; i < n; i++) assert.equal((await h.publish(pub, { eventType: TYPE, accountId: sub.accountId, content: content() })).statusCode, 202);
+    for (let i = 0; i < n; i++) assert.equal((await h.publish(pub, { eventType: TYPE, iTwinId: randomUUID(), accountId: sub.accountId, content: content() })).statusCode, 202);
     return hook.id;
   };
   const onlyDelivery = async (webhookId: string): Promise<DeliveryDetail> => {
@@ -250,7 +250,7 @@ describe('SSRF guard in the delivery pipeline', () => {
       const sub = await h.client();
       const pub = await h.client({ accountId: sub.accountId, scopes: [SCOPES.publish] });
       const hook = await h.webhook(sub, { callbackUrl: r.url('/internal'), eventTypes: [TYPE] });
-      await h.publish(pub, { eventType: TYPE, accountId: sub.accountId, content: content() });
+      await h.publish(pub, { eventType: TYPE, iTwinId: randomUUID(), accountId: sub.accountId, content: content() });
       await eventually(async () => {
         const [d] = (await h.server.deps.store.listDeliveries(hook.id, undefined, 1, undefined)).items;
         return (await h.server.deps.store.getDelivery(hook.id, d!.id))!.attemptLog.length === 1;

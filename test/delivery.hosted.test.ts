@@ -39,7 +39,7 @@ describe('delivery worker on the store thread', () => {
         const hook = await h.webhook(sub, { callbackUrl: r.url(path), eventTypes: [TYPE] });
         r.setSecret(path, hook.secret);
       }
-      const events = Array.from({ length: 40 }, () => ({ eventType: TYPE, accountId: sub.accountId, messageId: randomUUID(), content: { imodelId: randomUUID(), userId: randomUUID() } }));
+      const events = Array.from({ length: 40 }, () => ({ eventType: TYPE, iTwinId: randomUUID(), accountId: sub.accountId, messageId: randomUUID(), content: { imodelId: randomUUID(), userId: randomUUID() } }));
       assert.equal((await h.publish(pub, { events })).statusCode, 202);
       await r.waitFor(() => r.received.length >= 160, 30_000, 'all 160 deliveries');
       await new Promise((res) => setTimeout(res, 100));
@@ -73,7 +73,7 @@ describe('delivery worker on the store thread', () => {
       const sub = await h.client();
       const pub = await h.client({ accountId: sub.accountId, scopes: [SCOPES.publish] });
       const hook = await h.webhook(sub, { callbackUrl: r.url('/gone'), eventTypes: [TYPE] });
-      await h.publish(pub, { eventType: TYPE, accountId: sub.accountId, content: { imodelId: randomUUID(), userId: randomUUID() } });
+      await h.publish(pub, { eventType: TYPE, iTwinId: randomUUID(), accountId: sub.accountId, content: { imodelId: randomUUID(), userId: randomUUID() } });
       await eventually(async () => h.logs.some((l) => l.includes('webhook deactivated by the delivery engine')), 5000, 'the warning logged');
       const line = JSON.parse(h.logs.find((l) => l.includes('webhook deactivated by the delivery engine'))!) as Record<string, unknown>;
       assert.equal(line.level, 40);

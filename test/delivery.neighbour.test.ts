@@ -21,7 +21,7 @@ describe('a slow or dead receiver never delays the others', () => {
       const sub = await h.client();
       const pub = await h.client({ accountId: sub.accountId, scopes: [SCOPES.publish] });
       for (let i = 0; i < 100; i++) await h.webhook(sub, { callbackUrl: r.url(`/n/${i}`), eventTypes: [TYPE] });
-      const events = Array.from({ length: 20 }, () => ({ eventType: TYPE, accountId: sub.accountId, content: { imodelId: randomUUID(), userId: randomUUID() } }));
+      const events = Array.from({ length: 20 }, () => ({ eventType: TYPE, iTwinId: randomUUID(), accountId: sub.accountId, content: { imodelId: randomUUID(), userId: randomUUID() } }));
       const res = await h.publish(pub, { events });
       assert.ok(res.json().events.every((e: { matchedWebhooks: number }) => e.matchedWebhooks === 100));
 
@@ -59,10 +59,10 @@ describe('a slow or dead receiver never delays the others', () => {
       const pubOther = await h.client({ accountId: other.accountId, scopes: [SCOPES.publish] });
       await h.webhook(sub, { callbackUrl: r.url('/backlog'), eventTypes: [TYPE] });
       await h.webhook(other, { callbackUrl: r.url('/quiet'), eventTypes: [TYPE] });
-      const events = Array.from({ length: 1000 }, () => ({ eventType: TYPE, accountId: sub.accountId, content: { imodelId: randomUUID(), userId: randomUUID() } }));
+      const events = Array.from({ length: 1000 }, () => ({ eventType: TYPE, iTwinId: randomUUID(), accountId: sub.accountId, content: { imodelId: randomUUID(), userId: randomUUID() } }));
       await h.publish(pub, { events });
       await r.waitFor(() => r.at('/backlog').length >= 20, 10_000, 'the backlog is draining');
-      await h.publish(pubOther, { eventType: TYPE, accountId: other.accountId, content: { imodelId: randomUUID(), userId: randomUUID() } });
+      await h.publish(pubOther, { eventType: TYPE, iTwinId: randomUUID(), accountId: other.accountId, content: { imodelId: randomUUID(), userId: randomUUID() } });
       await r.waitFor(() => r.at('/quiet').length === 1, 10_000, 'the quiet webhook');
       const backlogDone = r.at('/backlog').length;
       assert.ok(backlogDone < 1000, `the quiet webhook's event went out while ${1000 - backlogDone} of the backlog still waited`);

@@ -63,7 +63,7 @@ describe('retry schedule with a controlled clock', () => {
       const sub = await h.client();
       const pub = await h.client({ accountId: sub.accountId, scopes: [SCOPES.publish] });
       const hook = await h.webhook(sub, { callbackUrl: r.url('/always-500') });
-      await h.publish(pub, { eventType: 'iModels.iModelCreated.v1', accountId: sub.accountId, content: { imodelId: randomUUID(), userId: randomUUID() } });
+      await h.publish(pub, { eventType: 'iModels.iModelCreated.v1', iTwinId: randomUUID(), accountId: sub.accountId, content: { imodelId: randomUUID(), userId: randomUUID() } });
       const delivery = async () => {
         const [d] = (await h.server.deps.store.listDeliveries(hook.id, undefined, 1, undefined)).items;
         return (await h.server.deps.store.getDelivery(hook.id, d!.id))!;
@@ -110,7 +110,7 @@ describe('retry schedule with a controlled clock', () => {
       // Tokens expire on the controlled clock too: each publish gets a fresh one.
       const publish = async () => {
         const pub = await h.client({ accountId: sub.accountId, scopes: [SCOPES.publish] });
-        const res = await h.publish(pub, { eventType: 'iModels.iModelCreated.v1', accountId: sub.accountId, content: { imodelId: randomUUID(), userId: randomUUID() } });
+        const res = await h.publish(pub, { eventType: 'iModels.iModelCreated.v1', iTwinId: randomUUID(), accountId: sub.accountId, content: { imodelId: randomUUID(), userId: randomUUID() } });
         assert.equal(res.statusCode, 202);
       };
       const active = async () => (await h.server.deps.store.getWebhook(sub.clientId, hook.id))!.active;

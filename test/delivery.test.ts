@@ -81,11 +81,12 @@ describe('publish and signed delivery (contract §4)', () => {
     assert.equal(second.matchedWebhooks, 3);
     await r.waitFor(() => r.at('/m/inactive').length === 1);
     assert.equal(r.at('/m/inactive')[0]!.body.messageId, second.messageId);
-    // an account-only event reaches account webhooks only
-    const third = (await h.publish(pub, { eventType: IMODEL_CREATED, accountId: sub.accountId, content: content() })).json().events[0];
+    // an event of an iTwin the directory does not know, with its account: account webhooks only
+    const unknownItwin = randomUUID();
+    const third = (await h.publish(pub, { eventType: IMODEL_CREATED, iTwinId: unknownItwin, accountId: sub.accountId, content: content() })).json().events[0];
     assert.equal(third.matchedWebhooks, 2, 'account + the (now active) second account webhook');
     await r.waitFor(() => r.at('/m/account').length === 3);
-    assert.equal(r.at('/m/account')[2]!.body.iTwinId, undefined, 'no iTwinId key for an event without one');
+    assert.equal(r.at('/m/account')[2]!.body.iTwinId, unknownItwin, 'the account webhook gets the event\'s iTwinId');
     await new Promise((res) => setTimeout(res, 200));
     for (const path of ['/m/itwinB', '/m/othertype', '/m/foreign']) assert.equal(r.at(path).length, 0, path);
     assert.equal(r.at('/m/itwinA').length, 2);
@@ -95,7 +96,7 @@ describe('publish and signed delivery (contract §4)', () => {
   it('is idempotent on messageId: the same id again fans out nothing and returns the first result', async () => {
     await h.webhook(sub, { callbackUrl: r.url('/idem'), eventTypes: ['iTwins.iTwinDeleted.v1'] });
     const messageId = randomUUID();
-    const body = { eventType: 'iTwins.iTwinDeleted.v1', accountId: sub.accountId, content: { eventCreatedBy: randomUUID() }, messageId };
+    const body = { eventType: 'iTwins.iTwinDeleted.v1', iTwinId: randomUUID(), accountId: sub.accountId, content: { eventCreatedBy: randomUUID() }, messageId };
     const first = await h.publish(pub, body);
     const second = await h.publish(pub, { ...body, content: { eventCreatedBy: randomUUID() } });
     assert.equal(first.statusCode, 202);
@@ -111,7 +112,7 @@ describe('publish and signed delivery (contract §4)', () => {
 
   it('publishes a batch of 1000 in one request and delivers every event', async () => {
     await h.webhook(sub, { callbackUrl: r.url('/batch'), eventTypes: ['realityModeling.jobCompleted.v1'] });
-    const events = Array.from({ length: 1000 }, () => ({ eventType: 'realityModeling.jobCompleted.v1', accountId: sub.accountId, content: { jobId: randomUUID(), status: 'Success' } }));
+    const events = Array.from({ length: 1000 }, () => ({ eventType: 'realityModeling.jobCompleted.v1', iTwinId: randomUUID(), accountId: sub.accountId, content: { jobId: randomUUID(), status: 'Success' } }));
     const res = await h.publish(pub, { events });
     assert.equal(res.statusCode, 202);
     const ids = res.json().events.map((e: { messageId: string }) => e.messageId);
@@ -127,9 +128,9 @@ describe('publish and signed delivery (contract §4)', () => {
     const before = await h.server.deps.store.deliveryStats();
     const res = await h.publish(pub, {
       events: [
-        { eventType: IMODEL_CREATED, accountId: sub.accountId, content: content() },
-        { eventType: IMODEL_CREATED, accountId: sub.accountId, content: { imodelId: 'not-a-uuid' } },
-        { eventType: 'nope.nope.v1', accountId: sub.accountId, content: {} },
+        { eventType: IMODEL_CREATED, iTwinId: randomUUID(), accountId: sub.accountId, content: content() },
+        { eventType: IMODEL_CREATED, iTwinId: randomUUID(), accountId: sub.accountId, content: { imodelId: 'not-a-uuid' } },
+        { eventType: 'nope.nope.v1', iTwinId: randomUUID(), accountId: sub.accountId, content: {} },
       ],
     });
     assert.equal(res.statusCode, 422);
@@ -145,10 +146,10 @@ describe('publish and signed delivery (contract §4)', () => {
     const cases: Array<[object, string]> = [
       [{ eventType: IMODEL_CREATED, content: content() }, 'iTwinId'],
       [{ eventType: IMODEL_CREATED, iTwinId: randomUUID(), content: content() }, 'iTwinId'],
-      [{ eventType: IMODEL_CREATED, accountId: 'nope', content: content() }, 'accountId'],
-      [{ eventType: IMODEL_CREATED, accountId: sub.accountId, content: content(), messageId: 'x' }, 'messageId'],
-      [{ eventType: IMODEL_CREATED, accountId: sub.accountId, content: [] }, 'content'],
-      [{ eventType: IMODEL_CREATED, accountId: sub.accountId, content: content(), extra: 1 }, 'extra'],
+      [{ eventType: IMODEL_CREATED, iTwinId: randomUUID(), accountId: 'nope', content: content() }, 'accountId'],
+      [{ eventType: IMODEL_CREATED, iTwinId: randomUUID(), accountId: sub.accountId, content: content(), messageId: 'x' }, 'messageId'],
+      [{ eventType: IMODEL_CREATED, iTwinId: randomUUID(), accountId: sub.accountId, content: [] }, 'content'],
+      [{ eventType: IMODEL_CREATED, iTwinId: randomUUID(), accountId: sub.accountId, content: content(), extra: 1 }, 'extra'],
       [{ events: [] }, 'events'],
     ];
     for (const [body, target] of cases) {
@@ -162,7 +163,7 @@ describe('publish and signed delivery (contract §4)', () => {
   });
 
   it('needs webhooks:publish to publish', async () => {
-    assert.equal((await h.publish(sub, { eventType: IMODEL_CREATED, accountId: sub.accountId, content: content() })).statusCode, 403);
+    assert.equal((await h.publish(sub, { eventType: IMODEL_CREATED, iTwinId: randomUUID(), accountId: sub.accountId, content: content() })).statusCode, 403);
   });
 
   it('sends a test event of a subscribed type to one webhook, even inactive', async () => {
@@ -182,7 +183,7 @@ describe('publish and signed delivery (contract §4)', () => {
 
   it('redelivers a final delivery on request, as a new attempt with the same messageId', async () => {
     const hook = await h.webhook(sub, { callbackUrl: r.url('/again'), eventTypes: ['iTwins.iTwinCreated.v1'] });
-    const ev = (await h.publish(pub, { eventType: 'iTwins.iTwinCreated.v1', accountId: sub.accountId, content: {
+    const ev = (await h.publish(pub, { eventType: 'iTwins.iTwinCreated.v1', iTwinId: randomUUID(), accountId: sub.accountId, content: {
       eventCreatedBy: randomUUID(), parentId: randomUUID(), accountOwnerId: sub.accountId, accountOwnerType: 'Organization', iTwinClass: 'Endeavor', iTwinSubClass: 'Project',
     } })).json().events[0];
     await r.waitFor(() => r.at('/again').length === 1);
@@ -200,7 +201,7 @@ describe('publish and signed delivery (contract §4)', () => {
 
   it('keeps delivery history private to the webhook owner', async () => {
     const hook = await h.webhook(sub, { callbackUrl: r.url('/private'), eventTypes: [IMODEL_CREATED] });
-    await h.publish(pub, { eventType: IMODEL_CREATED, accountId: sub.accountId, content: content() });
+    await h.publish(pub, { eventType: IMODEL_CREATED, iTwinId: randomUUID(), accountId: sub.accountId, content: content() });
     await r.waitFor(() => r.at('/private').length === 1);
     const [d] = (await h.server.deps.store.listDeliveries(hook.id, undefined, 1, undefined)).items;
     const stranger = await h.client({ accountId: sub.accountId });

@@ -14,7 +14,7 @@ test('GET /metrics exposes the delivery metrics in Prometheus text format, witho
     const pub = await h.client({ accountId: sub.accountId, scopes: [SCOPES.publish] });
     await h.webhook(sub, { callbackUrl: r.url('/ok') });
     await h.webhook(sub, { callbackUrl: r.url('/fails') });
-    await h.publish(pub, { eventType: 'iModels.iModelCreated.v1', accountId: sub.accountId, content: { imodelId: randomUUID(), userId: randomUUID() } });
+    await h.publish(pub, { eventType: 'iModels.iModelCreated.v1', iTwinId: randomUUID(), accountId: sub.accountId, content: { imodelId: randomUUID(), userId: randomUUID() } });
     await r.waitFor(() => r.received.length >= 2);
     const value = async (line: string) => {
       const text = (await h.inject({ method: 'GET', url: '/metrics' })).body;
@@ -32,7 +32,7 @@ test('GET /metrics exposes the delivery metrics in Prometheus text format, witho
     assert.equal(await value('itwin_webhooks_events_published_total{result="accepted"}'), 1);
     assert.equal(await value('itwin_webhooks_deliveries_created_total'), 2);
     // A batch: two new events and one messageId seen before.
-    const event = (messageId: string) => ({ eventType: 'iModels.iModelCreated.v1', accountId: sub.accountId, messageId, content: { imodelId: randomUUID(), userId: randomUUID() } });
+    const event = (messageId: string) => ({ eventType: 'iModels.iModelCreated.v1', iTwinId: randomUUID(), accountId: sub.accountId, messageId, content: { imodelId: randomUUID(), userId: randomUUID() } });
     const repeated = randomUUID();
     await h.publish(pub, event(repeated));
     await h.publish(pub, { events: [event(randomUUID()), event(repeated), event(randomUUID())] });

@@ -375,9 +375,10 @@ function localAuth(opts: TriggerOptions): LocalAuth {
 
 async function trigger(type: string, opts: TriggerOptions, cmd: Command): Promise<void> {
   // Everything that can be checked without the server first.
-  const itwinId = opts.itwin === undefined ? undefined : requireUuid(opts.itwin, '--itwin');
   let accountId = opts.account === undefined ? undefined : requireUuid(opts.account, '--account');
-  if (itwinId === undefined && accountId === undefined) throw new UsageError('give --itwin ID or --account ID (or both): the events need a scope to match webhooks on.');
+  if (opts.itwin === undefined && accountId === undefined) throw new UsageError('give --itwin ID or --account ID (or both): the events need a scope to match webhooks on.');
+  // Every event carries an iTwinId (receivers read it); with only --account it is a fresh one of that account.
+  const itwinId = opts.itwin === undefined ? randomUUID() : requireUuid(opts.itwin, '--itwin');
   const count = parseCount(opts.count);
   const base = parseBaseUrl(opts.url ?? envValue('ITWIN_WEBHOOKS_URL') ?? 'http://127.0.0.1:3000');
   const clientId = opts.clientId ?? envValue('ITWIN_WEBHOOKS_CLIENT_ID');
@@ -407,7 +408,7 @@ async function trigger(type: string, opts: TriggerOptions, cmd: Command): Promis
       const n = Math.min(BATCH, count - done);
       const events = Array.from({ length: n }, () => ({
         eventType: def.type,
-        ...(itwinId === undefined ? {} : { iTwinId: itwinId }),
+        iTwinId: itwinId,
         ...(opts.account === undefined ? {} : { accountId }),
         content: freshExample(def),
         messageId: randomUUID(),
@@ -428,7 +429,7 @@ async function trigger(type: string, opts: TriggerOptions, cmd: Command): Promis
     process.stdout.write(']}\n');
     return;
   }
-  const scope = [itwinId === undefined ? undefined : `iTwin ${itwinId}`, accountId === undefined ? undefined : `account ${accountId}`].filter(Boolean).join(', ');
+  const scope = [`iTwin ${itwinId}${opts.itwin === undefined ? ' (new)' : ''}`, accountId === undefined ? undefined : `account ${accountId}`].filter(Boolean).join(', ');
   console.log(`Published ${count} × ${def.type} (${scope}): ${matched} ${matched === 1 ? 'delivery' : 'deliveries'} queued.`);
 }
 
@@ -452,7 +453,7 @@ export function eventsCommand(): Command {
     )
     .argument('<type>', 'event type, e.g. iModels.iModelCreated.v1 (GET /webhooks/event-types lists them)')
     .option('--itwin <itwinId>', 'iTwinId of the events (UUID); the account is taken from the directory')
-    .option('--account <accountId>', 'accountId of the events (UUID); needed when the iTwin is not in the directory')
+    .option('--account <accountId>', 'accountId of the events (UUID); needed when the iTwin is not in the directory (without --itwin, the events are about a new iTwin of it)')
     .option('--count <n>', `how many events (1 to ${MAX_COUNT.toLocaleString('en-US')}), published in batches of ${BATCH}`, '1')
     .option('--url <url>', 'base URL of the server [env ITWIN_WEBHOOKS_URL, default http://127.0.0.1:3000]')
     .option('--client-id <id>', `client of the built-in (or --token-url) issuer with scope ${PUBLISH_SCOPE} [env ITWIN_WEBHOOKS_CLIENT_ID]`)

@@ -1,5 +1,6 @@
 import AjvModule, { type Options, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { dropNullMembersFirst } from './nullMembers.ts';
 
 // ajv and ajv-formats are CommonJS; under Node ESM the class and the plugin sit on `.default`.
 const Ajv = AjvModule.default;
@@ -23,7 +24,7 @@ export const CONTRACT_SCHEMA_OPTIONS: Options = {
   keywords: ['example'],
 };
 
-/** A validator for a body schema checked by hand (e.g. one branch of a union), with the route options. */
+/** A validator for a body schema checked by hand (e.g. one branch of a union), as the routes check theirs (null members dropped first). */
 export function compileBodySchema(schema: object): ValidateFunction {
-  return createAjv({ ...CONTRACT_SCHEMA_OPTIONS, coerceTypes: false }).compile(schema);
+  return dropNullMembersFirst(schema, createAjv({ ...CONTRACT_SCHEMA_OPTIONS, coerceTypes: false }).compile(schema));
 }

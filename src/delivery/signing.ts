@@ -4,6 +4,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 export interface DeliveryEvent {
   messageId: string;
   eventType: string;
+  /** Every event published since iTwinId became required has one; older stored events may not (their body says null). */
   itwinId: string | undefined;
   /** The content as stored: already JSON text. */
   contentJson: string;
@@ -22,7 +23,7 @@ function isoTime(ms: number): string {
 }
 
 /**
- * The exact body POSTed to a callback (contract §4), key order as the hosted API sends it.
+ * The exact body POSTed to a callback (contract §4): all six members, key order as the hosted API sends them.
  * Built by concatenation because the content is stored as JSON text: parsing and
  * re-serialising it for every delivery would cost time and could change its bytes.
  */
@@ -30,7 +31,7 @@ export function deliveryBody(e: DeliveryEvent, webhookId: string): string {
   return (
     `{"content":${e.contentJson},"eventType":${JSON.stringify(e.eventType)},` +
     `"enqueuedDateTime":"${isoTime(e.enqueuedAt)}",` +
-    (e.itwinId === undefined ? '' : `"iTwinId":${JSON.stringify(e.itwinId)},`) +
+    `"iTwinId":${e.itwinId === undefined ? 'null' : JSON.stringify(e.itwinId)},` +
     `"messageId":${JSON.stringify(e.messageId)},"webhookId":${JSON.stringify(webhookId)}}`
   );
 }

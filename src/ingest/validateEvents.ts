@@ -18,7 +18,7 @@ export const MAX_CONTENT_BYTES = 1024 * 1024;
 
 interface RawEvent {
   eventType: string;
-  iTwinId?: string;
+  iTwinId: string;
   accountId?: string;
   content: Record<string, unknown>;
   messageId?: string;
@@ -53,7 +53,7 @@ export function createEventChecker(deps: { store: EventTypesRepo & DirectoryRepo
 
       // Two lookups per request, whatever its size.
       const types = await catalog.get([...new Set(raws.map((r) => r.eventType))]);
-      const itwins = [...new Set(raws.flatMap((r) => (r.iTwinId === undefined ? [] : [r.iTwinId.toLowerCase()])))];
+      const itwins = [...new Set(raws.map((r) => r.iTwinId.toLowerCase()))];
       const owners = itwins.length === 0 ? {} : await directory.accounts(itwins);
       const accounts = new Map<string, string | undefined>(itwins.map((i) => [i, owners[i]]));
 
@@ -69,19 +69,16 @@ export function createEventChecker(deps: { store: EventTypesRepo & DirectoryRepo
         if (Buffer.byteLength(contentJson) > MAX_CONTENT_BYTES) {
           problems.push(detail('InvalidValue', `${p}content`, `${p}content is larger than ${MAX_CONTENT_BYTES} bytes.`));
         }
-        const itwinId = r.iTwinId?.toLowerCase();
+        // iTwinId is required (the schema says so): every delivery body carries it, as the hosted API's do.
+        const itwinId = r.iTwinId.toLowerCase();
         let accountId = r.accountId?.toLowerCase();
-        if (itwinId === undefined && accountId === undefined) {
-          problems.push(detail('MissingRequiredProperty', `${p}iTwinId`, 'An event needs an iTwinId, an accountId, or both.'));
-        } else if (itwinId !== undefined) {
-          const owner = accounts.get(itwinId);
-          if (owner === undefined && accountId === undefined) {
-            problems.push(detail('InvalidValue', `${p}iTwinId`, `iTwin ${itwinId} is not in the directory; send its accountId too.`));
-          } else if (owner !== undefined && accountId !== undefined && owner !== accountId) {
-            problems.push(detail('InvalidValue', `${p}accountId`, `iTwin ${itwinId} belongs to account ${owner}, not ${accountId}.`));
-          }
-          accountId ??= owner;
+        const owner = accounts.get(itwinId);
+        if (owner === undefined && accountId === undefined) {
+          problems.push(detail('InvalidValue', `${p}iTwinId`, `iTwin ${itwinId} is not in the directory; send its accountId too.`));
+        } else if (owner !== undefined && accountId !== undefined && owner !== accountId) {
+          problems.push(detail('InvalidValue', `${p}accountId`, `iTwin ${itwinId} belongs to account ${owner}, not ${accountId}.`));
         }
+        accountId ??= owner;
         return {
           messageId: r.messageId?.toLowerCase() ?? randomUUID(),
           eventType: r.eventType,

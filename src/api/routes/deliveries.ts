@@ -228,7 +228,8 @@ export const deliveryRoutes =
         }
         const [type] = await store.getEventTypes([eventType]);
         if (type === undefined) throw errors.validation('InvalidEventRequest', [detail('InvalidValue', 'eventType', `${eventType} is no longer in the catalog.`)]);
-        const itwinId = webhook.scope === 'iTwin' ? webhook.scopeId : undefined;
+        // Every delivery carries an iTwinId: an Account webhook's test event is about a fresh one, like the example's other ids.
+        const itwinId = webhook.scope === 'iTwin' ? webhook.scopeId : randomUUID();
         const accountId = webhook.scope === 'Account' ? webhook.scopeId : await store.getItwinAccount(webhook.scopeId);
         const messageId = randomUUID();
         const { enqueuedAt, deliveryId } = await deps.publisher.publishTest(

@@ -5,8 +5,8 @@ import { EVENT_TYPE_PATTERN } from './eventTypes.ts';
 export const PublishEvent = Type.Object(
   {
     eventType: Type.String({ pattern: EVENT_TYPE_PATTERN, maxLength: 200, description: 'A type of the catalog.' }),
-    iTwinId: Type.Optional(Uuid('The iTwin the event is about; iTwin webhooks of it receive the event.')),
-    accountId: Type.Optional(Uuid('The account; may be omitted when the directory knows the iTwin\'s account.')),
+    iTwinId: Uuid('The iTwin the event is about: iTwin webhooks of it receive the event, and every delivery carries it.'),
+    accountId: Type.Optional(Uuid('The account that owns the iTwin (its Account webhooks receive the event); may be omitted when the directory knows the iTwin, and says whose it is when it does not.')),
     content: Type.Unsafe<Record<string, unknown>>({ type: 'object', additionalProperties: true, description: 'Must match the type\'s contentSchema.' }),
     messageId: Type.Optional(Uuid('Idempotency key: the same id again within 7 days is accepted once.')),
   },
