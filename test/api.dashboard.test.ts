@@ -151,6 +151,72 @@ describe('dashboard reads through the API', () => {
   });
 });
 
+describe('operator reads (/admin/webhooks, scope webhooks:admin)', () => {
+  let h: Harness;
+  let r: Receiver;
+  before(async () => {
+    r = await new Receiver().start();
+    h = await createHarness({ flags: LOOPBACK_CALLBACKS });
+  });
+  after(async () => {
+    await h.close();
+    await r.close();
+  });
+
+  it('an operator reads every application\'s webhooks and their history, and changes nothing', async () => {
+    const alpha = await h.client();
+    const bravo = await h.client();
+    const operator = await h.client({ scopes: [SCOPES.admin] });
+    const pub = await h.client({ accountId: alpha.accountId, scopes: [SCOPES.publish] });
+    const itwinId = await h.itwin(alpha.accountId);
+    const a = await h.webhook(alpha, { callbackUrl: r.url('/op-a') });
+    const b = await h.webhook(bravo, { callbackUrl: r.url('/op-b') });
+    assert.equal((await h.publish(pub, { eventType: CREATED, iTwinId: itwinId, content: content() })).statusCode, 202);
+    await r.waitFor(() => r.at('/op-a').length === 1);
+    const get = (who: TestClient, url: string) => h.inject({ method: 'GET', url, headers: { authorization: who.auth } });
+
+    const all = (await get(operator, '/admin/webhooks?$top=1000')).json();
+    const owners = new Map(all.webhooks.map((x: { ownerClientId: string; webhook: { id: string } }) => [x.webhook.id, x.ownerClientId]));
+    assert.equal(owners.get(a.id), alpha.clientId);
+    assert.equal(owners.get(b.id), bravo.clientId);
+    assert.equal(all.webhooks[0].webhook.secret, undefined, 'never a secret');
+    const onlyBravo = (await get(operator, `/admin/webhooks?clientId=${bravo.clientId}`)).json();
+    assert.deepEqual(onlyBravo.webhooks.map((x: { webhook: { id: string } }) => x.webhook.id), [b.id]);
+    const paged = (await get(operator, '/admin/webhooks?$top=1')).json();
+    assert.match(paged._links.next.href, /\/admin\/webhooks\?\$top=1&\$continuationToken=/);
+
+    const one = (await get(operator, `/admin/webhooks/${a.id}`)).json();
+    assert.equal(one.ownerClientId, alpha.clientId);
+    assert.deepEqual(one.webhook, (await get(alpha, `/webhooks/${a.id}`)).json(), 'the webhook exactly as its owner sees it');
+    await eventually(async () => (await get(operator, `/admin/webhooks/${a.id}/deliveries?status=succeeded`)).json().deliveries.length === 1, 10_000, 'the delivery');
+    const [delivery] = (await get(operator, `/admin/webhooks/${a.id}/deliveries`)).json().deliveries;
+    assert.deepEqual((await get(operator, `/admin/webhooks/${a.id}/deliveries/${delivery.id}`)).json(), (await get(alpha, `/webhooks/${a.id}/deliveries/${delivery.id}`)).json());
+    assert.equal((await get(operator, `/admin/webhooks/${a.id}/health`)).json().last24Hours.attempts, 1);
+    assert.equal((await get(operator, `/admin/webhooks/${a.id}/deliveries/${delivery.id}/attempts/1/request`)).statusCode, 200);
+    assert.ok((await get(operator, '/admin/statistics?minutes=5')).json().totals.deliveries.succeeded >= 1);
+    assert.equal((await get(operator, `/admin/webhooks/${a.id}/statistics`)).json().totals.deliveries.succeeded, 1);
+    assert.equal((await get(operator, `/admin/webhooks/${randomUUID()}`)).json().error.code, 'WebhookNotFound');
+
+    for (const method of ['PATCH', 'DELETE'] as const) {
+      const res = await h.inject({ method, url: `/admin/webhooks/${a.id}`, headers: { authorization: operator.auth }, payload: { active: false } });
+      assert.equal(res.statusCode, 405, `${method} is not an operator's`);
+    }
+    assert.equal((await h.inject({ method: 'POST', url: `/admin/webhooks/${a.id}/deliveries/${delivery.id}/redeliver`, headers: { authorization: operator.auth } })).statusCode, 404);
+    assert.equal((await get(alpha, `/webhooks/${a.id}`)).json().active, true);
+    assert.equal((await get(operator, `/webhooks/${a.id}`)).statusCode, 403, 'an admin-only client has no subscriber scope');
+  });
+
+  it('an application without webhooks:admin reads nothing there', async () => {
+    const alpha = await h.client();
+    const mine = await h.webhook(alpha, { callbackUrl: r.url('/op-mine') });
+    for (const url of ['/admin/webhooks', `/admin/webhooks/${mine.id}`, `/admin/webhooks/${mine.id}/deliveries`, `/admin/webhooks/${mine.id}/health`, '/admin/statistics']) {
+      const res = await h.inject({ method: 'GET', url, headers: { authorization: alpha.auth } });
+      assert.equal(res.statusCode, 403, url);
+      assert.equal(res.json().error.code, 'InsufficientPermissions');
+    }
+  });
+});
+
 describe('statistics arithmetic', () => {
   it('percentiles by nearest rank over a histogram', () => {
     assert.equal(percentiles(new Map()), undefined);

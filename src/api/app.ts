@@ -3,13 +3,15 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import { dashboardRoutes } from '../ui/dashboard.ts';
 import { VERSION } from '../version.ts';
 import { createValidatorCompiler } from './validatorCompiler.ts';
 import type { AppDeps } from './deps.ts';
 import { errors } from '../contract/errors.ts';
 import { installAuth } from './plugins/auth.ts';
 import { addMethodNotAllowedRoutes, installErrorHandling, sendApiError } from './plugins/errors.ts';
-import { deliveryRoutes } from './routes/deliveries.ts';
+import { adminWebhookRoutes } from './routes/adminWebhooks.ts';
+import { deliveryReadRoutes, deliveryRoutes } from './routes/deliveries.ts';
 import { eventRoutes } from './routes/events.ts';
 import { eventTypeRoutes } from './routes/eventTypes.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -20,6 +22,7 @@ import { statisticsRoutes } from './routes/statistics.ts';
 import { webhookHealthRoutes } from './routes/webhookHealth.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import './types.ts';
+import { operatorAccess, ownerAccess } from './webhookAccess.ts';
 
 const DEFAULT_BODY_LIMIT = 64 * 1024;
 
@@ -77,6 +80,7 @@ export async function createApp(deps: AppDeps, options: { /** false: only health
         { name: 'Deliveries', description: 'Delivery history, redelivery and test events of a webhook.' },
         { name: 'OAuth2', description: 'The built-in authorization server (client credentials).' },
         { name: 'Operations', description: 'Health, readiness and metrics.' },
+        { name: 'Admin', description: 'Operators (scope webhooks:admin): every application\'s webhooks and their history, read-only.' },
       ],
     },
   });
@@ -107,10 +111,15 @@ export async function createApp(deps: AppDeps, options: { /** false: only health
     await app.register(eventTypeRoutes(deps));
     await app.register(eventRoutes(deps));
     await app.register(deliveryRoutes(deps));
-    // What the dashboard reads (src/ui/), and the dashboard itself.
-    await app.register(webhookHealthRoutes(deps));
-    await app.register(statisticsRoutes(deps));
-    await app.register(signedRequestRoutes(deps));
+    // A webhook's history, read by its owner (/webhooks) or by an operator (/admin/webhooks).
+    for (const access of [ownerAccess(deps.store), operatorAccess(deps.store)]) {
+      await app.register(deliveryReadRoutes(deps, access));
+      await app.register(webhookHealthRoutes(deps, access));
+      await app.register(statisticsRoutes(deps, access));
+      await app.register(signedRequestRoutes(deps, access));
+    }
+    await app.register(adminWebhookRoutes(deps));
+    if (config.dashboard) await app.register(dashboardRoutes);
     if (deps.issuer !== undefined) await app.register(oauthRoutes(deps, deps.issuer));
   }
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

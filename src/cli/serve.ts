@@ -23,7 +23,11 @@ function banner(config: Config, url: string): string {
     `itwin-webhooks ${VERSION} is listening on ${url}`,
     ...(config.role === 'worker'
       ? [`  Health        ${base}/healthz, ${base}/readyz, ${base}/metrics`]
-      : [`  API base URL  ${base}/webhooks`, `  API docs      ${base}/docs  (OpenAPI: ${base}/openapi.json)`]),
+      : [
+          `  API base URL  ${base}/webhooks`,
+          `  API docs      ${base}/docs  (OpenAPI: ${base}/openapi.json)`,
+          ...(config.dashboard ? [`  Dashboard     ${base}/ui/`] : []),
+        ]),
     `  Store         ${config.databaseUrl !== undefined ? `PostgreSQL ${redactUrl(config.databaseUrl)} (schema ${config.databaseSchema})` : `SQLite in ${config.dataDir}`}`,
     `  Role          ${ROLE_TEXT[config.role]}`,
     `  Issuer        ${config.auth.builtinIssuer ? `built-in, token URL ${base}/oauth/token` : `external, JWKS ${config.auth.jwksUrl}`}`,

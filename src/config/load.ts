@@ -80,6 +80,8 @@ export interface Config extends StoreConfig {
   rateLimitWindowSeconds: number;
   trustProxy: boolean;
   logRequests: boolean;
+  /** Serve the web dashboard at /ui/. */
+  dashboard: boolean;
   auth: AuthConfig;
 }
 
@@ -263,6 +265,7 @@ export function loadConfig(flags: FlagValues, env: Env): Config {
     rateLimitWindowSeconds: get<number>('rateLimitWindowSeconds', flags, env),
     trustProxy: get<boolean>('trustProxy', flags, env),
     logRequests: get<boolean>('logRequests', flags, env),
+    dashboard: get<boolean>('dashboard', flags, env),
     auth: {
       builtinIssuer,
       jwksUrl,

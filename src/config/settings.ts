@@ -60,6 +60,8 @@ export const SETTINGS = {
     description: 'Length of the rate-limit window in seconds.' },
   trustProxy: { flag: '--trust-proxy', env: 'TRUST_PROXY', kind: { type: 'bool' }, default: 'false', group: 'server',
     description: 'Trust X-Forwarded-* headers (when behind a reverse proxy).' },
+  dashboard: { flag: '--dashboard', env: 'DASHBOARD', kind: { type: 'bool' }, default: 'true', group: 'server',
+    description: 'Serve the web dashboard at /ui/ on every process that serves the API (false turns it off).' },
   logRequests: { flag: '--log-requests', env: 'LOG_REQUESTS', kind: { type: 'bool' }, default: 'false', group: 'server',
     description: 'Log one line per HTTP request.' },
 

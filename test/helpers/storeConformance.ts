@@ -1696,6 +1696,22 @@ export function storeConformance(factory: StoreFactory): void {
         }
         assert.equal((await store.deliveryStatistics({ webhookId: w.id }, T0 + 100 * SECOND, MINUTE)).deliveries.reduce((n, r) => n + r.count, 0), 50);
       });
+
+      seeded('operator reads: any application\'s webhook by id, and every webhook or one owner\'s, paged', async (store) => {
+        const a1 = await hook(store);
+        const b1 = await hook(store, { ownerClientId: OWNER_B, scope: 'iTwin', scopeId: ITWIN_3 });
+        const a2 = await hook(store, { scope: 'Account', scopeId: ACCOUNT_1 });
+        assert.deepEqual(await store.getAnyWebhook(b1.id), b1);
+        assert.equal(await store.getAnyWebhook(randomUUID()), undefined);
+        const p1 = await store.listAllWebhooks(undefined, 2, undefined);
+        assert.deepEqual(p1.items.map((w) => w.id), [a1.id, b1.id]);
+        const p2 = await store.listAllWebhooks(undefined, 2, p1.nextCursor);
+        assert.deepEqual(p2.items.map((w) => w.id), [a2.id]);
+        assert.equal(p2.nextCursor, undefined);
+        assert.deepEqual((await store.listAllWebhooks(OWNER_A, 10, undefined)).items, [a1, a2]);
+        assert.deepEqual((await store.listAllWebhooks(OWNER_B, 10, undefined)).items.map((w) => w.id), [b1.id]);
+        assert.deepEqual(await store.listAllWebhooks('nobody', 10, undefined), { items: [], nextCursor: undefined });
+      });
     });
   });
 }

@@ -6,6 +6,7 @@ import { freshExample } from '../../catalog/freshExample.ts';
 import { deliveryBody } from '../../delivery/signing.ts';
 import type { DeliveryDetail, DeliverySummary } from '../../store/types.ts';
 import type { AppDeps } from '../deps.ts';
+import type { WebhookAccess } from '../webhookAccess.ts';
 import { detail, errors } from '../../contract/errors.ts';
 import { linkBase } from '../links.ts';
 import { findOwnedWebhook } from '../ownedWebhook.ts';
@@ -114,23 +115,25 @@ function toDetail(d: DeliveryDetail) {
   };
 }
 
-/** Delivery history, redelivery and test events of a webhook (contract §4, [ext]). Same visibility as the webhook. */
-export const deliveryRoutes =
-  (deps: AppDeps): FastifyPluginAsyncTypebox =>
+/** Redelivery and test events of a webhook (contract §4, [ext]); its owner only. */
+/**
+ * Reading a webhook's deliveries, for its owner (/webhooks) or an operator
+ * (/admin/webhooks): the same answers, with the webhook found as `access` says.
+ */
+export const deliveryReadRoutes =
+  (deps: AppDeps, access: WebhookAccess): FastifyPluginAsyncTypebox =>
   async (app) => {
-    const { store, config, now } = deps;
-
-    const findOwned = (clientId: string, webhookId: string) => findOwnedWebhook(store, clientId, webhookId);
+    const { store, config } = deps;
 
     app.get(
-      '/webhooks/:webhookId/deliveries',
+      `${access.prefix}/:webhookId/deliveries`,
       {
         attachValidation: true,
-        config: { auth: READ },
+        config: { auth: access.auth },
         schema: {
           summary: 'List deliveries of a webhook',
           description: 'Newest first, paged like the webhook list; filter with status and eventType.',
-          tags: ['Deliveries'],
+          tags: [access.tag],
           security: [{ bearer: [] }],
           params: WebhookParams,
           querystring: ListQuery,
@@ -138,7 +141,7 @@ export const deliveryRoutes =
         },
       },
       async (request) => {
-        const webhook = await findOwned(principalOf(request).clientId!, request.params.webhookId);
+        const webhook = await access.find(request, request.params.webhookId);
         const { top, after } = readListQuery(request, 'InvalidDeliveriesRequest');
         const page = await store.listDeliveries(webhook.id, request.query.status, top, after, request.query.eventType);
         const base = linkBase(request, config);
@@ -152,32 +155,40 @@ export const deliveryRoutes =
             self: { href: `${base}${request.url}` },
             ...(page.nextCursor === undefined
               ? {}
-              : { next: { href: `${base}/webhooks/${webhook.id}/deliveries?${filterQuery}$top=${top}&$continuationToken=${encodeCursor(page.nextCursor)}` } }),
+              : { next: { href: `${base}${access.prefix}/${webhook.id}/deliveries?${filterQuery}$top=${top}&$continuationToken=${encodeCursor(page.nextCursor)}` } }),
           },
         };
       },
     );
 
     app.get(
-      '/webhooks/:webhookId/deliveries/:deliveryId',
+      `${access.prefix}/:webhookId/deliveries/:deliveryId`,
       {
-        config: { auth: READ },
+        config: { auth: access.auth },
         schema: {
           summary: 'Get a delivery with its attempts',
           description: 'Every attempt with its time, status code, duration, error and the first 4 KiB of the response body.',
-          tags: ['Deliveries'],
+          tags: [access.tag],
           security: [{ bearer: [] }],
           params: DeliveryParams,
           response: { 200: DeliveryDetailSchema, ...commonErrors, 404: errorResponse('WebhookNotFound or DeliveryNotFound.') },
         },
       },
       async (request) => {
-        const webhook = await findOwned(principalOf(request).clientId!, request.params.webhookId);
+        const webhook = await access.find(request, request.params.webhookId);
         const d = await store.getDelivery(webhook.id, request.params.deliveryId);
         if (d === undefined) throw errors.deliveryNotFound();
         return toDetail(d);
       },
     );
+  };
+
+export const deliveryRoutes =
+  (deps: AppDeps): FastifyPluginAsyncTypebox =>
+  async (app) => {
+    const { store, config, now } = deps;
+
+    const findOwned = (clientId: string, webhookId: string) => findOwnedWebhook(store, clientId, webhookId);
 
     app.post(
       '/webhooks/:webhookId/deliveries/:deliveryId/redeliver',

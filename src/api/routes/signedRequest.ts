@@ -1,11 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { READ_SCOPES } from '../../auth/scopes.ts';
 import { deliveryBody, signatureHeaders } from '../../delivery/signing.ts';
 import type { AppDeps } from '../deps.ts';
+import type { WebhookAccess } from '../webhookAccess.ts';
 import { errors } from '../../contract/errors.ts';
-import { findOwnedWebhook } from '../ownedWebhook.ts';
-import { principalOf } from '../plugins/auth.ts';
 import { commonErrors, errorResponse, Timestamp } from '../../contract/schemas/common.ts';
 
 export const SignedRequestSchema = Type.Object(
@@ -36,23 +34,23 @@ export const SignedRequestSchema = Type.Object(
  * and the webhook's secret determine every signature header. [ext]
  */
 export const signedRequestRoutes =
-  (deps: AppDeps): FastifyPluginAsyncTypebox =>
+  (deps: AppDeps, access: WebhookAccess): FastifyPluginAsyncTypebox =>
   async (app) => {
     app.get(
-      '/webhooks/:webhookId/deliveries/:deliveryId/attempts/:attempt/request',
+      `${access.prefix}/:webhookId/deliveries/:deliveryId/attempts/:attempt/request`,
       {
-        config: { auth: { anyScope: READ_SCOPES, serviceApp: true } },
+        config: { auth: access.auth },
         schema: {
           summary: 'Get the signed request of an attempt',
           description: 'The body and the signature headers exactly as that attempt sent them (with the webhook\'s current secret).',
-          tags: ['Deliveries'],
+          tags: [access.tag],
           security: [{ bearer: [] }],
           params: Type.Object({ webhookId: Type.String(), deliveryId: Type.String(), attempt: Type.String() }),
           response: { 200: SignedRequestSchema, ...commonErrors, 404: errorResponse('WebhookNotFound, DeliveryNotFound or AttemptNotFound.') },
         },
       },
       async (request) => {
-        const webhook = await findOwnedWebhook(deps.store, principalOf(request).clientId!, request.params.webhookId);
+        const webhook = await access.find(request, request.params.webhookId);
         const delivery = await deps.store.getDelivery(webhook.id, request.params.deliveryId);
         if (delivery === undefined) throw errors.deliveryNotFound();
         const wanted = /^[1-9]\d{0,5}$/.test(request.params.attempt) ? Number(request.params.attempt) : undefined;

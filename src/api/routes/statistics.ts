@@ -1,10 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { READ_SCOPES } from '../../auth/scopes.ts';
 import type { AttemptCountRow, DeliveryStatisticsRecord, StatisticsScope } from '../../store/insights.ts';
 import type { AppDeps } from '../deps.ts';
-import { findOwnedWebhook } from '../ownedWebhook.ts';
-import { principalOf } from '../plugins/auth.ts';
+import type { WebhookAccess } from '../webhookAccess.ts';
 import { commonErrors, errorResponse, Timestamp } from '../../contract/schemas/common.ts';
 
 const BUCKET_MS = 60_000;
@@ -110,7 +108,7 @@ export function summarizeStatistics(record: DeliveryStatisticsRecord, from: numb
  * for all of the caller's webhooks, computed by the server for the dashboard's charts. [ext]
  */
 export const statisticsRoutes =
-  (deps: AppDeps): FastifyPluginAsyncTypebox =>
+  (deps: AppDeps, access: WebhookAccess): FastifyPluginAsyncTypebox =>
   async (app) => {
     const compute = async (scope: StatisticsScope, minutes: number) => {
       const to = Math.ceil((deps.now() + 1) / BUCKET_MS) * BUCKET_MS;
@@ -121,11 +119,11 @@ export const statisticsRoutes =
       'Per minute: the deliveries created in it by their state now, and the attempts made on them by result, with duration percentiles. ' +
       'Attempts are counted on the deliveries created in the window (a late retry of an older delivery is not among them).';
     const route = (summary: string, params?: ReturnType<typeof WebhookParams>) => ({
-      config: { auth: { anyScope: READ_SCOPES, serviceApp: true }, validationCode: 'InvalidStatisticsRequest' as const },
+      config: { auth: access.auth, validationCode: 'InvalidStatisticsRequest' as const },
       schema: {
         summary,
         description,
-        tags: ['Deliveries'],
+        tags: [access.tag],
         security: [{ bearer: [] }],
         ...(params === undefined ? {} : { params }),
         querystring: StatisticsQuery,
@@ -133,13 +131,11 @@ export const statisticsRoutes =
       },
     });
 
-    app.get('/webhooks/statistics', route('Delivery statistics of all the caller\'s webhooks'), async (request) =>
-      compute({ ownerClientId: principalOf(request).clientId! }, request.query.minutes ?? DEFAULT_MINUTES),
-    );
+    app.get(access.statistics.path, route(access.statistics.summary), async (request) => compute(access.statistics.scope(request), request.query.minutes ?? DEFAULT_MINUTES));
 
-    app.get('/webhooks/:webhookId/statistics', route('Delivery statistics of a webhook', WebhookParams()), async (request) => {
+    app.get(`${access.prefix}/:webhookId/statistics`, route('Delivery statistics of a webhook', WebhookParams()), async (request) => {
       const { webhookId } = request.params as { webhookId: string };
-      const webhook = await findOwnedWebhook(deps.store, principalOf(request).clientId!, webhookId);
+      const webhook = await access.find(request, webhookId);
       return compute({ webhookId: webhook.id }, request.query.minutes ?? DEFAULT_MINUTES);
     });
   };

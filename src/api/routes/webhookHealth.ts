@@ -1,11 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { READ_SCOPES } from '../../auth/scopes.ts';
 import type { WebhookHealthRecord } from '../../store/insights.ts';
 import type { AppDeps } from '../deps.ts';
+import type { WebhookAccess } from '../webhookAccess.ts';
 import { errors } from '../../contract/errors.ts';
-import { findOwnedWebhook } from '../ownedWebhook.ts';
-import { principalOf } from '../plugins/auth.ts';
 import { commonErrors, errorResponse, Timestamp } from '../../contract/schemas/common.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -65,25 +63,25 @@ export function toHealth(h: WebhookHealthRecord) {
 
 /** How a webhook is doing (contract §2: not a property of the webhook, a sub-resource). [ext] */
 export const webhookHealthRoutes =
-  (deps: AppDeps): FastifyPluginAsyncTypebox =>
+  (deps: AppDeps, access: WebhookAccess): FastifyPluginAsyncTypebox =>
   async (app) => {
     app.get(
-      '/webhooks/:webhookId/health',
+      `${access.prefix}/:webhookId/health`,
       {
-        config: { auth: { anyScope: READ_SCOPES, serviceApp: true } },
+        config: { auth: access.auth },
         schema: {
           summary: 'Get the health of a webhook',
           description:
             'The latest attempt, the attempts of the last 24 hours and how many succeeded, and since when it has been failing. ' +
             'The 24 hours count the attempts on deliveries created in that time (a late retry of an older delivery is not among them).',
-          tags: ['Deliveries'],
+          tags: [access.tag],
           security: [{ bearer: [] }],
           params: Type.Object({ webhookId: Type.String() }),
           response: { 200: WebhookHealthSchema, ...commonErrors, 404: errorResponse('WebhookNotFound.') },
         },
       },
       async (request) => {
-        const webhook = await findOwnedWebhook(deps.store, principalOf(request).clientId!, request.params.webhookId);
+        const webhook = await access.find(request, request.params.webhookId);
         const health = await deps.store.webhookHealth(webhook.id, deps.now() - DAY_MS);
         // Deleted between the two reads: as if it had never been found.
         if (health === undefined) throw errors.webhookNotFound();

@@ -7,6 +7,7 @@ import { eventsRepo } from './events.ts';
 import { historyRepo } from './history.ts';
 import { clientsRepo } from './identity.ts';
 import { insightsRepo } from './insights.ts';
+import { operatorReadsRepo } from './operatorReads.ts';
 import { laneMarks } from './laneMarks.ts';
 import { migratePostgres } from './migrations.ts';
 import { withClient } from './pool.ts';
@@ -56,6 +57,7 @@ export async function openPostgresStore(
     ...queueRepo(db, wakeups),
     ...historyRepo(db, wakeups),
     ...insightsRepo(db),
+    ...operatorReadsRepo(db),
 
     async getMeta(key) {
       return (await db.rows<{ value: string }>(meta.selectMeta(key)))[0]?.value;

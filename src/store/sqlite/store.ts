@@ -8,6 +8,7 @@ import { eventsRepo } from './events.ts';
 import { historyRepo } from './history.ts';
 import { clientsRepo } from './identity.ts';
 import { insightsRepo } from './insights.ts';
+import { operatorReadsRepo } from './operatorReads.ts';
 import { createLeaseTable } from './leases.ts';
 import { migrate } from './migrations.ts';
 import { queueRepo } from './queue.ts';
@@ -50,6 +51,7 @@ export function openSqliteSync(
     ...queue,
     ...historyRepo(db, leases),
     ...insightsRepo(db),
+    ...operatorReadsRepo(db),
     publishAndClaim(newEvents, now, windowMs, claim) {
       // One transaction (the inner ones join it): the claim is durable when the publish is.
       return db.tx(() => ({ results: events.publishEvents(newEvents, now, windowMs), claimed: queue.claimDeliveries(claim) }));

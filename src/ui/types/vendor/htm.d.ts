@@ -1,0 +1,2 @@
+// The browser imports /ui/vendor/htm.js, which the server serves from node_modules/htm.
+export { default } from 'htm';
