@@ -139,8 +139,10 @@ try {
   await page.getByRole('button', { name: 'Trigger iModels.namedVersionCreated.v1' }).click();
   await page.getByRole('button', { name: 'Publish event' }).click();
   await page.getByText('matched').waitFor();
-  await page.getByText('matched').scrollIntoViewIfNeeded();
-  await shoot(page, '7-catalog');
+  // The triggered type's card, from its name to the publish's answer.
+  const card = page.getByRole('listitem').filter({ has: page.getByRole('heading', { name: 'iModels.namedVersionCreated.v1' }) });
+  await card.screenshot({ path: new URL('7-catalog.png', OUT).pathname });
+  console.log('docs/screenshots/7-catalog.png');
 
   await page.getByRole('link', { name: 'Activity', exact: true }).click();
   await page.getByText('Attempt duration').waitFor();

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import type { Page } from 'playwright-core';
 import { SCOPES } from '../src/auth/scopes.ts';
 import { DASHBOARD_CSP } from '../src/ui/dashboard.ts';
@@ -19,20 +22,28 @@ const NAMED_VERSION = 'iModels.namedVersionCreated.v1';
 const SUBSCRIBER = [SCOPES.platform, SCOPES.read, SCOPES.modify, SCOPES.publish];
 const WAIT = { timeout: 15_000 };
 
+/** No console error and no uncaught exception (but the failed loads `expected` matches): asserted at the end of every test. */
+const clean = (problems: { unexpected(e?: RegExp): string[] }, expected?: RegExp) => assert.deepEqual(problems.unexpected(expected), []);
+
+let b: TestBrowser;
+before(async () => {
+  b = await launchBrowser();
+});
+after(async () => {
+  await b?.close();
+});
+
 describe('dashboard in Chromium', () => {
   let h: Harness;
   let r: Receiver;
-  let b: TestBrowser;
   let base: string;
 
   before(async () => {
     r = await new Receiver().start();
-    h = await createHarness({ listen: true, flags: { ...LOOPBACK_CALLBACKS, host: '127.0.0.1' } });
+    h = await createHarness({ listen: true, flags: LOOPBACK_CALLBACKS });
     base = h.server.url;
-    b = await launchBrowser();
   });
   after(async () => {
-    await b?.close();
     await h?.close();
     await r?.close();
   });
@@ -48,8 +59,6 @@ describe('dashboard in Chromium', () => {
     await page.getByRole('button', { name: 'Sign out' }).waitFor(WAIT);
   }
 
-  /** No console error, no uncaught exception, no CSP violation: asserted at the end of every test. */
-  const clean = (problems: { unexpected(e?: RegExp): string[] }, expected?: RegExp) => assert.deepEqual(problems.unexpected(expected), []);
 
   it('signs in, creates a webhook and shows its secret once, then activates it', async () => {
     const me = await h.client({ scopes: SUBSCRIBER });
@@ -340,6 +349,55 @@ describe('dashboard in Chromium', () => {
       }
       assert.equal((await api(alpha, 'GET', `/webhooks/${a.id}`)).json().active, true);
       clean(problems, /\/admin\/(clients|itwins|grants|org-admins)$/);
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+describe('dashboard in Chromium with an external issuer (AUTH_JWKS_URL)', () => {
+  let jwks: Server;
+  let key: CryptoKey;
+  let h: Harness;
+  const issuer = 'https://login.example.com';
+
+  before(async () => {
+    const pair = await generateKeyPair('ES256');
+    key = pair.privateKey;
+    const publicJwk: JWK = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
+    jwks = createServer((_req, res) => res.setHeader('content-type', 'application/json').end(JSON.stringify({ keys: [publicJwk] })));
+    await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+    h = await createHarness({ listen: true, env: { AUTH_JWKS_URL: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks`, AUTH_ISSUER: issuer } });
+  });
+  after(async () => {
+    await h?.close();
+    jwks?.close();
+  });
+
+  it('signs in with a pasted bearer token, and sees that application\'s webhooks', async () => {
+    const account = randomUUID();
+    const token = await new SignJWT({ client_id: 'external-app', sub: 'external-app', org: account, scope: 'webhooks:read webhooks:modify' })
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+      .setIssuer(issuer)
+      .setAudience(h.config.auth.audience)
+      .setIssuedAt()
+      .setExpirationTime('10m')
+      .sign(key);
+    const created = await h.inject({ method: 'POST', url: '/webhooks', headers: { authorization: `Bearer ${token}` }, payload: { callbackUrl: 'https://external.example.com/hook', scope: 'Account', eventTypes: [CREATED] } });
+    assert.equal(created.statusCode, 201, created.body);
+    const { context, page, problems } = await openPage(b);
+    try {
+      await page.goto(`${h.server.url}/ui/`);
+      await page.getByLabel('Access token').waitFor(WAIT);
+      assert.equal(await page.getByLabel('Client ID').count(), 0, 'no client-credentials form without the built-in issuer');
+      await page.getByLabel('Access token').fill('not-a-token');
+      await page.getByRole('button', { name: 'Sign in with token' }).click();
+      await page.getByRole('alert').waitFor(WAIT);
+      await page.getByLabel('Access token').fill(token);
+      await page.getByRole('button', { name: 'Sign in with token' }).click();
+      await page.getByRole('link', { name: 'https://external.example.com/hook' }).waitFor(WAIT);
+      await page.getByText('external-app').waitFor();
+      clean(problems, /\/webhooks\?\$top=1$/); // the refused token's check
     } finally {
       await context.close();
     }

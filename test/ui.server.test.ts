@@ -35,10 +35,11 @@ describe('the dashboard at /ui/', () => {
     const hooks = (await h.inject({ method: 'GET', url: '/ui/vendor/hooks.js' })).body;
     assert.match(hooks, /from\s*"\.\/preact\.js"/, 'bare imports point at the served files');
     assert.doesNotMatch(hooks, /sourceMappingURL/);
+    assert.match((await h.inject({ method: 'GET', url: '/ui/' })).body, /<meta name="itwin-webhooks-sign-in" content="client-credentials">/, 'the built-in issuer: client credentials');
   });
 
   it('serves nothing else from the folder or node_modules, and the routes stay out of the API document', async () => {
-    for (const url of ['/ui/vendor/react.js', '/ui/../dashboard.ts', '/ui/%2e%2e/dashboard.ts', '/ui/js/nope.js', '/ui/vendor/..%2fpreact.js']) {
+    for (const url of ['/ui/index.html', '/ui/vendor/react.js', '/ui/../dashboard.ts', '/ui/%2e%2e/dashboard.ts', '/ui/js/nope.js', '/ui/vendor/..%2fpreact.js']) {
       const res = await h.inject({ method: 'GET', url });
       assert.equal(res.statusCode, 404, url);
       assert.equal(res.json().error.code, 'RouteNotFound', url);

@@ -119,7 +119,7 @@ export async function createApp(deps: AppDeps, options: { /** false: only health
       await app.register(signedRequestRoutes(deps, access));
     }
     await app.register(adminWebhookRoutes(deps));
-    if (config.dashboard) await app.register(dashboardRoutes);
+    if (config.dashboard) await app.register(dashboardRoutes({ signIn: deps.issuer === undefined ? 'token' : 'client-credentials' }));
     if (deps.issuer !== undefined) await app.register(oauthRoutes(deps, deps.issuer));
   }
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -65,24 +65,39 @@ function loadVendor(): Map<string, string> {
   return files;
 }
 
-export const dashboardRoutes: FastifyPluginAsync = async (app) => {
-  const vendor = loadVendor();
-  app.addHook('onSend', async (_request, reply) => {
-    reply.headers(SECURITY_HEADERS);
-  });
-  // The page's own files change with the server: revalidate (ETag) rather than cache.
-  await app.register(fastifyStatic, {
-    root: fileURLToPath(new URL('./public/', import.meta.url)),
-    prefix: '/ui/',
-    wildcard: false,
-    index: 'index.html',
-    cacheControl: false,
-    decorateReply: false,
-    setHeaders: (reply) => reply.header('cache-control', 'no-cache'),
-  });
-  app.get('/ui/vendor/:file', { schema: { hide: true } }, async (request, reply) => {
-    const body = vendor.get((request.params as { file: string }).file);
-    if (body === undefined) return reply.callNotFound();
-    return reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(body);
-  });
-};
+const SIGN_IN_META = '<meta name="itwin-webhooks-sign-in" content="client-credentials">';
+
+/**
+ * `signIn`: how applications get a token here, client credentials at the built-in issuer or
+ * a bearer token of an external one; the page reads it from its own markup, so it need not
+ * ask (and, with an external issuer, get a 404 in the browser's console).
+ */
+export const dashboardRoutes =
+  (options: { signIn: 'client-credentials' | 'token' }): FastifyPluginAsync =>
+  async (app) => {
+    const vendor = loadVendor();
+    const publicDir = fileURLToPath(new URL('./public/', import.meta.url));
+    const index = readFileSync(`${publicDir}index.html`, 'utf8');
+    if (!index.includes(SIGN_IN_META)) throw new Error('src/ui/public/index.html lost its sign-in meta tag');
+    const page = index.replace(SIGN_IN_META, SIGN_IN_META.replace('client-credentials', options.signIn));
+    app.addHook('onSend', async (_request, reply) => {
+      reply.headers(SECURITY_HEADERS);
+    });
+    // The page's own files change with the server: revalidate (ETag) rather than cache.
+    await app.register(fastifyStatic, {
+      root: publicDir,
+      prefix: '/ui/',
+      wildcard: false,
+      index: false,
+      allowedPath: (path) => path !== '/index.html',
+      cacheControl: false,
+      decorateReply: false,
+      setHeaders: (reply) => reply.header('cache-control', 'no-cache'),
+    });
+    app.get('/ui/', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(page));
+    app.get('/ui/vendor/:file', { schema: { hide: true } }, async (request, reply) => {
+      const body = vendor.get((request.params as { file: string }).file);
+      if (body === undefined) return reply.callNotFound();
+      return reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(body);
+    });
+  };

@@ -62,10 +62,9 @@ function claimsOf(token) {
 
 const scopesOf = (claims) => (typeof claims.scope === 'string' ? claims.scope.split(' ').filter(Boolean) : Array.isArray(claims.scp) ? claims.scp : []);
 
-/** Does this server issue tokens itself (the built-in issuer), or does an external issuer? */
-export async function hasBuiltinIssuer() {
-  const res = await fetch('/.well-known/openid-configuration', { headers: { accept: 'application/json' } });
-  return res.ok;
+/** Does this server issue tokens itself (the built-in issuer), or does an external issuer? The server says so in the page. */
+export function hasBuiltinIssuer() {
+  return document.querySelector('meta[name="itwin-webhooks-sign-in"]')?.getAttribute('content') !== 'token';
 }
 
 /**

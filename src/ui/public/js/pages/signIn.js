@@ -1,15 +1,12 @@
 import { hasBuiltinIssuer, signInWithClient, signInWithToken } from '../api.js';
 import { ErrorNote, PageTitle } from '../components.js';
-import { html, useEffect, useState } from '../html.js';
+import { html, useState } from '../html.js';
 
 /** Sign in as a service application: client credentials at the built-in issuer, or a pasted bearer token. @param {{ notice: string }} props */
 export function SignIn({ notice }) {
-  const [builtin, setBuiltin] = useState(/** @type {boolean | undefined} */ (undefined));
+  const builtin = hasBuiltinIssuer();
   const [error, setError] = useState(/** @type {any} */ (undefined));
   const [busy, setBusy] = useState(false);
-  useEffect(() => {
-    hasBuiltinIssuer().then(setBuiltin, () => setBuiltin(false));
-  }, []);
 
   const run = (fn) => async (e) => {
     e.preventDefault();
@@ -32,7 +29,7 @@ export function SignIn({ notice }) {
     <p>Sign in as a service application to see its webhooks and their deliveries: exactly what the API shows that application.</p>
     ${notice && html`<p class="notice" role="status">${notice}</p>`}
     <${ErrorNote} error=${error} />
-    ${builtin !== false &&
+    ${builtin &&
     html`<form class="card" onSubmit=${withClient}>
       <h2>Client credentials</h2>
       <label for="clientId">Client ID</label>
@@ -43,10 +40,10 @@ export function SignIn({ notice }) {
       <p class="hint">Create one with <code>npx itwin-webhooks clients create --name my-app --account ACCOUNT_ID</code>.</p>
     </form>`}
     <form class="card" onSubmit=${withToken}>
-      <h2>${builtin === false ? 'Bearer token' : 'Or a bearer token'}</h2>
+      <h2>${builtin ? 'Or a bearer token' : 'Bearer token'}</h2>
       <label for="token">Access token</label>
       <textarea id="token" name="token" rows="3" required spellcheck="false" placeholder="eyJ..."></textarea>
-      <button type="submit" class=${builtin === false ? '' : 'secondary'} disabled=${busy}>Sign in with token</button>
+      <button type="submit" class=${builtin ? 'secondary' : ''} disabled=${busy}>Sign in with token</button>
       <p class="hint">A token of your OAuth2 issuer (AUTH_JWKS_URL) for a service application.</p>
     </form>
   </main>`;
