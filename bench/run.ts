@@ -102,12 +102,14 @@ async function throughput(sys: SystemInstance, receiver: ReceiverProc): Promise<
   await sleep(T.warmup);
   // CPU is the steadier measure on a shared machine: what the system (with its database)
   // spends per delivery does not depend on how much of the machine it was given.
-  const processes = () => [...sys.pids(), ...sys.databasePids()];
-  const cpuStart = cpuMs(processes());
+  const db = sys.databaseCpu();
+  await db.start();
+  const cpuStart = cpuMs(sys.pids());
   const atStart = (await receiver.stats()).total;
   await sleep(T.measure);
   const atEnd = (await receiver.stats()).total;
-  const cpuUsed = cpuMs(processes()) - cpuStart;
+  const dbUsed = await db.stop();
+  const cpuUsed = cpuMs(sys.pids()) - cpuStart + dbUsed;
   await Promise.all(publishers);
   running = false;
   await poller;

@@ -8,14 +8,14 @@
 // deliveries per second do.
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { bullmqBaseline, pgbossBaseline } from './baselines/index.ts';
+import { bullmqBaseline, graphileBaseline, pgbossBaseline } from './baselines/index.ts';
 import { itwinPostgres, itwinSqlite } from './lib/itwinSystem.ts';
 import { cpuMs, startReceiver } from './lib/procs.ts';
 import { sleep, summarize } from './lib/stats.ts';
 import type { BenchEvent, SystemFactory } from './lib/system.ts';
 
 const arg = (name: string, fallback: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
-const SYSTEMS: Record<string, SystemFactory> = { sqlite: itwinSqlite, pg1: itwinPostgres(1), pg2: itwinPostgres(2), bullmq: bullmqBaseline, pgboss: pgbossBaseline };
+const SYSTEMS: Record<string, SystemFactory> = { sqlite: itwinSqlite, pg1: itwinPostgres(1), pg2: itwinPostgres(2), bullmq: bullmqBaseline, pgboss: pgbossBaseline, graphile: graphileBaseline };
 const factory = SYSTEMS[arg('system', 'sqlite')];
 const seconds = Number(arg('seconds', '15'));
 const warmup = Number(arg('warmup', '5'));
@@ -88,14 +88,15 @@ try {
   if (rate > 0) await receiver.call({ cmd: 'latency' }, 'ok');
   const pids = sys.pids();
   const before = pids.map(threadCpu);
-  const dbBefore = cpuMs(sys.databasePids());
+  const db = sys.databaseCpu();
+  await db.start();
   const others = [process.pid, receiver.child.pid!];
   const othersBefore = others.map((p) => cpuMs([p]));
   const atStart = (await receiver.stats()).total;
   await sleep(seconds * 1000);
   const atEnd = (await receiver.stats()).total;
   const after = pids.map(threadCpu);
-  const dbUsed = cpuMs(sys.databasePids()) - dbBefore;
+  const dbUsed = await db.stop();
   const othersUsed = others.map((p, i) => cpuMs([p]) - othersBefore[i]!);
   running = false;
   await Promise.all(publishers);

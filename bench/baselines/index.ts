@@ -1,20 +1,19 @@
-// The two baselines as benchmarked systems (bench/lib/system.ts): each is one child process
+// The baselines as benchmarked systems (bench/lib/system.ts): each is one child process
 // (publish endpoint and workers, like `itwin-webhooks serve` with role all) started on a
-// fresh BullMQ queue / pg-boss schema, driven over its small HTTP API, and cleaned up after.
+// fresh BullMQ queue / pg-boss or graphile-worker schema, driven over its small HTTP API, and cleaned up after.
 // What a team would build instead of itwin-webhooks; not part of the product.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { Agent, request } from 'undici';
-import { pidsNamed, ROOT } from '../lib/procs.ts';
+import { backendCpuMeter, dropPgSchema, PG_URL, type PgFootprint } from '../lib/pgStats.ts';
+import { pidsNamed, processCpuMeter, ROOT } from '../lib/procs.ts';
 import type { BenchEvent, SystemFactory, SystemInstance } from '../lib/system.ts';
 
 /** Deliveries in flight per baseline process. */
 export const BASELINE_CONCURRENCY = 128;
 const SECRET = 'bench-secret-bench-secret-bench-secret-0123';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SUBSCRIBE_CHUNK = 1000;
 
 interface Child {
@@ -65,7 +64,7 @@ async function terminate(child: ChildProcess, graceMs = 60_000): Promise<void> {
   clearTimeout(timer);
 }
 
-function instance(name: string, server: Child, database: string, receiverUrl: (path: string) => string, cleanup: () => Promise<void>): SystemInstance {
+function instance(name: string, server: Child, database: 'redis-server' | PgFootprint, receiverUrl: (path: string) => string, cleanup: () => Promise<void>): SystemInstance {
   const agent = new Agent({ keepAliveTimeout: 30_000 });
   let next = 0;
   const call = async (method: 'POST' | 'DELETE', path: string, body: unknown, expected: number) => {
@@ -81,7 +80,8 @@ function instance(name: string, server: Child, database: string, receiverUrl: (p
   return {
     name,
     pids: () => [server.child.pid!],
-    databasePids: () => pidsNamed(database),
+    databaseCpu: () => (database === 'redis-server' ? processCpuMeter(() => pidsNamed(database)) : backendCpuMeter(database.appName)),
+    postgres: database === 'redis-server' ? undefined : database,
     async subscribe(count, options = {}) {
       const routes: string[] = [];
       let chunk: Array<{ id: string; route: string; url: string; secret: string }> = [];
@@ -103,9 +103,10 @@ function instance(name: string, server: Child, database: string, receiverUrl: (p
       await call('DELETE', '/subscriptions', undefined, 204);
       next = 0;
     },
-    async stop() {
+    async stop(beforeCleanup) {
       await agent.close();
       await terminate(server.child);
+      await beforeCleanup?.();
       await cleanup();
     },
   };
@@ -136,24 +137,34 @@ export const bullmqBaseline: SystemFactory = {
   },
 };
 
-export const pgbossBaseline: SystemFactory = {
-  name: 'pg-boss baseline (PostgreSQL)',
-  describe:
-    'one process: publish endpoint + pg-boss 12 workers (2 × batches of 64 = 128 in flight, LISTEN/NOTIFY), one job row per delivery in PostgreSQL ' +
-    '(insert() per publish, committed before the 202, synchronous_commit on; subscriptions in process memory)',
-  async start(receiverUrl) {
-    const schema = `bench_pgboss_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-    const server = await spawnServer('pgboss-baseline', 'pgboss/server.ts', { PGBOSS_SCHEMA: schema, DATABASE_URL: PG_URL });
-    return instance(this.name, server, 'postgres', receiverUrl, async () => {
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect();
-      try {
-        await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      } finally {
-        await c.end();
-      }
-    });
-  },
-};
+/** A baseline whose queue lives in a fresh PostgreSQL schema, dropped after the run; `schemaEnv` names it for the server. */
+function postgresBaseline(name: string, describe: string, script: string, schemaEnv: string): SystemFactory {
+  return {
+    name,
+    describe,
+    async start(receiverUrl) {
+      const dir = script.split('/')[0]!;
+      const schema = `bench_${dir}_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+      const server = await spawnServer(`${dir}-baseline`, script, { [schemaEnv]: schema, DATABASE_URL: PG_URL, PGAPPNAME: schema });
+      return instance(name, server, { schema, appName: schema }, receiverUrl, () => dropPgSchema(schema));
+    },
+  };
+}
 
-export const baselines: SystemFactory[] = [bullmqBaseline, pgbossBaseline];
+export const pgbossBaseline = postgresBaseline(
+  'pg-boss baseline (PostgreSQL)',
+  'one process: publish endpoint + pg-boss 12 workers (2 × batches of 64 = 128 in flight, LISTEN/NOTIFY), one job row per delivery in PostgreSQL ' +
+    '(insert() per publish, committed before the 202, synchronous_commit on; subscriptions in process memory)',
+  'pgboss/server.ts',
+  'PGBOSS_SCHEMA',
+);
+
+export const graphileBaseline = postgresBaseline(
+  'graphile-worker baseline (PostgreSQL)',
+  'one process: publish endpoint + graphile-worker 0.18 runner (concurrency 128, localQueue of 129, batched completion and failure), one job row ' +
+    'per delivery in PostgreSQL (addJobs() per publish, committed before the 202, synchronous_commit on; subscriptions in process memory)',
+  'graphile/server.ts',
+  'GRAPHILE_SCHEMA',
+);
+
+export const baselines: SystemFactory[] = [bullmqBaseline, pgbossBaseline, graphileBaseline];

@@ -1,4 +1,4 @@
-// node bench/baselines/smoke.ts [bullmq|pgboss ...] [--events N] [--subs N]
+// node bench/baselines/smoke.ts [bullmq|pgboss|graphile ...] [--events N] [--subs N]
 //
 // Smoke test of the baselines: the shared receiver, each baseline in turn, 8 subscriptions,
 // 2,000 events published in batches of 500 (routes round-robin), then wait until the receiver
@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { startReceiver } from '../lib/procs.ts';
 import { sleep } from '../lib/stats.ts';
 import type { BenchEvent, SystemFactory } from '../lib/system.ts';
-import { bullmqBaseline, pgbossBaseline } from './index.ts';
+import { bullmqBaseline, graphileBaseline, pgbossBaseline } from './index.ts';
 
 const args = process.argv.slice(2);
 const opt = (flag: string, fallback: number) => {
@@ -19,7 +19,7 @@ const SUBS = opt('--subs', 8);
 const BATCH = 500;
 const TIMEOUT_MS = 120_000;
 const picked = args.filter((a) => !a.startsWith('--') && !/^\d+$/.test(a));
-const all: Record<string, SystemFactory> = { bullmq: bullmqBaseline, pgboss: pgbossBaseline };
+const all: Record<string, SystemFactory> = { bullmq: bullmqBaseline, pgboss: pgbossBaseline, graphile: graphileBaseline };
 const systems = picked.length === 0 ? Object.values(all) : picked.map((p) => all[p] ?? (() => { throw new Error(`unknown baseline ${p}`); })());
 
 const receiver = await startReceiver();

@@ -5,18 +5,17 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { Agent, request } from 'undici';
 import { registerClient } from '../../src/auth/clients.ts';
 import { loadStoreConfig, type StoreConfig } from '../../src/config/load.ts';
 import { openStore } from '../../src/store/open.ts';
 import type { Store } from '../../src/store/types.ts';
-import { pidsNamed, startServer, type ServerProc } from './procs.ts';
+import { backendCpuMeter, dropPgSchema, PG_URL, type PgFootprint } from './pgStats.ts';
+import { processCpuMeter, startServer, type ServerProc } from './procs.ts';
 import type { BenchEvent, SystemFactory, SystemInstance } from './system.ts';
 
 export const BENCH_TYPE = 'bench.tick.v1';
 export const BENCH_SECRET = 'bench-secret-bench-secret-bench-secret-0123';
-const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const ENCRYPTION_KEY = 'cd'.repeat(32);
 
 /** Per-webhook cap and per-process concurrency used for every itwin-webhooks run (the baselines' 128, too). */
@@ -51,20 +50,20 @@ async function provisionStore(config: StoreConfig) {
     builtin: false,
     createdAt: Date.now(),
   });
-  return { store, box, account, pub, sub };
+  return { store, box, account, pub, sub, config };
 }
 
 function instance(
   name: string,
   servers: ServerProc[],
-  database: string | undefined,
+  database: PgFootprint | undefined,
   p: Awaited<ReturnType<typeof provisionStore>>,
   receiverUrl: (path: string) => string,
   cleanup: () => Promise<void>,
 ): SystemInstance {
   const api = servers[0]!;
   const agent = new Agent({ keepAliveTimeout: 30_000 });
-  const store: Store = p.store;
+  let store: Store = p.store;
   let token: Promise<string> | undefined;
   const getToken = () =>
     (token ??= fetch(`${api.url}/oauth/token`, {
@@ -77,7 +76,8 @@ function instance(
   return {
     name,
     pids: () => servers.map((s) => s.child.pid!),
-    databasePids: () => (database === undefined ? [] : pidsNamed(database)),
+    databaseCpu: () => (database === undefined ? processCpuMeter(() => []) : backendCpuMeter(database.appName)),
+    postgres: database,
     async subscribe(count, options = {}) {
       const sealer = p.box;
       const routes = Array.from({ length: count }, () => options.sharedRoute ?? randomUUID());
@@ -114,6 +114,11 @@ function instance(
       const text = await res.body.text();
       if (res.statusCode !== 202) throw new Error(`${name} publish: ${res.statusCode} ${text.slice(0, 200)}`);
     },
+    async flushStats() {
+      // The provisioning connections' statistics reach pg_stat_user_tables when they close.
+      await store.close();
+      store = (await openStore(p.config)).store;
+    },
     async unsubscribeAll() {
       for (;;) {
         const page = await store.listWebhooks(p.sub.clientId, 1000, undefined);
@@ -122,10 +127,11 @@ function instance(
       }
       next = 0;
     },
-    async stop() {
+    async stop(beforeCleanup) {
       await agent.close();
       await Promise.all(servers.map((s) => s.stop()));
       await store.close();
+      await beforeCleanup?.();
       await cleanup();
     },
   };
@@ -143,24 +149,50 @@ export const itwinSqlite: SystemFactory = {
   },
 };
 
+/** A fresh PostgreSQL schema provisioned like an operator would, with the environment its processes share. */
+async function postgresSchema() {
+  const schema = `bench_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+  // Every connection of its processes names the schema, so that its backends can be told apart.
+  const env = { DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema, ENCRYPTION_KEY, PGAPPNAME: schema };
+  const p = await provisionStore(loadStoreConfig({}, env));
+  return { schema, env, p, drop: () => dropPgSchema(schema) };
+}
+
 /** One API process and `workers` worker processes on a fresh PostgreSQL schema. */
 export function itwinPostgres(workers: number): SystemFactory {
   return {
     name: `itwin-webhooks (PostgreSQL, ${workers} worker${workers > 1 ? 's' : ''})`,
     describe: `one \`serve --role api\` and ${workers} \`serve --role worker\` process${workers > 1 ? 'es' : ''} on PostgreSQL (synchronous_commit on)`,
     async start(receiverUrl) {
-      const schema = `bench_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-      const env = { DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema, ENCRYPTION_KEY };
-      const config = loadStoreConfig({}, env);
-      const p = await provisionStore(config);
+      const { schema, env, p, drop } = await postgresSchema();
       const api = await startServer(['--role', 'api', ...serveArgs(CONCURRENCY)], env);
       const workerProcs = await Promise.all(Array.from({ length: workers }, () => startServer(['--role', 'worker', ...serveArgs(CONCURRENCY)], env)));
-      return instance(this.name, [api, ...workerProcs], 'postgres', p, receiverUrl, async () => {
-        const c = new pg.Client({ connectionString: PG_URL });
-        await c.connect();
-        await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-        await c.end();
-      });
+      return instance(this.name, [api, ...workerProcs], { schema, appName: schema }, p, receiverUrl, drop);
+    },
+  };
+}
+
+/**
+ * itwin-webhooks on PostgreSQL with its worker processes started and stopped by the
+ * caller: a backlog is published with no worker running, then drained.
+ */
+export async function itwinPostgresDrainTarget(receiverUrl: (path: string) => string) {
+  const { schema, env, p, drop } = await postgresSchema();
+  const api = await startServer(['--role', 'api', ...serveArgs(CONCURRENCY)], env);
+  let workers: ServerProc[] = [];
+  const sys = instance('itwin-webhooks (PostgreSQL)', [api], { schema, appName: schema }, p, receiverUrl, async () => {
+    await Promise.all(workers.map((w) => w.stop()));
+    await drop();
+  });
+  return {
+    sys,
+    footprint: { schema, appName: schema },
+    async startWorkers(n: number) {
+      workers = await Promise.all(Array.from({ length: n }, () => startServer(['--role', 'worker', ...serveArgs(CONCURRENCY)], env)));
+    },
+    async stopWorkers() {
+      await Promise.all(workers.map((w) => w.stop()));
+      workers = [];
     },
   };
 }

@@ -32,6 +32,19 @@ export function cpuMs(pids: number[]): number {
   return ticks * 10; // USER_HZ is 100 on Linux
 }
 
+/** CPU time of whatever processes `pids()` names at the start and at the end of the window (ms). */
+export function processCpuMeter(pids: () => number[]) {
+  let before = new Map<number, number>();
+  return {
+    async start() {
+      before = new Map(pids().map((p) => [p, cpuMs([p])]));
+    },
+    async stop() {
+      return pids().reduce((sum, p) => sum + cpuMs([p]) - (before.get(p) ?? 0), 0);
+    },
+  };
+}
+
 /** The processes of a shared database server (e.g. 'postgres', 'redis-server'), by command name. */
 export function pidsNamed(name: string): number[] {
   const out: number[] = [];

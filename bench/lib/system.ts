@@ -1,3 +1,11 @@
+import type { PgFootprint } from './pgStats.ts';
+
+/** CPU time used between start() and stop(), in ms. */
+export interface CpuMeter {
+  start(): Promise<void>;
+  stop(): Promise<number>;
+}
+
 // What every benchmarked system (itwin-webhooks in each mode, and each baseline in
 // bench/baselines/) offers the scenarios in bench/run.ts. The scenarios only publish and
 // watch the shared receiver; how a system stores, queues and sends is its own business.
@@ -13,8 +21,13 @@ export interface SystemInstance {
   name: string;
   /** Processes whose memory counts for this system (its servers and workers, not the shared databases). */
   pids(): number[];
-  /** The database server processes it relies on (shared by every run; their CPU time counts for the system). */
-  databasePids(): number[];
+  /**
+   * Measures the CPU time its database spends on it: on PostgreSQL the backends serving
+   * its connections (told apart by application_name), on Redis the server's processes.
+   */
+  databaseCpu(): CpuMeter;
+  /** Where it lives in PostgreSQL, for the systems that do. */
+  postgres?: PgFootprint;
   /**
    * Creates `count` active subscriptions delivering to the receiver. Each gets its own
    * route and receiver path (/w/<i>) unless `sharedRoute` is given, in which case all of
@@ -23,9 +36,15 @@ export interface SystemInstance {
   subscribe(count: number, options?: { sharedRoute?: string }): Promise<string[]>;
   /** Publishes events; resolves once the system has accepted them (its 202). */
   publish(events: BenchEvent[]): Promise<void>;
+  /**
+   * Makes the statistics of what it wrote while provisioning visible now (PostgreSQL sends
+   * a connection's counts when it closes, or within seconds of it going idle).
+   */
+  flushStats?(): Promise<void>;
   /** Removes every subscription (between scenarios). */
   unsubscribeAll(): Promise<void>;
-  stop(): Promise<void>;
+  /** Stops its processes, runs `beforeCleanup` (its data still there) and drops its data. */
+  stop(beforeCleanup?: () => Promise<void>): Promise<void>;
 }
 
 export interface SystemFactory {

@@ -52,7 +52,8 @@ const BATCH = Math.ceil(CONCURRENCY / WORKERS);
 const POLL_SECONDS = 0.5;
 const NOTIFY = process.env.PGBOSS_NOTIFY !== '0';
 
-const boss = new PgBoss({ connectionString: DATABASE_URL, schema: SCHEMA, useListenNotify: NOTIFY });
+// application_name: pg-boss names its connections 'pgboss' unless told; the benchmark tells its backends apart by PGAPPNAME.
+const boss = new PgBoss({ connectionString: DATABASE_URL, schema: SCHEMA, useListenNotify: NOTIFY, application_name: process.env.PGAPPNAME });
 boss.on('error', (err) => log(NAME, `error: ${(err as Error).message}`));
 boss.on('warning', (w) => log(NAME, `warning: ${w.message}`));
 await boss.start();
