@@ -25,19 +25,18 @@ export async function fillHistory(schema: string, n: number, eventType: string):
     ).rows;
     for (const i of indexes) await c.query(`DROP INDEX ${schema}.${i.name}`);
     await c.query(
-      `INSERT INTO events (message_id, event_type, itwin_id, account_id, content, enqueued_at, publisher_client_id, matched)
-       SELECT gen_random_uuid()::text, $2, gen_random_uuid()::text, NULL, '{"sentAt":0,"seq":0}', $3::bigint + g, NULL, 1
-         FROM generate_series(1, $1::integer) g`,
+      `INSERT INTO events (message_id, message_key, event_type, itwin_id, account_id, content, enqueued_at, publisher_client_id, matched)
+       SELECT m, m, $2, gen_random_uuid()::text, NULL, '{"sentAt":0,"seq":0}', $3::bigint + g, NULL, 1
+         FROM (SELECT g, gen_random_uuid()::text AS m FROM generate_series(1, $1::integer) g) x`,
       [n, eventType, t0],
     );
-    await c.query(`INSERT INTO idempotency_keys (message_id, event_seq, expires_at) SELECT message_id, seq, enqueued_at + 7 * $1::bigint FROM events`, [day]);
+    // Each delivered at its first attempt: the attempt is on the delivery row.
     await c.query(
       `WITH w AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS i, count(*) OVER () AS n FROM webhooks)
-       INSERT INTO deliveries (webhook_id, event_seq, status, attempts, due_at, created_at, updated_at, last_status)
-       SELECT w.id, e.seq, 'succeeded', 1, e.enqueued_at + 5, e.enqueued_at, e.enqueued_at + 5, 200
+       INSERT INTO deliveries (webhook_id, event_seq, status, attempts, due_at, created_at, updated_at, last_status, last_started_at, last_duration_ms)
+       SELECT w.id, e.seq, 'succeeded', 1, e.enqueued_at + 5, e.enqueued_at, e.enqueued_at + 5, 200, e.enqueued_at, 5
          FROM events e JOIN w ON w.i = e.seq % w.n`,
     );
-    await c.query(`INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code) SELECT id, 1, updated_at - 5, 5, 200 FROM deliveries`);
     for (const i of indexes) await c.query(i.def);
     await c.query('COMMIT');
     // Statistics as a database that has been running has them (autovacuum's ANALYZE).

@@ -143,12 +143,9 @@ export interface SummaryRow {
 
 export const SUMMARY_COLUMNS = 'd.id, d.webhook_id, e.message_id, e.event_type, d.status, d.attempts, d.created_at, d.updated_at, d.due_at, d.last_status, d.last_error';
 
-/**
- * `sending`: leased right now. Such a delivery reads `pending` (PostgreSQL's `inflight` row
- * status included) and has no next attempt time until its result is in.
- */
+/** `sending`: leased right now. Such a delivery reads `pending` and has no next attempt time until its result is in. */
 export const toSummary = (r: SummaryRow, sending: boolean): DeliverySummary => {
-  const status = (r.status === 'inflight' ? 'pending' : r.status) as DeliveryStatus;
+  const status = r.status as DeliveryStatus;
   return {
     id: String(r.id),
     webhookId: r.webhook_id,
@@ -181,6 +178,25 @@ export const toAttempt = (a: AttemptRow): AttemptRecord => ({
   error: a.error ?? undefined,
   responseBody: a.response_body ?? undefined,
 });
+
+/** The latest attempt, kept on the delivery row (no attempt row for a first success). */
+export interface LastAttemptColumns {
+  last_started_at: number | null;
+  last_duration_ms: number | null;
+  last_response_body: string | null;
+}
+
+/**
+ * A delivery's attempts in order: those in the history table and the latest, on its row
+ * (absent on rows written before the row kept it).
+ */
+export function attemptLog(earlier: AttemptRow[], row: SummaryRow & LastAttemptColumns): AttemptRecord[] {
+  const latest: AttemptRow[] =
+    row.last_started_at === null
+      ? []
+      : [{ attempt: row.attempts, started_at: row.last_started_at, duration_ms: row.last_duration_ms!, status_code: row.last_status, error: row.last_error, response_body: row.last_response_body }];
+  return [...earlier, ...latest].sort((a, b) => a.started_at - b.started_at || a.attempt - b.attempt).map(toAttempt);
+}
 
 /** A delivery id from a URL as the row id it names, or undefined when it cannot name one. */
 export const deliveryRowId = (deliveryId: string): number | undefined => (/^[1-9]\d{0,15}$/.test(deliveryId) ? Number(deliveryId) : undefined);

@@ -3,14 +3,13 @@ import type { PgDb } from './db.ts';
 import type { LaneMarks } from './laneMarks.ts';
 import { publishBatcher, type CommittedEvent } from './publishBatcher.ts';
 import * as sql from './sql/events.ts';
-import type { Wakeups } from './wakeups.ts';
 
 /** Publish transactions running at once per process; requests beyond wait and merge. */
 const PARALLEL_PUBLISHES = 4;
 /** Largest merged publish (events), so that one transaction stays short. */
 const MERGED_EVENTS_MAX = 5000;
 
-export function eventsRepo(db: PgDb, lanes: LaneMarks, wakeups: Wakeups): EventsRepo {
+export function eventsRepo(db: PgDb, lanes: LaneMarks): EventsRepo {
   const publish = publishBatcher({
     parallel: PARALLEL_PUBLISHES,
     maxEvents: MERGED_EVENTS_MAX,
@@ -26,14 +25,13 @@ export function eventsRepo(db: PgDb, lanes: LaneMarks, wakeups: Wakeups): Events
 
   return {
     publishEvents: publish,
-    publishTestEvent(event, webhookId, now) {
-      return db.tx(async (t) => {
+    async publishTestEvent(event, webhookId, now) {
+      const id = await db.tx(async (t) => {
         const [{ seq }] = (await t.rows<{ seq: number }>(sql.insertTestEvent(event, now))) as [{ seq: number }];
-        const [{ id }] = (await t.rows<{ id: number }>(sql.insertDelivery(webhookId, seq, now))) as [{ id: number }];
-        await t.rows(sql.markLanesReady([webhookId], now));
-        wakeups.notifyDue();
-        return { enqueuedAt: now, deliveryId: String(id) };
+        return ((await t.rows<{ id: number }>(sql.insertDelivery(webhookId, seq, now))) as [{ id: number }])[0].id;
       });
+      await lanes.markReady([webhookId], now);
+      return { enqueuedAt: now, deliveryId: String(id) };
     },
   };
 }

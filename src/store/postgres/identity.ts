@@ -2,6 +2,7 @@ import { toClient, toSigningKey, type ClientRow, type SigningKeyRow } from '../r
 import type { ClientsRepo, SigningKeysRepo } from '../types.ts';
 import type { PgDb } from './db.ts';
 import * as sql from './sql/identity.ts';
+import { deleteAttemptsOf, deleteDeliveriesOf } from './sql/webhooks.ts';
 
 export function clientsRepo(db: PgDb): ClientsRepo & SigningKeysRepo {
   return {
@@ -17,6 +18,8 @@ export function clientsRepo(db: PgDb): ClientsRepo & SigningKeysRepo {
     },
     deleteClient(clientId) {
       return db.tx(async (t) => {
+        await t.count(deleteAttemptsOf(clientId, undefined));
+        await t.count(deleteDeliveriesOf(clientId, undefined));
         const webhooks = await t.count(sql.deleteClientWebhooks(clientId));
         await t.count(sql.deleteClientGrants(clientId));
         await t.count(sql.deleteClientOrgAdmins(clientId));

@@ -176,6 +176,71 @@ export const PG_MIGRATIONS: PgMigration[] = [
     name: 'a completion written again is not recorded twice',
     sql: '',
   },
+  {
+    version: 4,
+    name: 'leases per worker, lanes marked only when they change, the latest attempt on the delivery, idempotency on the event',
+    sql: `
+      -- Leases leave the delivery rows: each worker's leases are its one row of workers,
+      -- which only it updates (once per claim or completion). A leased delivery reads
+      -- pending; being sent is being in some worker's lease set.
+      UPDATE deliveries SET status = 'pending' WHERE status = 'inflight';
+      DROP INDEX deliveries_leased;
+      ALTER TABLE deliveries DROP COLUMN lease_owner,
+        ADD COLUMN last_started_at bigint, ADD COLUMN last_duration_ms integer, ADD COLUMN last_response_body text;
+      DELETE FROM workers;
+      ALTER TABLE workers
+        ADD COLUMN leased bigint[] NOT NULL DEFAULT '{}',
+        ADD COLUMN leased_lanes bigint[] NOT NULL DEFAULT '{}',
+        ADD COLUMN leased_at bigint[] NOT NULL DEFAULT '{}',
+        ADD COLUMN lane_cursor bigint NOT NULL DEFAULT 0;
+      -- Rewritten on every claim and completion: room on the page keeps the updates HOT.
+      ALTER TABLE workers SET (fillfactor = 20);
+
+      -- No foreign key is checked per delivery (each check locks the referenced row): a
+      -- webhook's deliveries and their attempts are deleted with it explicitly, and
+      -- retention removes events only once no delivery refers to them.
+      ALTER TABLE deliveries DROP CONSTRAINT deliveries_webhook_id_fkey, DROP CONSTRAINT deliveries_event_seq_fkey;
+      ALTER TABLE delivery_attempts DROP CONSTRAINT delivery_attempts_delivery_id_fkey;
+      CREATE INDEX deliveries_event ON deliveries (event_seq);
+
+      -- The idempotency key is a unique column of the event itself (no row of its own to
+      -- write); a key past its window is taken over by clearing it on the old event. A
+      -- messageId whose event retention removed inside the window lives on in
+      -- pruned_message_ids until the window ends.
+      ALTER TABLE events ADD COLUMN message_key text COLLATE "C";
+      UPDATE events e SET message_key = k.message_id FROM idempotency_keys k WHERE k.event_seq = e.seq;
+      CREATE UNIQUE INDEX events_message_key ON events (message_key);
+      DROP TABLE idempotency_keys;
+      CREATE TABLE pruned_message_ids (
+        message_id  text PRIMARY KEY,
+        event_type  text NOT NULL,
+        enqueued_at bigint NOT NULL,
+        matched     integer NOT NULL,
+        expires_at  bigint NOT NULL
+      );
+      CREATE INDEX pruned_message_ids_expiry ON pruned_message_ids (expires_at);
+
+      -- Lanes: one per webhook, written only when it changes state: awake (it may have due
+      -- work; claims go round the awake lanes from each worker's own cursor), asleep until
+      -- ready_at (its next due delivery is later), or idle (nothing pending). Claims and
+      -- the marks after a publish serialise per lane on an advisory lock, not a row.
+      DROP TABLE delivery_lanes;
+      DROP SEQUENCE delivery_lane_turns;
+      CREATE TABLE delivery_lanes (
+        webhook_seq bigint PRIMARY KEY,
+        webhook_id  text NOT NULL UNIQUE REFERENCES webhooks (id) ON DELETE CASCADE,
+        awake       boolean NOT NULL DEFAULT false,
+        -- awake: since when; asleep: when it wakes
+        ready_at    bigint
+      ) WITH (fillfactor = 50);
+      CREATE INDEX delivery_lanes_awake ON delivery_lanes (webhook_seq) WHERE awake;
+      CREATE INDEX delivery_lanes_asleep ON delivery_lanes (ready_at) WHERE NOT awake AND ready_at IS NOT NULL;
+      -- Every lane starts awake: the first claims put those with nothing due to sleep.
+      INSERT INTO delivery_lanes (webhook_seq, webhook_id, awake, ready_at) SELECT seq, id, true, 0 FROM webhooks;
+
+      DROP FUNCTION IF EXISTS requeue_deliveries(bigint[], bigint);
+    `,
+  },
 ];
 /**
  * (Re)creates each routine that the database lacks, holds in an older version, or holds in
@@ -187,6 +252,8 @@ export async function applyRoutines(client: PoolClient, routines: Routine[]): Pr
   const have = new Map(
     (await client.query<{ name: string; version: number; checksum: string }>('SELECT name, version, checksum FROM schema_routines')).rows.map((r) => [r.name, r]),
   );
+  // A routine this program no longer has was dropped by the migration that retired it.
+  await client.query('DELETE FROM schema_routines WHERE NOT (name = ANY ($1::text[]))', [routines.map((r) => r.name)]);
   for (const r of routines) {
     const checksum = createHash('sha256').update(r.sql).digest('hex');
     const held = have.get(r.name);

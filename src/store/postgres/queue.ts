@@ -23,16 +23,13 @@ interface Effects {
 }
 
 export function queueRepo(db: PgDb, wakeups: Wakeups): DeliveryQueue {
-  /** Puts the leased deliveries `select` finds back in the queue, then runs `after`, in one transaction. */
-  const requeue = (select: Query, now: number, after?: Query) =>
-    db.tx(async (t) => {
-      const ids = (await t.rows<{ id: number }>(select)).map((r) => r.id);
-      const n = ids.length === 0 ? 0 : Number((await t.rows<{ n: number }>(sql.requeueDeliveries(ids, now)))[0]!.n);
-      if (after !== undefined) await t.count(after);
-      if (n > 0) wakeups.notifyDue();
-      return n;
-    });
-
+  const count = async (q: Query) => Number((await db.rows<{ n: number }>(q))[0]!.n);
+  /** Returned deliveries are due now: their lanes are awake (a lane with leases never sleeps), the workers are woken. */
+  const requeue = async (q: Query) => {
+    const n = await count(q);
+    if (n > 0) wakeups.notifyDue();
+    return n;
+  };
   return {
     async heartbeat(workerId, now) {
       await db.count(sql.upsertHeartbeat(workerId, now));
@@ -46,20 +43,21 @@ export function queueRepo(db: PgDb, wakeups: Wakeups): DeliveryQueue {
       return { stale: effects.stale, deactivated: effects.deactivated, claimed: effects.claimed.map(toClaimed) };
     },
     releaseDeliveries(workerId, deliveryIds, now) {
-      return requeue(sql.selectLeasedAmong(workerId, deliveryIds.map(Number)), now);
+      return requeue(sql.releaseLeases(workerId, deliveryIds.map(Number), now));
     },
     releaseOrphanedLeases(workerId, heldIds, leasedBefore, now) {
-      return requeue(sql.selectLeasedBefore(workerId, leasedBefore, heldIds.map(Number)), now);
+      return requeue(sql.releaseOrphans(workerId, heldIds.map(Number), leasedBefore, now));
     },
     releaseWorker(workerId, now) {
-      return requeue(sql.selectLeasedBy(workerId), now, sql.deleteWorker(workerId));
+      return requeue(sql.releaseWorker(workerId, now));
     },
-    reapExpiredLeases(now, leaseTtlMs) {
-      const cutoff = now - leaseTtlMs;
-      return requeue(sql.selectLeasedByDead(cutoff), now, sql.deleteDeadWorkers(cutoff));
+    async reapExpiredLeases(now, leaseTtlMs) {
+      let n = 0;
+      for (const { id } of await db.rows<{ id: string }>(sql.selectDeadWorkers(now - leaseTtlMs))) n += await requeue(sql.releaseWorker(id, now));
+      return n;
     },
     async repairLanes(now) {
-      return Number((await db.rows<{ n: number }>(sql.repairLanes(now)))[0]!.n);
+      return count(sql.repairLanes(now));
     },
     async nextReadyAt(cap) {
       return (await db.rows<{ at: number | null }>(sql.selectNextReadyAt(cap)))[0]?.at ?? undefined;

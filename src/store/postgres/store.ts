@@ -53,9 +53,9 @@ export async function openPostgresStore(
     ...clientsRepo(db),
     ...directoryRepo(db),
     ...webhooksRepo(db),
-    ...eventsRepo(db, lanes, wakeups),
+    ...eventsRepo(db, lanes),
     ...queueRepo(db, wakeups),
-    ...historyRepo(db, wakeups),
+    ...historyRepo(db, lanes),
     ...insightsRepo(db),
     ...operatorReadsRepo(db),
 

@@ -13,6 +13,7 @@ export function webhooksRepo(db: PgDb): WebhooksRepo & EventTypesRepo {
     async createWebhook(w) {
       await db.tx(async (t) => {
         await t.count(sql.insertWebhook(w));
+        await t.count(sql.insertLane(w.id));
         await writeSubscriptions(t, w);
       });
     },
@@ -33,15 +34,16 @@ export function webhooksRepo(db: PgDb): WebhooksRepo & EventTypesRepo {
         const next = applyWebhookPatch(toWebhook(current), patch, now);
         await t.count(sql.updateWebhook(next));
         if (patch.eventTypes !== undefined) await writeSubscriptions(t, next);
-        if (current.active === true && !next.active) {
-          await t.count(sql.cancelPendingDeliveries(id, now));
-          await t.count(sql.idleLane(id));
-        }
+        if (current.active === true && !next.active) await t.rows(sql.cancelPending([id], now));
         return next;
       });
     },
-    async deleteWebhook(owner, id) {
-      return (await db.count(sql.deleteOwnedWebhook(owner, id))) > 0;
+    deleteWebhook(owner, id) {
+      return db.tx(async (t) => {
+        await t.count(sql.deleteAttemptsOf(owner, id));
+        await t.count(sql.deleteDeliveriesOf(owner, id));
+        return (await t.count(sql.deleteOwnedWebhook(owner, id))) > 0;
+      });
     },
 
     async listEventTypes() {

@@ -1,14 +1,8 @@
-import { deliveryRowId, SUMMARY_COLUMNS, toAttempt, toSummary, type AttemptRow, type SummaryRow } from '../rows.ts';
+import { attemptLog, deliveryRowId, SUMMARY_COLUMNS, toSummary, type AttemptRow, type LastAttemptColumns, type SummaryRow } from '../rows.ts';
 import type { DeliveryHistoryRepo, Sync } from '../types.ts';
 import type { SqliteDb } from './db.ts';
 import { markLaneReady } from './lanes.ts';
 import type { LeaseTable } from './leases.ts';
-
-interface LastAttemptColumns {
-  last_started_at: number | null;
-  last_duration_ms: number | null;
-  last_response_body: string | null;
-}
 
 export function historyRepo(db: SqliteDb, leases: LeaseTable): Sync<DeliveryHistoryRepo> {
   const getSummary = (webhookId: string, id: number) =>
@@ -46,18 +40,13 @@ export function historyRepo(db: SqliteDb, leases: LeaseTable): Sync<DeliveryHist
         'SELECT attempt, started_at, duration_ms, status_code, error, response_body FROM delivery_attempts WHERE delivery_id = $id ORDER BY id',
         { id },
       );
-      // The latest attempt is on the delivery row (see migration 3), unless the row predates it.
-      const latest: AttemptRow[] =
-        row.last_started_at === null
-          ? []
-          : [{ attempt: row.attempts, started_at: row.last_started_at, duration_ms: row.last_duration_ms!, status_code: row.last_status, error: row.last_error, response_body: row.last_response_body }];
-      const attempts = [...earlier, ...latest].sort((a, b) => a.started_at - b.started_at || a.attempt - b.attempt);
       return {
         ...toSummary(row, leases.get(row.id) !== undefined),
         itwinId: row.itwin_id ?? undefined,
         contentJson: row.content,
         enqueuedAt: row.enqueued_at,
-        attemptLog: attempts.map(toAttempt),
+        // The latest attempt is on the delivery row (see migration 3).
+        attemptLog: attemptLog(earlier, row),
       };
     },
 

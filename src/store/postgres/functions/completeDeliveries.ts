@@ -2,59 +2,70 @@ import type { Routine } from './routine.ts';
 
 export const completeDeliveries: Routine = {
   name: 'complete_deliveries',
-  version: 1,
+  version: 2,
   sql: `
--- Writes attempt results and refills the freed slots. p_results: [{id, w, o, n, st, ms,
--- code, err, body, next}]. Only results whose lease p_worker still holds change state.
--- A worker whose completion committed but whose answer was lost sends it again: the
--- second copy is stale (the lease is gone) and its attempt, already in the history,
--- is not inserted a second time.
+-- Writes attempt results and refills the freed slots (lease_due), in one transaction.
+-- p_results: [{id, w, o, n, st, ms, code, err, body, next}]. Only results for deliveries in
+-- p_worker's leases change state; the others are stale: their attempt is recorded in the
+-- history (once: a completion sent again after its answer was lost finds it there) and
+-- nothing else changes. The latest attempt lives on the delivery row; the one before it
+-- moves to delivery_attempts only when a later one is recorded, so a first success writes
+-- one row.
 CREATE OR REPLACE FUNCTION complete_deliveries(p_worker text, p_results jsonb, p_failing_after bigint,
-                                    p_now bigint, p_limit integer, p_cap integer)
+                                               p_now bigint, p_limit integer, p_cap integer)
 RETURNS jsonb LANGUAGE plpgsql AS $fn$
 DECLARE
+  v_mine bigint[];
+  v_id bigint[]; v_w text[]; v_o text[]; v_n integer[]; v_st bigint[]; v_ms integer[];
+  v_code integer[]; v_err text[]; v_body text[]; v_next bigint[];
   v_applied jsonb;
+  v_done bigint[];
   v_deactivated jsonb := '[]';
-  v_claimed jsonb := '[]';
+  v_claimed jsonb;
   v_row record;
   v_expired boolean;
+  v_gone text[];
 BEGIN
   PERFORM set_config('synchronous_commit', 'off', true);
-  WITH r AS (
-    SELECT * FROM jsonb_to_recordset(p_results)
-      AS x(id bigint, w text, o text, n integer, st bigint, ms integer, code integer, err text, body text, next bigint)
-  ),
-  upd AS (
+  -- This worker's claims and completions take turns on its row.
+  SELECT w.leased INTO v_mine FROM workers w WHERE w.id = p_worker FOR UPDATE;
+  v_mine := coalesce(v_mine, '{}');
+
+  SELECT array_agg(r.id), array_agg(r.w), array_agg(r.o), array_agg(r.n), array_agg(r.st), array_agg(r.ms),
+         array_agg(r.code), array_agg(r.err), array_agg(r.body), array_agg(r.next)
+    INTO v_id, v_w, v_o, v_n, v_st, v_ms, v_code, v_err, v_body, v_next
+    FROM jsonb_to_recordset(p_results) AS r(id bigint, w text, o text, n integer, st bigint, ms integer, code integer, err text, body text, next bigint);
+  -- The results whose lease is ours: they leave our leases whatever else happens.
+  SELECT coalesce(array_agg(x), '{}') INTO v_done FROM unnest(v_id) x WHERE x = ANY (v_mine);
+
+  -- The attempt before this one leaves the row for the history table.
+  INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
+  SELECT d.id, d.attempts, d.last_started_at, d.last_duration_ms, d.last_status, d.last_error, d.last_response_body
+    FROM unnest(v_id, v_w, v_o, v_n, v_st, v_ms, v_code, v_err, v_body, v_next) AS r(id, w, o, n, st, ms, code, err, body, next) JOIN deliveries d ON d.id = r.id
+   WHERE r.id = ANY (v_done) AND d.last_started_at IS NOT NULL;
+
+  WITH upd AS (
     UPDATE deliveries d SET
       status = CASE r.o WHEN 'succeeded' THEN 'succeeded'
                         WHEN 'retry' THEN CASE WHEN wh.active THEN 'pending' ELSE 'cancelled' END
                         ELSE 'failed' END,
       attempts = r.n,
       due_at = CASE WHEN r.o = 'retry' THEN r.next ELSE r.st + r.ms END,
-      lease_owner = NULL, updated_at = r.st + r.ms, last_status = r.code, last_error = r.err
-    FROM r JOIN webhooks wh ON wh.id = r.w
-    WHERE d.id = r.id AND d.status = 'inflight' AND d.lease_owner = p_worker
-    RETURNING d.id, d.webhook_id AS w, d.status AS s, d.due_at AS due, r.o, r.st, r.st + r.ms AS at
-  ),
-  ins AS (
-    INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
-    SELECT r.id, r.n, r.st, r.ms, r.code, r.err, r.body FROM r WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = r.id)
-      AND NOT EXISTS (SELECT 1 FROM delivery_attempts a WHERE a.delivery_id = r.id AND a.attempt = r.n AND a.started_at = r.st)
-    RETURNING 1
+      updated_at = r.st + r.ms, last_status = r.code, last_error = r.err,
+      last_started_at = r.st, last_duration_ms = r.ms, last_response_body = r.body
+    FROM unnest(v_id, v_w, v_o, v_n, v_st, v_ms, v_code, v_err, v_body, v_next) AS r(id, w, o, n, st, ms, code, err, body, next) JOIN webhooks wh ON wh.id = r.w
+    WHERE r.id = ANY (v_done) AND d.id = r.id
+    RETURNING d.id, d.webhook_id AS w, d.status AS s, r.o, r.st, r.st + r.ms AS at
   )
   SELECT coalesce(jsonb_agg(to_jsonb(upd)), '[]') INTO v_applied FROM upd;
 
-  -- Lock the lanes involved in a fixed order (no deadlocks with publishes or other
-  -- workers), as late as possible: publishes wait for these locks.
-  PERFORM 1 FROM delivery_lanes WHERE webhook_id IN (SELECT DISTINCT a ->> 'w' FROM jsonb_array_elements(v_applied) a)
-   ORDER BY webhook_id FOR UPDATE;
-  UPDATE delivery_lanes l SET inflight = greatest(0, l.inflight - x.n),
-         ready_at = CASE WHEN x.ready IS NULL THEN l.ready_at
-                         WHEN l.ready_at IS NULL OR l.ready_at > x.ready THEN x.ready ELSE l.ready_at END
-    FROM (SELECT a ->> 'w' AS w, count(*) AS n,
-                 min(CASE WHEN a ->> 's' = 'pending' THEN (a ->> 'due')::bigint END) AS ready
-            FROM jsonb_array_elements(v_applied) a GROUP BY 1) x
-   WHERE l.webhook_id = x.w;
+  -- Stale results: recorded unless already there (on the row or in the history).
+  INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
+  SELECT r.id, r.n, r.st, r.ms, r.code, r.err, r.body
+    FROM unnest(v_id, v_w, v_o, v_n, v_st, v_ms, v_code, v_err, v_body, v_next) AS r(id, w, o, n, st, ms, code, err, body, next) JOIN deliveries d ON d.id = r.id
+   WHERE NOT (r.id = ANY (v_done))
+     AND NOT (d.attempts = r.n AND d.last_started_at IS NOT DISTINCT FROM r.st)
+     AND NOT EXISTS (SELECT 1 FROM delivery_attempts a WHERE a.delivery_id = r.id AND a.attempt = r.n AND a.started_at = r.st);
 
   -- Failure streaks: one success ends a webhook's streak; a streak that lasted
   -- p_failing_after deactivates it; a 410 deactivates at once.
@@ -84,17 +95,15 @@ BEGIN
      WHERE EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d ->> 'webhookId' AND w.active)
   ) x;
   IF jsonb_array_length(v_deactivated) > 0 THEN
-    UPDATE webhooks SET active = false, modified_at = p_now
-     WHERE id IN (SELECT d ->> 'webhookId' FROM jsonb_array_elements(v_deactivated) d);
+    SELECT array_agg(d ->> 'webhookId') INTO v_gone FROM jsonb_array_elements(v_deactivated) d;
+    UPDATE webhooks SET active = false, modified_at = p_now WHERE id = ANY (v_gone);
+    PERFORM cancel_pending(v_gone, p_now);
+    -- The retries just written are still in this worker's leases until lease_due below.
     UPDATE deliveries SET status = 'cancelled', updated_at = p_now
-     WHERE webhook_id IN (SELECT d ->> 'webhookId' FROM jsonb_array_elements(v_deactivated) d) AND status = 'pending';
-    UPDATE delivery_lanes SET ready_at = NULL
-     WHERE webhook_id IN (SELECT d ->> 'webhookId' FROM jsonb_array_elements(v_deactivated) d);
+     WHERE id = ANY (v_done) AND webhook_id = ANY (v_gone) AND status = 'pending';
   END IF;
 
-  IF p_limit > 0 THEN
-    SELECT coalesce(jsonb_agg(to_jsonb(c)), '[]') INTO v_claimed FROM claim_deliveries(p_worker, p_now, p_limit, p_cap) c;
-  END IF;
+  SELECT coalesce(jsonb_agg(to_jsonb(c)), '[]') INTO v_claimed FROM lease_due(p_worker, p_now, p_limit, p_cap, v_done) c;
 
   RETURN jsonb_build_object(
     'stale', jsonb_array_length(p_results) - jsonb_array_length(v_applied),

@@ -2,16 +2,24 @@ import type { Routine } from './routine.ts';
 
 export const markLanesReady: Routine = {
   name: 'mark_lanes_ready',
-  version: 1,
+  version: 2,
   sql: `
--- A lane becomes ready at p_at unless it is ready earlier (keeping its round-robin
--- place). Lanes are touched in webhook id order by every writer, so that concurrent
--- transactions take their row locks in the same order and cannot deadlock.
-CREATE OR REPLACE FUNCTION mark_lanes_ready(p_webhooks text[], p_at bigint) RETURNS void LANGUAGE sql AS $fn$
-  INSERT INTO delivery_lanes AS l (webhook_id, ready_at, inflight)
-  SELECT w, p_at, 0 FROM unnest(p_webhooks) AS w ORDER BY w
-  ON CONFLICT (webhook_id) DO UPDATE SET ready_at = CASE
-    WHEN l.ready_at IS NULL OR l.ready_at > p_at THEN p_at ELSE l.ready_at END;
+-- Wakes the lanes of p_webhooks that are not awake, after the commit that gave them work
+-- (publish, redelivery, test event). A lane already awake is not written. Each lane's
+-- advisory lock (see lane_lock_key) is taken first, in id order: a claim that holds it may
+-- be putting the lane to sleep on a snapshot without this work, and the mark must see the
+-- lane after that claim's commit, never before.
+CREATE OR REPLACE FUNCTION lane_lock_key() RETURNS integer LANGUAGE sql STABLE AS $fn$
+  SELECT hashtext('itwin_webhooks.lanes:' || current_schema())
 $fn$;
+
+CREATE OR REPLACE FUNCTION mark_lanes_ready(p_webhooks text[], p_at bigint) RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_lanes bigint[];
+BEGIN
+  SELECT array_agg(webhook_seq ORDER BY webhook_seq) INTO v_lanes FROM delivery_lanes WHERE webhook_id = ANY (p_webhooks);
+  PERFORM pg_advisory_xact_lock(lane_lock_key(), (s % 2147483647)::integer) FROM unnest(v_lanes) s;
+  UPDATE delivery_lanes SET awake = true, ready_at = p_at WHERE webhook_seq = ANY (v_lanes) AND NOT awake;
+END $fn$;
 `,
 };

@@ -2,71 +2,91 @@ import type { Routine } from './routine.ts';
 
 export const publishEvents: Routine = {
   name: 'publish_events',
-  version: 1,
+  version: 2,
   sql: `
--- Publishes a batch: idempotency keys, events, fan-out and lanes in one call. (Workers
--- are woken by a NOTIFY sent after the commit, coalesced across publishes: a NOTIFY
--- inside the transaction would serialise every publishing commit on one lock.)
--- p_events: [{m, t, i, a, c, p}] (messageId, type, iTwinId, accountId, content, publisher)
+-- Publishes a batch: events and their fan-out in one call, one row written per event and
+-- one per delivery. p_events: [{m, t, i, a, c, p}] (messageId, type, iTwinId, accountId,
+-- content, publisher). The messageId is the event's unique message_key: a second publish
+-- of it inside the window conflicts and is a duplicate; a key past its window is first
+-- taken over (cleared on the old event); a key whose event retention removed inside the
+-- window is in pruned_message_ids. Keys are inserted in messageId order, so that two
+-- publishes sharing ids wait for each other instead of deadlocking.
 -- Returns one row per distinct messageId: its (first) result, whether it was a duplicate,
--- and (on every row) the webhooks that got deliveries. Their lanes are marked ready by
--- the caller after the commit (mark_lanes_ready): a lane's row lock can be held by a
--- worker for a while, and the publish must not wait for it. Should the process die in
--- between, repair_lanes finds the lane.
+-- and on the first row the webhooks that got deliveries, whose lanes the caller marks
+-- after the commit (mark_lanes_ready).
 CREATE OR REPLACE FUNCTION publish_events(p_events jsonb, p_now bigint, p_window bigint)
 RETURNS TABLE (message_id text, event_type text, enqueued_at bigint, matched integer, duplicate boolean, touched text[])
 LANGUAGE plpgsql AS $fn$
 #variable_conflict use_column
 DECLARE
-  v_fresh text[];
+  -- The batch's distinct events (the first of each messageId), in arrival order.
+  v_m text[]; v_t text[]; v_i text[]; v_a text[]; v_c text[]; v_p text[];
+  -- Their matches: event index, webhook.
+  v_match_e integer[]; v_match_w text[];
+  -- Stored now: event index, seq.
+  v_new_e integer[]; v_new_seq bigint[];
   v_touched text[];
 BEGIN
-  -- Claim the keys in a fixed order; a key that is still valid makes its event a duplicate.
-  WITH ids AS (SELECT DISTINCT e ->> 'm' AS m FROM jsonb_array_elements(p_events) e ORDER BY 1),
-  claimed AS (
-    INSERT INTO idempotency_keys AS k (message_id, event_seq, expires_at)
-    SELECT m, NULL, p_now + p_window FROM ids ORDER BY m
-    ON CONFLICT (message_id) DO UPDATE SET event_seq = NULL, expires_at = EXCLUDED.expires_at
-      WHERE k.expires_at <= p_now
-    RETURNING k.message_id
-  )
-  SELECT coalesce(array_agg(message_id), '{}') INTO v_fresh FROM claimed;
+  SELECT array_agg(x.m ORDER BY x.ord), array_agg(x.t ORDER BY x.ord), array_agg(x.i ORDER BY x.ord),
+         array_agg(x.a ORDER BY x.ord), array_agg(x.c ORDER BY x.ord), array_agg(x.p ORDER BY x.ord)
+    INTO v_m, v_t, v_i, v_a, v_c, v_p
+    FROM (SELECT DISTINCT ON (r.m) r.* FROM ROWS FROM (jsonb_to_recordset(p_events) AS (m text, t text, i text, a text, c text, p text))
+            WITH ORDINALITY AS r(m, t, i, a, c, p, ord) ORDER BY r.m, r.ord) x;
 
-  -- (Each CTE reads the others' RETURNING rows, never a table another CTE of the
-  -- same statement changes: those changes are not visible inside the statement.)
-  WITH src AS (
-    SELECT DISTINCT ON (e ->> 'm') e ->> 'm' AS m, e ->> 't' AS t, e ->> 'i' AS i, e ->> 'a' AS a, e ->> 'c' AS c, e ->> 'p' AS p, ord
-      FROM jsonb_array_elements(p_events) WITH ORDINALITY AS x(e, ord)
-     WHERE e ->> 'm' = ANY (v_fresh)
-     ORDER BY e ->> 'm', ord
-  ),
-  matches AS (
-    SELECT src.m, s.webhook_id
-      FROM src JOIN webhook_subscriptions s ON s.event_type = src.t
-       AND ((s.scope = 'iTwin' AND s.scope_id = src.i) OR (s.scope = 'Account' AND s.scope_id = src.a))
-      JOIN webhooks w ON w.id = s.webhook_id AND w.active
-  ),
+  -- Keys past their window go to the new event.
+  UPDATE events SET message_key = NULL WHERE message_key = ANY (v_m) AND events.enqueued_at + p_window <= p_now;
+
+  SELECT array_agg(mt.e ORDER BY mt.e, mt.w), array_agg(mt.w ORDER BY mt.e, mt.w) INTO v_match_e, v_match_w FROM (
+    SELECT s.e, sub.webhook_id AS w FROM unnest(v_t, v_i, v_a) WITH ORDINALITY AS s(t, i, a, e)
+      JOIN webhook_subscriptions sub ON sub.event_type = s.t AND sub.scope = 'iTwin' AND sub.scope_id = s.i
+      JOIN webhooks w ON w.id = sub.webhook_id AND w.active
+    UNION ALL
+    SELECT s.e, sub.webhook_id FROM unnest(v_t, v_i, v_a) WITH ORDINALITY AS s(t, i, a, e)
+      JOIN webhook_subscriptions sub ON sub.event_type = s.t AND sub.scope = 'Account' AND sub.scope_id = s.a
+      JOIN webhooks w ON w.id = sub.webhook_id AND w.active
+  ) mt;
+
+  WITH counted AS (SELECT e, count(*)::integer AS n FROM unnest(v_match_e) AS e GROUP BY e),
   ins AS (
-    INSERT INTO events (message_id, event_type, itwin_id, account_id, content, enqueued_at, publisher_client_id, matched)
-    SELECT m, t, i, a, c, p_now, p, (SELECT count(*) FROM matches WHERE matches.m = src.m) FROM src ORDER BY ord
-    RETURNING seq, message_id
-  ),
-  keys AS (
-    UPDATE idempotency_keys k SET event_seq = ins.seq FROM ins WHERE k.message_id = ins.message_id RETURNING k.message_id
-  ),
-  fan AS (
+    INSERT INTO events (message_id, message_key, event_type, itwin_id, account_id, content, enqueued_at, publisher_client_id, matched)
+    SELECT s.m, s.m, s.t, s.i, s.a, s.c, p_now, s.p, coalesce(c.n, 0)
+      FROM unnest(v_m, v_t, v_i, v_a, v_c, v_p) WITH ORDINALITY AS s(m, t, i, a, c, p, e) LEFT JOIN counted c ON c.e = s.e
+     WHERE NOT EXISTS (SELECT 1 FROM pruned_message_ids k WHERE k.message_id = s.m AND k.expires_at > p_now)
+     ORDER BY s.m
+    ON CONFLICT (message_key) DO NOTHING
+    RETURNING seq, events.message_id
+  )
+  SELECT array_agg(s.e), array_agg(ins.seq) INTO v_new_e, v_new_seq FROM ins JOIN unnest(v_m) WITH ORDINALITY AS s(m, e) ON s.m = ins.message_id;
+
+  -- An insert that waited for a prune of the same messageId (removing its event inside the
+  -- window) went through once that committed: it is a duplicate after all.
+  IF EXISTS (SELECT 1 FROM pruned_message_ids k WHERE k.message_id = ANY (v_m) AND k.expires_at > p_now) THEN
+    WITH raced AS (
+      DELETE FROM events ev USING pruned_message_ids k
+       WHERE ev.seq = ANY (v_new_seq) AND k.message_id = ev.message_id AND k.expires_at > p_now
+      RETURNING ev.seq
+    )
+    SELECT array_agg(n.e), array_agg(n.seq) INTO v_new_e, v_new_seq FROM unnest(v_new_e, v_new_seq) AS n(e, seq)
+     WHERE n.seq NOT IN (SELECT seq FROM raced);
+  END IF;
+
+  WITH fan AS (
     INSERT INTO deliveries (webhook_id, event_seq, status, attempts, due_at, created_at, updated_at)
-    SELECT matches.webhook_id, ins.seq, 'pending', 0, p_now, p_now, p_now
-      FROM matches JOIN ins ON ins.message_id = matches.m
+    SELECT mt.w, n.seq, 'pending', 0, p_now, p_now, p_now
+      FROM unnest(v_new_e, v_new_seq) AS n(e, seq) JOIN unnest(v_match_e, v_match_w) AS mt(e, w) ON mt.e = n.e
+     ORDER BY n.e, mt.w
     RETURNING webhook_id
   )
-  SELECT coalesce(array_agg(DISTINCT webhook_id), '{}') INTO v_touched FROM fan;
+  SELECT array_agg(DISTINCT webhook_id) INTO v_touched FROM fan;
 
   RETURN QUERY
-    SELECT k.message_id, ev.event_type, ev.enqueued_at, ev.matched, NOT (k.message_id = ANY (v_fresh)), v_touched
-      FROM (SELECT DISTINCT e ->> 'm' AS m FROM jsonb_array_elements(p_events) e) ids
-      JOIN idempotency_keys k ON k.message_id = ids.m
-      JOIN events ev ON ev.seq = k.event_seq;
+    SELECT s.m, coalesce(ev.event_type, k.event_type), coalesce(ev.enqueued_at, k.enqueued_at), coalesce(ev.matched, k.matched),
+           NOT (s.e = ANY (coalesce(v_new_e, '{}'))),
+           CASE WHEN s.e = 1 THEN coalesce(v_touched, '{}') END
+      FROM unnest(v_m) WITH ORDINALITY AS s(m, e)
+      LEFT JOIN events ev ON ev.message_key = s.m
+      LEFT JOIN pruned_message_ids k ON ev.seq IS NULL AND k.message_id = s.m
+     ORDER BY s.e;
 END $fn$;
 `,
 };

@@ -2,17 +2,21 @@ import type { Routine } from './routine.ts';
 
 export const repairLanes: Routine = {
   name: 'repair_lanes',
-  version: 1,
+  version: 2,
   sql: `
--- Makes idle lanes with pending deliveries ready again (after a process died between a
--- publish's commit and its lane update). Cheap: one index probe per idle lane.
+-- Wakes lanes that are not awake but have a due delivery, and sets the wake-up time of
+-- sleeping ones that have an earlier one (after a process died between a commit and its
+-- lane mark). One index probe per lane that is not awake. Returns how many it fixed.
 CREATE OR REPLACE FUNCTION repair_lanes(p_now bigint) RETURNS integer LANGUAGE sql AS $fn$
-  WITH fixed AS (
-    UPDATE delivery_lanes l SET ready_at = greatest(x.due, 0)
-      FROM (SELECT l2.webhook_id,
-                   (SELECT min(d.due_at) FROM deliveries d WHERE d.webhook_id = l2.webhook_id AND d.status = 'pending') AS due
-              FROM delivery_lanes l2 WHERE l2.ready_at IS NULL ORDER BY l2.webhook_id) x
-     WHERE l.webhook_id = x.webhook_id AND x.due IS NOT NULL AND l.ready_at IS NULL
+  WITH x AS (
+    SELECT l.webhook_seq, (SELECT min(d.due_at) FROM deliveries d WHERE d.webhook_id = l.webhook_id AND d.status = 'pending') AS due
+      FROM delivery_lanes l WHERE NOT l.awake
+  ),
+  fixed AS (
+    UPDATE delivery_lanes l SET awake = x.due <= p_now, ready_at = CASE WHEN x.due <= p_now THEN p_now ELSE x.due END
+      FROM x
+     WHERE l.webhook_seq = x.webhook_seq AND NOT l.awake AND x.due IS NOT NULL
+       AND (x.due <= p_now OR l.ready_at IS NULL OR l.ready_at > x.due)
     RETURNING 1
   )
   SELECT count(*)::integer FROM fixed;

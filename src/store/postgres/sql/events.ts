@@ -28,6 +28,7 @@ export interface PublishRow {
   touched: string[] | null;
 }
 
+/** A test event has no idempotency key: its messageId is made up for it, and never published. */
 export const insertTestEvent = (e: NewEvent, now: number): Query => ({
   text: `INSERT INTO events (message_id, event_type, itwin_id, account_id, content, enqueued_at, publisher_client_id, matched)
          VALUES ($1, $2, $3, $4, $5, $6, $7, 1) RETURNING seq`,

@@ -24,11 +24,24 @@ const SCOPE_FILTER: Record<'webhookId' | 'ownerClientId' | 'everyone', string> =
 const scopeOf = (scope: StatisticsScope) =>
   'webhookId' in scope ? (['webhookId', scope.webhookId] as const) : 'ownerClientId' in scope ? (['ownerClientId', scope.ownerClientId] as const) : (['everyone', null] as const);
 
-/** The window's deliveries and every attempt made on them (on PostgreSQL they all live in delivery_attempts). */
+/**
+ * Every attempt of the deliveries in `deliveries` (a CTE of delivery rows): the latest
+ * one lives on the delivery row, the earlier ones in delivery_attempts (migration 4).
+ */
+const ATTEMPTS_OF = (deliveries: string) => `
+  SELECT id AS delivery_id, attempts AS attempt, last_started_at AS started_at, last_duration_ms AS duration_ms,
+         last_status AS status_code, last_error AS error
+    FROM ${deliveries} WHERE last_started_at IS NOT NULL
+  UNION ALL
+  SELECT a.delivery_id, a.attempt, a.started_at, a.duration_ms, a.status_code, a.error
+    FROM delivery_attempts a WHERE a.delivery_id IN (SELECT id FROM ${deliveries})`;
+
+const RECENT_COLUMNS = 'd.id, d.status, d.attempts, d.created_at, d.last_started_at, d.last_duration_ms, d.last_status, d.last_error';
+
+/** The window's deliveries and every attempt made on them. */
 const withAttempts = (kind: keyof typeof SCOPE_FILTER) => `WITH recent AS MATERIALIZED (
-    SELECT d.id, d.status, d.attempts, d.created_at FROM deliveries d WHERE ${SCOPE_FILTER[kind]} d.id >= $2 AND d.created_at >= $3),
-  attempts AS (SELECT a.delivery_id, a.attempt, a.started_at, a.duration_ms, a.status_code, a.error
-    FROM delivery_attempts a WHERE a.delivery_id IN (SELECT id FROM recent))`;
+    SELECT ${RECENT_COLUMNS} FROM deliveries d WHERE ${SCOPE_FILTER[kind]} d.id >= $2 AND d.created_at >= $3),
+  attempts AS (${ATTEMPTS_OF('recent')})`;
 
 export const selectAttemptCounts = (webhookId: string, firstId: number, since: number): Query => ({
   text: `${withAttempts('webhookId')}
@@ -44,9 +57,9 @@ export const selectLastAttempt = (webhookId: string, firstId: number, since: num
 
 /** The latest attempt of the webhook's newest attempted delivery. */
 export const selectNewestAttempt = (webhookId: string): Query => ({
-  text: `SELECT a.delivery_id, a.attempt, a.started_at, a.duration_ms, a.status_code, a.error FROM delivery_attempts a
-    WHERE a.delivery_id = (SELECT id FROM deliveries WHERE webhook_id = $1 AND attempts > 0 ORDER BY id DESC LIMIT 1)
-    ORDER BY a.started_at DESC, a.attempt DESC LIMIT 1`,
+  text: `WITH recent AS (SELECT ${RECENT_COLUMNS} FROM deliveries d WHERE d.webhook_id = $1 AND d.attempts > 0 ORDER BY d.id DESC LIMIT 1),
+    attempts AS (${ATTEMPTS_OF('recent')})
+    SELECT * FROM attempts ORDER BY started_at DESC, attempt DESC LIMIT 1`,
   values: [webhookId],
 });
 
@@ -54,7 +67,7 @@ export const selectDeliveryCounts = (scope: StatisticsScope, firstId: number, si
   const [kind, value] = scopeOf(scope);
   return {
     text: `${withAttempts(kind)}
-      SELECT ((created_at - $3) / $4)::int AS bucket, CASE status WHEN 'inflight' THEN 'pending' ELSE status END AS status,
+      SELECT ((created_at - $3) / $4)::int AS bucket, status,
              attempts > 0 AS attempted, count(*)::int AS count
       FROM recent GROUP BY 1, 2, 3`,
     values: [value, firstId, since, bucketMs],

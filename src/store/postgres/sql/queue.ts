@@ -52,44 +52,47 @@ export const completeDeliveries = (workerId: string, results: AttemptResult[], f
   ],
 });
 
-/** The ids of a worker's leased deliveries among `ids`. */
-export const selectLeasedAmong = (workerId: string, ids: number[]): Query => ({
-  text: `SELECT id FROM deliveries WHERE status = 'inflight' AND lease_owner = $1 AND id = ANY ($2::bigint[])`,
-  values: [workerId, ids],
+/** Returns a worker's leases to the queue: those in `ids` (see release_leases). */
+export const releaseLeases = (workerId: string, ids: number[], now: number): Query => ({
+  text: 'SELECT release_leases($1, $2::bigint[], NULL, NULL, $3, false) AS n',
+  values: [workerId, ids, now],
 });
 
-/** A leased delivery's updated_at is the time of its claim (nothing else touches it while leased). */
-export const selectLeasedBefore = (workerId: string, leasedBefore: number, heldIds: number[]): Query => ({
-  text: `SELECT id FROM deliveries WHERE status = 'inflight' AND lease_owner = $1 AND updated_at < $2 AND NOT (id = ANY ($3::bigint[]))`,
-  values: [workerId, leasedBefore, heldIds],
+/** A claim whose answer never arrived leased them: those leased before `leasedBefore` that the worker does not hold. */
+export const releaseOrphans = (workerId: string, heldIds: number[], leasedBefore: number, now: number): Query => ({
+  text: 'SELECT release_leases($1, NULL, $2::bigint[], $3, $4, false) AS n',
+  values: [workerId, heldIds, leasedBefore, now],
 });
 
-export const selectLeasedBy = (workerId: string): Query => ({
-  text: `SELECT id FROM deliveries WHERE status = 'inflight' AND lease_owner = $1`,
-  values: [workerId],
-});
+/** All of a worker's leases, and its row. */
+export const releaseWorker = (workerId: string, now: number): Query => ({ text: 'SELECT release_leases($1, NULL, NULL, NULL, $2, true) AS n', values: [workerId, now] });
 
-/** Deliveries leased by workers whose last heartbeat is older than `cutoff` (or gone). */
-export const selectLeasedByDead = (cutoff: number): Query => ({
-  text: `SELECT id FROM deliveries WHERE status = 'inflight' AND lease_owner NOT IN (SELECT id FROM workers WHERE heartbeat_at >= $1)`,
-  values: [cutoff],
-});
-
-export const requeueDeliveries = (ids: number[], now: number): Query => ({ text: 'SELECT requeue_deliveries($1::bigint[], $2) AS n', values: [ids, now] });
-
-export const deleteWorker = (workerId: string): Query => ({ text: 'DELETE FROM workers WHERE id = $1', values: [workerId] });
-
-export const deleteDeadWorkers = (cutoff: number): Query => ({ text: 'DELETE FROM workers WHERE heartbeat_at < $1', values: [cutoff] });
+/** Workers whose last heartbeat is older than `cutoff`. */
+export const selectDeadWorkers = (cutoff: number): Query => ({ text: 'SELECT id FROM workers WHERE heartbeat_at < $1 ORDER BY id', values: [cutoff] });
 
 export const repairLanes = (now: number): Query => ({ text: 'SELECT repair_lanes($1) AS n', values: [now] });
 
+/**
+ * The earliest due time of a delivery no one holds, on a lane with fewer than `cap`
+ * leased: over the awake lanes (their first unleased pending delivery) and the sleeping
+ * ones (their wake-up time).
+ */
 export const selectNextReadyAt = (cap: number): Query => ({
-  text: 'SELECT min(ready_at) AS at FROM delivery_lanes WHERE ready_at IS NOT NULL AND inflight < $1',
+  text: `WITH leases AS (SELECT u.d, u.l FROM workers w, unnest(w.leased, w.leased_lanes) AS u(d, l)),
+              busy AS (SELECT l, count(*) AS n FROM leases GROUP BY l)
+         SELECT least(
+           (SELECT min((SELECT min(d.due_at) FROM deliveries d
+                         WHERE d.webhook_id = l.webhook_id AND d.status = 'pending' AND NOT (d.id = ANY (SELECT leases.d FROM leases))))
+              FROM delivery_lanes l LEFT JOIN busy b ON b.l = l.webhook_seq
+             WHERE l.awake AND coalesce(b.n, 0) < $1),
+           (SELECT min(l.ready_at) FROM delivery_lanes l LEFT JOIN busy b ON b.l = l.webhook_seq
+             WHERE NOT l.awake AND l.ready_at IS NOT NULL AND coalesce(b.n, 0) < $1)) AS at`,
   values: [cap],
 });
 
+/** Pending deliveries (leased ones included) and the earliest due time among them, lane by lane. */
 export const selectDeliveryStats = (): Query => ({
-  text: `SELECT (SELECT count(*) FROM deliveries WHERE status IN ('pending', 'inflight')) AS pending,
+  text: `SELECT (SELECT count(*) FROM deliveries WHERE status = 'pending') AS pending,
                 (SELECT min((SELECT min(due_at) FROM deliveries d WHERE d.webhook_id = l.webhook_id AND d.status = 'pending'))
-                   FROM delivery_lanes l WHERE l.ready_at IS NOT NULL) AS oldest`,
+                   FROM delivery_lanes l WHERE l.awake OR l.ready_at IS NOT NULL) AS oldest`,
 });

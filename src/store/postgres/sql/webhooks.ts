@@ -34,13 +34,29 @@ export const insertSubscriptions = (w: Pick<WebhookRecord, 'id' | 'scope' | 'sco
   values: [w.eventTypes, w.scope, w.scopeId, w.id],
 });
 
-/** A deactivated webhook sends nothing more: its pending deliveries are cancelled and its lane is idle. */
-export const cancelPendingDeliveries = (webhookId: string, now: number): Query => ({
-  text: `UPDATE deliveries SET status = 'cancelled', updated_at = $2 WHERE webhook_id = $1 AND status = 'pending'`,
-  values: [webhookId, now],
+/** Every webhook has its delivery lane from the start (see migration 4). */
+export const insertLane = (webhookId: string): Query => ({
+  text: 'INSERT INTO delivery_lanes (webhook_seq, webhook_id) SELECT seq, id FROM webhooks WHERE id = $1',
+  values: [webhookId],
 });
 
-export const idleLane = (webhookId: string): Query => ({ text: 'UPDATE delivery_lanes SET ready_at = NULL WHERE webhook_id = $1', values: [webhookId] });
+/** A deactivated webhook sends nothing more (see cancel_pending). */
+export const cancelPending = (webhookIds: string[], now: number): Query => ({ text: 'SELECT cancel_pending($1::text[], $2)', values: [webhookIds, now] });
+
+/**
+ * A deleted webhook's deliveries and their attempts go with it (no foreign key does it:
+ * see migration 4). `where` picks the webhooks: by owner and id, or all of an owner's.
+ */
+export const deleteAttemptsOf = (owner: string, id: string | undefined): Query => ({
+  text: `DELETE FROM delivery_attempts WHERE delivery_id IN (
+           SELECT d.id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE w.owner_client_id = $1 AND ($2::text IS NULL OR w.id = $2))`,
+  values: [owner, id ?? null],
+});
+
+export const deleteDeliveriesOf = (owner: string, id: string | undefined): Query => ({
+  text: `DELETE FROM deliveries WHERE webhook_id IN (SELECT w.id FROM webhooks w WHERE w.owner_client_id = $1 AND ($2::text IS NULL OR w.id = $2))`,
+  values: [owner, id ?? null],
+});
 
 export const selectEventTypes = (): Query => ({ text: 'SELECT * FROM event_types ORDER BY builtin DESC, type' });
 

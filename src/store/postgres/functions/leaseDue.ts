@@ -1,0 +1,135 @@
+import type { Routine } from './routine.ts';
+
+export const leaseDue: Routine = {
+  name: 'lease_due',
+  version: 1,
+  sql: `
+-- Leases up to p_limit due deliveries to p_worker and drops p_done from its leases (the
+-- results just written), in one write of the worker's row; never more than p_cap leased
+-- per webhook across all workers.
+--
+-- Round-robin: the awake lanes are served in webhook_seq order from the worker's own
+-- cursor (kept on its row), each up to its free slots, so that every lane with due work
+-- gets a turn whatever the others hold. A lane is served by one claim at a time: its
+-- advisory lock is tried (never waited for) before its deliveries are read, and the
+-- leases of every worker are read after that, on a fresh snapshot, so that a claim that
+-- held the lane before has committed and is counted. A lane found with nothing due that
+-- has been awake for a second goes to sleep until its next due delivery, or idle: the
+-- second keeps a lane that empties between publishes from being written twice each time.
+CREATE OR REPLACE FUNCTION lease_due(p_worker text, p_now bigint, p_limit integer, p_cap integer, p_done bigint[])
+RETURNS TABLE (id bigint, webhook_id text, attempt integer, callback_url text, secret_sealed text,
+               message_id text, event_type text, itwin_id text, content text, enqueued_at bigint)
+LANGUAGE plpgsql AS $fn$
+#variable_conflict use_column
+DECLARE
+  v_key integer := lane_lock_key();
+  v_cursor bigint;
+  v_pos bigint;
+  v_seen bigint[] := '{}';
+  v_lanes bigint[];
+  v_webhooks text[];
+  v_room integer[];
+  v_leased bigint[];
+  v_chunk integer;
+  v_got_ids bigint[];
+  v_got_lanes bigint[];
+  v_picked bigint[] := '{}';
+  v_picked_lanes bigint[] := '{}';
+  v_sleep bigint[];
+  v_last_o bigint;
+  v_probed bigint;
+  v_next bigint[];
+BEGIN
+  -- Queue bookkeeping commits without waiting for the WAL flush: losing it to a crash
+  -- only makes deliveries be sent again (at least once), never loses one.
+  PERFORM set_config('synchronous_commit', 'off', true);
+  SELECT w.lane_cursor INTO v_cursor FROM workers w WHERE w.id = p_worker;
+  v_cursor := coalesce(v_cursor, 0);
+  v_pos := v_cursor;
+
+  IF p_limit > 0 THEN
+    -- Lanes asleep whose time has come.
+    UPDATE delivery_lanes SET awake = true, ready_at = p_now
+     WHERE webhook_seq IN (SELECT l.webhook_seq FROM delivery_lanes l WHERE NOT l.awake AND l.ready_at <= p_now FOR UPDATE SKIP LOCKED);
+
+    -- At most four rounds: enough lanes for the limit are usually found in the first.
+    FOR v_round IN 1..4 LOOP
+      v_chunk := greatest(16, p_limit - cardinality(v_picked));
+      SELECT array_agg(c.webhook_seq ORDER BY c.o), array_agg(c.webhook_id ORDER BY c.o) INTO v_lanes, v_webhooks FROM (
+        SELECT n.webhook_seq, n.webhook_id, n.o FROM (
+          SELECT l.webhook_seq, l.webhook_id, row_number() OVER () AS o FROM (
+            (SELECT l1.webhook_seq, l1.webhook_id FROM delivery_lanes l1
+              WHERE l1.awake AND l1.webhook_seq > v_pos AND l1.webhook_seq <> ALL (v_seen) ORDER BY l1.webhook_seq LIMIT v_chunk)
+            UNION ALL
+            (SELECT l2.webhook_seq, l2.webhook_id FROM delivery_lanes l2
+              WHERE l2.awake AND l2.webhook_seq <= v_pos AND l2.webhook_seq <> ALL (v_seen) ORDER BY l2.webhook_seq LIMIT v_chunk)
+            LIMIT v_chunk) l
+        ) n
+        WHERE pg_try_advisory_xact_lock(v_key, (n.webhook_seq % 2147483647)::integer)
+      ) c;
+      EXIT WHEN v_lanes IS NULL;
+      v_seen := v_seen || v_lanes;
+      v_pos := v_lanes[cardinality(v_lanes)];
+
+      -- Every worker's leases, read after the lanes are ours; those being completed now excepted.
+      SELECT coalesce(array_agg(u.d), '{}') INTO v_leased FROM workers w, unnest(w.leased) AS u(d);
+      SELECT array_agg(greatest(0, p_cap - coalesce(x.n, 0)) ORDER BY l.o) INTO v_room
+        FROM unnest(v_lanes) WITH ORDINALITY AS l(s, o)
+        LEFT JOIN (SELECT u.l, count(*)::integer AS n FROM workers w, unnest(w.leased, w.leased_lanes) AS u(d, l)
+                    WHERE u.l = ANY (v_lanes) AND NOT (u.d = ANY (coalesce(p_done, '{}'))) GROUP BY u.l) x ON x.l = l.s;
+
+      -- Lane by lane in turn order, each its oldest due deliveries up to its free slots; the
+      -- nested loop stops as soon as the claim has enough (no ORDER BY: it would read every lane).
+      SELECT array_agg(g.id ORDER BY g.o, g.due_at), array_agg(g.s ORDER BY g.o, g.due_at), max(g.o)
+        INTO v_got_ids, v_got_lanes, v_last_o FROM (
+        SELECT l.o, l.s, d.id, d.due_at FROM unnest(v_lanes, v_webhooks, v_room) WITH ORDINALITY AS l(s, w, room, o)
+        CROSS JOIN LATERAL (
+          SELECT d.id, d.due_at FROM deliveries d
+           WHERE d.webhook_id = l.w AND d.status = 'pending' AND d.due_at <= p_now AND NOT (d.id = ANY (v_leased))
+           ORDER BY d.due_at LIMIT l.room) d
+        WHERE l.room > 0
+        LIMIT p_limit - cardinality(v_picked)
+      ) g;
+      v_picked := v_picked || coalesce(v_got_ids, '{}');
+      v_picked_lanes := v_picked_lanes || coalesce(v_got_lanes, '{}');
+      IF v_got_lanes IS NOT NULL THEN v_cursor := v_got_lanes[cardinality(v_got_lanes)]; END IF;
+      -- Lanes read to the end (all of them, unless the claim filled up first).
+      v_probed := CASE WHEN cardinality(v_picked) >= p_limit THEN v_last_o ELSE cardinality(v_lanes) END;
+
+      -- Lanes read that gave nothing and have nothing due at all (leased or not): asleep or idle.
+      SELECT array_agg(l.s), array_agg(m.next) INTO v_sleep, v_next
+        FROM unnest(v_lanes, v_webhooks, v_room) WITH ORDINALITY AS l(s, w, room, o)
+        CROSS JOIN LATERAL (SELECT min(d.due_at) AS next FROM deliveries d WHERE d.webhook_id = l.w AND d.status = 'pending') m
+       WHERE l.o <= v_probed AND l.room > 0 AND NOT (l.s = ANY (coalesce(v_got_lanes, '{}'))) AND (m.next IS NULL OR m.next > p_now);
+      IF v_sleep IS NOT NULL THEN
+        UPDATE delivery_lanes dl SET awake = false, ready_at = n.next FROM unnest(v_sleep, v_next) AS n(s, next)
+         WHERE dl.webhook_seq = n.s AND dl.awake AND dl.ready_at < p_now - 1000;
+      END IF;
+
+      EXIT WHEN cardinality(v_picked) >= p_limit OR cardinality(v_lanes) < v_chunk;
+    END LOOP;
+  END IF;
+
+  -- One write of the worker's row: the results' leases out, the new ones in. (A worker
+  -- that never sent a heartbeat gets a row that the reaper treats as long dead.)
+  IF cardinality(v_picked) > 0 OR cardinality(coalesce(p_done, '{}')) > 0 THEN
+    INSERT INTO workers AS w (id, started_at, heartbeat_at, leased, leased_lanes, leased_at, lane_cursor)
+    VALUES (p_worker, p_now, 0, v_picked, v_picked_lanes, array_fill(p_now, ARRAY[cardinality(v_picked)]), v_cursor)
+    ON CONFLICT (id) DO UPDATE SET
+      leased = (SELECT coalesce(array_agg(u.d ORDER BY u.o), '{}') FROM unnest(w.leased) WITH ORDINALITY AS u(d, o) WHERE NOT (u.d = ANY (coalesce(p_done, '{}'))))
+               || EXCLUDED.leased,
+      leased_lanes = (SELECT coalesce(array_agg(u.l ORDER BY u.o), '{}') FROM unnest(w.leased, w.leased_lanes) WITH ORDINALITY AS u(d, l, o) WHERE NOT (u.d = ANY (coalesce(p_done, '{}'))))
+               || EXCLUDED.leased_lanes,
+      leased_at = (SELECT coalesce(array_agg(u.t ORDER BY u.o), '{}') FROM unnest(w.leased, w.leased_at) WITH ORDINALITY AS u(d, t, o) WHERE NOT (u.d = ANY (coalesce(p_done, '{}'))))
+               || EXCLUDED.leased_at,
+      lane_cursor = EXCLUDED.lane_cursor;
+  END IF;
+
+  RETURN QUERY
+    SELECT d.id, d.webhook_id, d.attempts + 1, w.callback_url, w.secret_sealed, e.message_id, e.event_type, e.itwin_id, e.content, e.enqueued_at
+      FROM unnest(v_picked) WITH ORDINALITY AS p(id, o)
+      JOIN deliveries d ON d.id = p.id JOIN events e ON e.seq = d.event_seq JOIN webhooks w ON w.id = d.webhook_id
+     ORDER BY p.o;
+END $fn$;
+`,
+};
