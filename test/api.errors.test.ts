@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { SCOPES } from '../src/auth/scopes.ts';
+import { MAX_JSON_DEPTH } from '../src/contract/jsonDepth.ts';
 import { createHarness, type Harness, type TestClient } from './helpers/harness.ts';
 import { mintToken } from './helpers/tokens.ts';
 
@@ -82,8 +84,54 @@ describe('every error row of the contract', () => {
   });
 
   it('404 RouteNotFound for unknown paths, in the contract shape', async () => {
-    for (const url of ['/', '/nope', '/webhooks/a/b/c', '/webhook']) {
+    for (const url of ['/nope', '/webhooks/a/b/c', '/webhook']) {
       assertError(await h.inject({ method: 'GET', url }), 404, 'RouteNotFound');
+    }
+  });
+
+  it('GET / sends a browser to the API reference', async () => {
+    const res = await h.inject({ method: 'GET', url: '/' });
+    assert.equal(res.statusCode, 302);
+    assert.equal(res.headers.location, '/docs');
+  });
+
+  it('an iTwin the directory does not know and another account\'s iTwin answer alike: 403, so ids cannot be probed', async () => {
+    const foreign = await h.itwin(randomUUID());
+    const answers = [];
+    for (const scopeId of [randomUUID(), foreign]) {
+      const res = await h.inject({ method: 'POST', url: '/webhooks', headers: { authorization: app.auth }, payload: { ...validBody, scope: 'iTwin', scopeId } });
+      answers.push(assertError(res, 403, 'InsufficientPermissions'));
+    }
+    assert.deepEqual(answers[0], answers[1]);
+  });
+
+  it('QUERY (a body method) on a known path is a 405 with Allow, on an unknown one a 404, with or without a Content-Type', async () => {
+    for (const headers of [{}, { 'content-type': 'application/json' }]) {
+      const known = await h.inject({ method: 'QUERY' as 'GET', url: '/webhooks', headers: { authorization: app.auth, ...headers }, payload: headers['content-type'] === undefined ? undefined : '{}' });
+      assertError(known, 405, 'MethodNotAllowed');
+      assert.equal(known.headers.allow, 'GET, HEAD, POST');
+      assertError(await h.inject({ method: 'QUERY' as 'GET', url: '/nope', headers }), 404, 'RouteNotFound');
+    }
+  });
+
+  it(`422 naming the nesting limit for a body nested deeper than ${MAX_JSON_DEPTH} levels, on every JSON route`, async () => {
+    const admin = await h.client({ scopes: [SCOPES.admin, SCOPES.publish, SCOPES.modify] });
+    const hook = await h.webhook(admin, { callbackUrl: 'https://example.com/deep' }, false);
+    const deep = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
+    const cases: Array<[string, string, string]> = [
+      ['POST', '/webhooks', 'InvalidCreateWebhookRequest'],
+      ['PATCH', `/webhooks/${hook.id}`, 'InvalidUpdateWebhookRequest'],
+      ['POST', '/webhooks/events', 'InvalidEventRequest'],
+      ['POST', '/webhooks/event-types', 'InvalidEventTypeRequest'],
+      ['POST', `/webhooks/${hook.id}/test`, 'InvalidEventRequest'],
+    ];
+    for (const [method, url, code] of cases) {
+      // The test route takes at most 4 KiB.
+      for (const depth of [MAX_JSON_DEPTH, url.endsWith('/test') ? 2000 : 10_000]) {
+        const res = await h.inject({ method: method as 'POST', url, headers: { authorization: admin.auth, 'content-type': 'application/json' }, payload: `{"x":${deep(depth)}}` });
+        const e = assertError(res, 422, code);
+        assert.deepEqual(e.details, [{ code: 'InvalidValue', target: 'body', message: `The body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels, the limit for every JSON body.` }]);
+      }
     }
   });
 
@@ -179,5 +227,61 @@ describe('429 TooManyRequests', () => {
     } finally {
       await h.close();
     }
+  });
+});
+
+/** One HTTP/1.1 request written byte for byte on a socket (no client that would normalise the path or refuse the method). */
+function rawRequest(origin: string, text: string): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(new URL(origin).port), '127.0.0.1', () => socket.write(text));
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? undefined : reject(err)));
+    socket.on('close', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      const [head = '', body = ''] = raw.split('\r\n\r\n');
+      const [statusLine = '', ...lines] = head.split('\r\n');
+      const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+      resolve({ status: Number(statusLine.split(' ')[1]), headers, body });
+    });
+  });
+}
+
+describe('requests refused before routing answer in the contract shape too (real socket)', () => {
+  let h: Harness;
+  before(async () => {
+    h = await createHarness({ listen: true });
+  });
+  after(() => h.close());
+
+  const expectError = (answer: { status: number; headers: Record<string, string>; body: string }, status: number, code: string) => {
+    assert.equal(answer.status, status, answer.body);
+    assert.match(answer.headers['content-type'] ?? '', /^application\/json/);
+    const body = JSON.parse(answer.body);
+    assert.deepEqual(Object.keys(body), ['error']);
+    assert.deepEqual(Object.keys(body.error).sort(), ['code', 'message']);
+    assert.equal(body.error.code, code);
+  };
+
+  it('an unknown method (FOO) is a 400 InvalidRequestBody, not Fastify\'s own body', async () => {
+    expectError(await rawRequest(h.server.url, 'FOO /webhooks HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), 400, 'InvalidRequestBody');
+  });
+
+  it('a URL or headers over 16 KiB are a 431 RequestHeaderFieldsTooLarge', async () => {
+    expectError(await rawRequest(h.server.url, `GET /webhooks?x=${'a'.repeat(17 * 1024)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`), 431, 'RequestHeaderFieldsTooLarge');
+    expectError(await rawRequest(h.server.url, `GET /webhooks HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(17 * 1024)}\r\nConnection: close\r\n\r\n`), 431, 'RequestHeaderFieldsTooLarge');
+  });
+
+  it('CONNECT is a 405, not a dropped connection', async () => {
+    expectError(await rawRequest(h.server.url, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n'), 405, 'MethodNotAllowed');
+  });
+
+  it('a path out of the docs\' static folder is a 404 RouteNotFound (the static plugin\'s 403 was a 500)', async () => {
+    for (const path of ['/docs/static/%2e%2e/%2e%2e/package.json', '/docs/static/../../package.json', '/docs/static/..%2f..%2fpackage.json']) {
+      const answer = await rawRequest(h.server.url, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      expectError(answer, 404, 'RouteNotFound');
+      assert.ok(!answer.body.includes('itwin-webhooks"'), 'not the package file');
+    }
+    assert.equal(h.logs.filter((l) => l.includes('"level":50')).length, 0, 'nothing logged as an error');
   });
 });

@@ -263,4 +263,29 @@ describe('SSRF guard in the delivery pipeline', () => {
       await r.close();
     }
   });
+
+  it('a refused host name is recorded without what it resolved to: the tenant learns only that the address is not allowed', async () => {
+    const r = await new Receiver().start();
+    const h = await createHarness({ flags: { allowInsecureCallbacks: true }, lookup: async () => [{ address: '127.0.0.1', family: 4 }] });
+    try {
+      const sub = await h.client();
+      const pub = await h.client({ accountId: sub.accountId, scopes: [SCOPES.publish] });
+      const hook = await h.webhook(sub, { callbackUrl: `http://internal.test:${r.port}/hook`, eventTypes: [TYPE] });
+      await h.publish(pub, { eventType: TYPE, iTwinId: randomUUID(), accountId: sub.accountId, content: content() });
+      await eventually(async () => {
+        const [d] = (await h.server.deps.store.listDeliveries(hook.id, undefined, 1, undefined)).items;
+        return d !== undefined && (await h.server.deps.store.getDelivery(hook.id, d.id))!.attemptLog.length === 1;
+      });
+      const list = await h.inject({ method: 'GET', url: `/webhooks/${hook.id}/deliveries`, headers: { authorization: sub.auth } });
+      const deliveryId = list.json().deliveries[0].id as string;
+      const detail = await h.inject({ method: 'GET', url: `/webhooks/${hook.id}/deliveries/${deliveryId}`, headers: { authorization: sub.auth } });
+      assert.equal(detail.statusCode, 200, detail.body);
+      assert.match(detail.body, /SSRF guard: the address internal\.test resolves to is not allowed/);
+      for (const leak of ['127.0.0.1', 'loopback']) assert.ok(!detail.body.includes(leak) && !list.body.includes(leak), `no ${leak} in ${detail.body}`);
+      assert.equal(r.received.length, 0);
+    } finally {
+      await h.close();
+      await r.close();
+    }
+  });
 });

@@ -8,8 +8,9 @@ import { VERSION } from '../version.ts';
 import { createValidatorCompiler } from './validatorCompiler.ts';
 import type { AppDeps } from './deps.ts';
 import { errors } from '../contract/errors.ts';
+import { MAX_JSON_DEPTH, nestedDeeperThan } from '../contract/jsonDepth.ts';
 import { installAuth } from './plugins/auth.ts';
-import { addMethodNotAllowedRoutes, installErrorHandling, sendApiError } from './plugins/errors.ts';
+import { addMethodNotAllowedRoutes, clientErrorHandler, installErrorHandling, refuseTunnels, sendApiError } from './plugins/errors.ts';
 import { adminWebhookRoutes } from './routes/adminWebhooks.ts';
 import { deliveryReadRoutes, deliveryRoutes } from './routes/deliveries.ts';
 import { eventRoutes } from './routes/events.ts';
@@ -36,6 +37,7 @@ export async function createApp(deps: AppDeps, options: { /** false: only health
     trustProxy: config.trustProxy,
     bodyLimit: DEFAULT_BODY_LIMIT,
     return503OnClosing: true,
+    clientErrorHandler,
     // The hosted API documents `POST /webhooks/`: every route answers alike with or without one trailing slash.
     routerOptions: { ignoreTrailingSlash: true },
     // Errors raised before routing (a malformed percent-encoding in the path) answer in the contract's shape too.
@@ -54,12 +56,16 @@ export async function createApp(deps: AppDeps, options: { /** false: only health
   // nothing in it; on routes that take no body that is no body, not a malformed one.
   const parseJson: typeof json = (request, body, done) => {
     if (body === '' && request.routeOptions.schema?.body === undefined) return done(null, undefined);
-    return json(request, body, done);
+    return json(request, body, (err, value) => {
+      if (err === null && nestedDeeperThan(value, MAX_JSON_DEPTH)) return done(errors.nestedTooDeep(request.routeOptions.config.validationCode, MAX_JSON_DEPTH), undefined);
+      return done(err, value);
+    });
   };
   app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
   app.addContentTypeParser(/^application\/[a-z0-9.-]+\+json$/i, { parseAs: 'string' }, parseJson);
 
   installErrorHandling(app);
+  refuseTunnels(app.server);
   installAuth(app, deps.verifier);
 
   await app.register(swagger, {
@@ -70,7 +76,9 @@ export async function createApp(deps: AppDeps, options: { /** false: only health
         version: VERSION,
         description:
           'The iTwin Platform Webhooks API v2, self-hosted: manage webhook subscriptions, publish events and inspect deliveries. ' +
-          'Errors use the shape {"error": {"code", "message", "details"?}}.',
+          'Errors use the shape {"error": {"code", "message", "details"?}}. ' +
+          `A JSON body may nest objects and arrays at most ${MAX_JSON_DEPTH} levels deep (the body's own object is level 1); deeper is a 422 naming the limit. ` +
+          'The request line and headers may be at most 16 KiB (431).',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
       tags: [
@@ -123,6 +131,8 @@ export async function createApp(deps: AppDeps, options: { /** false: only health
     if (deps.issuer !== undefined) await app.register(oauthRoutes(deps, deps.issuer));
   }
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  // A newcomer opening the server's address in a browser lands on the API reference.
+  app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/docs', 302));
 
   addMethodNotAllowedRoutes(app, routes.filter((r) => !r.url.startsWith('/docs')));
   return app;

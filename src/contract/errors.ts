@@ -74,10 +74,18 @@ export const errors = {
     new ApiError(405, 'MethodNotAllowed', `Method ${method} is not allowed on this route.`, undefined, { allow: allow.join(', ') }),
   eventTypeAlreadyExists: (type: string) =>
     new ApiError(409, 'EventTypeAlreadyExists', `Event type ${type} already exists.`),
+  requestTimeout: () => new ApiError(408, 'RequestTimeout', 'The request was not received in time.'),
+  headersTooLarge: () =>
+    new ApiError(431, 'RequestHeaderFieldsTooLarge', 'The request line and headers are larger than the 16 KiB the server accepts; shorten the URL or the headers.'),
   payloadTooLarge: (limit: number) =>
     new ApiError(413, 'PayloadTooLarge', `The request body is larger than the ${limit} bytes this route accepts.`),
   unsupportedMediaType: (contentType: string | undefined) =>
     new ApiError(415, 'UnsupportedMediaType', `Content-Type ${contentType ?? '(none)'} is not supported; send application/json.`),
+  /** A JSON body nested deeper than MAX_JSON_DEPTH: the route's 422 (400 on a route that validates no body of its own). */
+  nestedTooDeep: (code: ValidationCode | undefined, limit: number) => {
+    const message = `The body nests objects and arrays deeper than ${limit} levels, the limit for every JSON body.`;
+    return code === undefined ? new ApiError(400, 'InvalidRequestBody', message) : new ApiError(422, code, VALIDATION_MESSAGES[code], [detail('InvalidValue', 'body', message)]);
+  },
   validation: (code: ValidationCode, details: ErrorDetail[]) =>
     new ApiError(422, code, VALIDATION_MESSAGES[code], details),
   tooManyRequests: (retryAfterSeconds: number) =>

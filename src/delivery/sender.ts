@@ -2,7 +2,7 @@ import { Agent, type Dispatcher } from 'undici';
 import type { CallbackPolicy, DeliveryConfig } from '../config/load.ts';
 import type { SecretBox } from '../crypto/secretBox.ts';
 import type { AttemptResult, ClaimedDelivery } from '../store/types.ts';
-import { createGuardedConnector, type LookupFn } from './connector.ts';
+import { createGuardedConnector, type BlockedAddressError, type LookupFn } from './connector.ts';
 import { postOnce } from './post.ts';
 import { classifyStatus, honoursRetryAfter, parseRetryAfter, retryDelayMs } from './schedule.ts';
 import { deliveryBody, signatureHeaders } from './signing.ts';
@@ -33,12 +33,18 @@ const RESPONSE_READ_LIMIT = 64 * 1024;
 const SECRET_CACHE_LIMIT = 10_000;
 
 function describeError(err: unknown, timeoutMs: number): string {
-  const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException & { verdict?: { reason?: string } } };
+  const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || e?.code === 'UND_ERR_HEADERS_TIMEOUT' || e?.code === 'UND_ERR_BODY_TIMEOUT' || e?.code === 'UND_ERR_CONNECT_TIMEOUT') {
     return `timed out after ${timeoutMs} ms`;
   }
   const cause = e?.code === undefined && e?.cause !== undefined ? e.cause : e;
-  if (cause?.code === 'ERR_SSRF_BLOCKED') return `refused by the SSRF guard: ${cause.message}`;
+  if (cause?.code === 'ERR_SSRF_BLOCKED') {
+    // The tenant reads this in its delivery history: what an internal host name resolves to is
+    // none of its business (an IP literal it wrote itself may be named).
+    const blocked = cause as BlockedAddressError;
+    const literal = blocked.hostname === undefined || blocked.hostname === blocked.verdict.address;
+    return literal ? `refused by the SSRF guard: ${blocked.message}` : `refused by the SSRF guard: the address ${blocked.hostname} resolves to is not allowed`;
+  }
   switch (cause?.code) {
     case 'ECONNREFUSED':
       return 'connection refused';

@@ -8,6 +8,7 @@ import { registerClient } from '../../src/auth/clients.ts';
 import { SCOPES } from '../../src/auth/scopes.ts';
 import { loadConfig, type Config, type Env, type FlagValues } from '../../src/config/load.ts';
 import { createLogger } from '../../src/observability/logger.ts';
+import type { LookupFn } from '../../src/delivery/connector.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 
 export function tempDir(prefix = 'itwh-test-'): string {
@@ -45,7 +46,7 @@ export interface Harness {
 export const LOOPBACK_CALLBACKS: FlagValues = { allowInsecureCallbacks: true, callbackAllowCidrs: '127.0.0.0/8' };
 
 export async function createHarness(
-  options: { flags?: FlagValues; env?: Env; dataDir?: string; listen?: boolean; now?: () => number; random?: () => number } = {},
+  options: { flags?: FlagValues; env?: Env; dataDir?: string; listen?: boolean; now?: () => number; random?: () => number; lookup?: LookupFn } = {},
 ): Promise<Harness> {
   const dataDir = options.dataDir ?? tempDir();
   const config = loadConfig({ port: '0', rateLimitMax: '0', logLevel: 'info', dataDir, ...options.flags }, options.env ?? {});
@@ -56,7 +57,7 @@ export async function createHarness(
       done();
     },
   });
-  const server = await startServer(config, { logger: createLogger(config.logLevel, sink), listen: options.listen ?? false, now: options.now, random: options.random });
+  const server = await startServer(config, { logger: createLogger(config.logLevel, sink), listen: options.listen ?? false, now: options.now, random: options.random, lookup: options.lookup });
   const inject = (opts: InjectOptions) => server.app.inject(opts);
   return {
     server,

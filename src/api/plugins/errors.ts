@@ -1,3 +1,5 @@
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { StoreUnavailableError } from '../../store/errors.ts';
 import { ApiError, errors } from '../../contract/errors.ts';
@@ -27,7 +29,45 @@ function toApiError(err: FastifyError | ApiError | Error, request: FastifyReques
       return errors.invalidRequestBody();
   }
   if (err instanceof SyntaxError && fe.statusCode === 400) return errors.invalidRequestBody();
+  // A path that routes nowhere (a body method such as QUERY without a Content-Type fails
+  // before the not-found handler runs), or a static file outside its folder (@fastify/static
+  // says 403): not found, without saying why.
+  if (request.is404 || fe.statusCode === 403 || fe.statusCode === 404) return errors.routeNotFound(request.method, request.url);
+  if (fe.statusCode !== undefined && fe.statusCode >= 400 && fe.statusCode < 500) return errors.invalidRequestBody('The request is malformed.');
   return errors.internal();
+}
+
+/**
+ * Requests Node's HTTP parser refuses before Fastify sees them (an unknown method such as
+ * FOO, a URL or headers over the 16 KiB limit, a malformed request line, a timeout) are
+ * answered in the contract's shape too, then the connection is closed, as Node does.
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const e =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? errors.headersTooLarge()
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? errors.requestTimeout()
+        : errors.invalidRequestBody('The request is not valid HTTP/1.1 (an unknown method, a malformed request line or header).');
+  writeAndClose(socket, e, err);
+}
+
+/** CONNECT asks for a tunnel, which this server never opens: answered 405 rather than a dropped connection. */
+export function refuseTunnels(server: Server): void {
+  server.on('connect', (request: IncomingMessage, socket: Socket) => writeAndClose(socket, errors.methodNotAllowed(request.method ?? 'CONNECT', [])));
+}
+
+function writeAndClose(socket: Socket, e: ApiError, cause?: Error): void {
+  const body = JSON.stringify(e.toBody());
+  const headers = Object.entries(e.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  if (socket.writable && socket.bytesWritten === 0) {
+    socket.write(
+      `HTTP/1.1 ${e.statusCode} ${STATUS_CODES[e.statusCode]}\r\nContent-Type: application/json; charset=utf-8\r\n${headers}` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(cause);
 }
 
 export function sendApiError(reply: FastifyReply, e: ApiError): FastifyReply {
@@ -49,7 +89,7 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => sendApiError(reply, errors.routeNotFound(request.method, request.url)));
 }
 
-const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'QUERY'] as const;
 
 /**
  * Fastify answers an unknown method on a known path with 404; the contract wants 405 with
@@ -71,6 +111,8 @@ export function addMethodNotAllowedRoutes(app: FastifyInstance, routes: Array<{ 
       method: missing,
       url,
       schema: { hide: true },
+      // Answered at onRequest: a body method (QUERY, POST) must not first be refused for its Content-Type or body.
+      onRequest: async (request, reply) => sendApiError(reply, errors.methodNotAllowed(request.method, allow)),
       handler: async (request, reply) => sendApiError(reply, errors.methodNotAllowed(request.method, allow)),
     });
   }

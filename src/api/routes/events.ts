@@ -22,7 +22,7 @@ export const eventRoutes =
         // the API's description only: validating it here too checked every event of a batch
         // twice, for nothing (each check costs about a microsecond per event).
         validatorCompiler: () => () => true,
-        config: { auth: { anyScope: [SCOPES.publish], serviceApp: true } },
+        config: { auth: { anyScope: [SCOPES.publish], serviceApp: true }, validationCode: 'InvalidEventRequest' },
         schema: {
           summary: 'Publish events',
           description:

@@ -97,7 +97,7 @@ export const webhookRoutes =
       {
         bodyLimit: BODY_LIMIT,
         attachValidation: true,
-        config: { auth: MODIFY },
+        config: { auth: MODIFY, validationCode: 'InvalidCreateWebhookRequest' },
         schema: {
           summary: 'Create a webhook',
           description: 'Creates an inactive webhook; activate it with PATCH {"active": true}. The answer is the only time the secret is shown.',
@@ -115,10 +115,9 @@ export const webhookRoutes =
           if (raw.scopeId === undefined) {
             problems.push(detail('MissingRequiredProperty', 'scopeId', 'scopeId is required when scope is iTwin.'));
           } else {
+            // An iTwin the directory does not know is refused as one the caller may not use
+            // (403, below): a different answer would let a tenant probe which iTwin ids exist.
             scopeId = normalizeUuid(raw.scopeId as string);
-            if ((await store.getItwinAccount(scopeId)) === undefined) {
-              problems.push(detail('InvalidValue', 'scopeId', `iTwin ${scopeId} was not found.`));
-            }
           }
         } else if (raw.scope === 'Account') {
           const account = principal.accountId === undefined ? undefined : normalizeUuid(principal.accountId);
@@ -208,7 +207,7 @@ export const webhookRoutes =
       {
         bodyLimit: BODY_LIMIT,
         attachValidation: true,
-        config: { auth: MODIFY },
+        config: { auth: MODIFY, validationCode: 'InvalidUpdateWebhookRequest' },
         schema: {
           summary: 'Update a webhook',
           description: 'Changes active, callbackUrl, eventTypes or secret. The secret is returned only when this request set it.',
