@@ -140,7 +140,7 @@ describe('fuzzing every route: no 5xx, the contract\'s error shape, a healthy se
       }
       return { template, methods: Object.keys(ops).map((m) => m.toUpperCase()), bodyKeys: [...bodyKeys], bodyMethods, queryKeys: [...queryKeys] };
     });
-    for (const template of ['/', '/docs', '/docs/static/index.html', '/docs/static/{file}', '/openapi.json', '/nowhere', '/webhooks/{webhookId}/nowhere']) {
+    for (const template of ['/', '/docs', '/docs/static/index.html', '/docs/static/{file}', '/openapi.json', '/ui/', '/ui/{file}', '/ui/vendor/{file}', '/nowhere', '/webhooks/{webhookId}/nowhere']) {
       routes.push({ template, methods: ['GET'], bodyKeys: [], bodyMethods: [], queryKeys: [] });
     }
     assert.ok(routes.length >= 15, 'the document lists the routes');
