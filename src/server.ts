@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createApp } from './api/app.ts';
 import type { AppDeps } from './api/deps.ts';
+import { createClientLiveness } from './auth/clientLiveness.ts';
 import { createBuiltinIssuer } from './auth/issuer.ts';
 import { createTokenVerifier } from './auth/verifier.ts';
 import { createContentValidator } from './catalog/contentValidator.ts';
@@ -76,11 +77,16 @@ export async function startServer(config: Config, options: StartOptions): Promis
   let worker: DeliveryControl | undefined = hostedDelivery;
   try {
     const issuer = config.auth.builtinIssuer ? await createBuiltinIssuer({ store, box, auth: config.auth, now }) : undefined;
+    // The built-in issuer's tokens end with their client (deleted, or its tokens revoked).
+    const liveness = issuer !== undefined ? createClientLiveness({ getClient: (id) => store.getClient(id), now }) : undefined;
     const verifier = createTokenVerifier(
       config.auth,
       issuer !== undefined ? { local: issuer.jwks() } : { remoteUrl: config.auth.jwksUrl! },
       now,
+      liveness,
     );
+    // Other processes' client changes reach this one through the store (PostgreSQL NOTIFY).
+    const unsubscribeClients = liveness !== undefined && 'subscribeClientChanges' in store ? (store as PostgresStore).subscribeClientChanges((id) => liveness.forget(id)) : undefined;
     // The worker on this thread: on PostgreSQL, or under a test's clock.
     const inProcess =
       delivers && hostedDelivery === undefined
@@ -128,6 +134,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
           await app.close();
           await running?.stop(config.delivery.shutdownGraceMs);
           unsubscribe?.();
+          unsubscribeClients?.();
           await store.close();
           await overflowSender?.close();
         })();

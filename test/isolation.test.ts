@@ -102,10 +102,13 @@ describe('tenant isolation', () => {
         payload: { callbackUrl: 'https://c.example.com/h', scope: 'iTwin', scopeId: itwin, eventTypes: ['iModels.iModelCreated.v1'] },
       })
     ).json().id;
-    await h.server.deps.store.revoke(c.clientId, itwin, 'webhooks_maintainer');
+    await h.server.deps.store.revoke(c.clientId, itwin, 'webhooks_maintainer', Date.now());
     assert.equal((await h.inject({ method: 'PATCH', url: `/webhooks/${id}`, headers: { authorization: c.auth }, payload: { active: true } })).statusCode, 403);
-    assert.equal((await h.inject({ method: 'DELETE', url: `/webhooks/${id}`, headers: { authorization: c.auth } })).statusCode, 403);
+    assert.equal((await h.inject({ method: 'PATCH', url: `/webhooks/${id}`, headers: { authorization: c.auth }, payload: { callbackUrl: 'https://c.example.com/other' } })).statusCode, 403);
     assert.equal((await h.inject({ method: 'GET', url: `/webhooks/${id}`, headers: { authorization: c.auth } })).json().active, false);
+    // The owner can always clean up: deactivating and deleting need only the scope.
+    assert.equal((await h.inject({ method: 'PATCH', url: `/webhooks/${id}`, headers: { authorization: c.auth }, payload: { active: false } })).statusCode, 200);
+    assert.equal((await h.inject({ method: 'DELETE', url: `/webhooks/${id}`, headers: { authorization: c.auth } })).statusCode, 204);
   });
 
   it('refuses user tokens and tokens without the needed scopes', async () => {

@@ -60,6 +60,23 @@ const ROUTES: RouteSpec[] = [
   { method: 'get', path: '/.well-known/openid-configuration', success: '200', api: false },
   { method: 'get', path: '/healthz', success: '200', api: false },
   { method: 'get', path: '/readyz', success: '200', api: false },
+  // The admin API (contract §7)
+  { method: 'post', path: '/admin/clients', success: '201', body: 'application/json', api: true },
+  { method: 'get', path: '/admin/clients', success: '200', api: true },
+  { method: 'get', path: '/admin/clients/{clientId}', success: '200', api: true, byId: true },
+  { method: 'delete', path: '/admin/clients/{clientId}', success: '204', api: true, byId: true },
+  { method: 'post', path: '/admin/clients/{clientId}/secret', success: '200', body: 'application/json', api: true, byId: true },
+  { method: 'get', path: '/admin/itwins', success: '200', api: true },
+  { method: 'put', path: '/admin/itwins/{itwinId}', success: '201', body: 'application/json', api: true, byId: true },
+  { method: 'delete', path: '/admin/itwins/{itwinId}', success: '204', api: true, byId: true },
+  { method: 'get', path: '/admin/grants', success: '200', api: true },
+  { method: 'put', path: '/admin/grants/{clientId}/{itwinId}/{permission}', success: '201', api: true, byId: true },
+  { method: 'delete', path: '/admin/grants/{clientId}/{itwinId}/{permission}', success: '204', api: true, byId: true },
+  { method: 'get', path: '/admin/org-admins', success: '200', api: true },
+  { method: 'put', path: '/admin/org-admins/{clientId}/{accountId}', success: '201', api: true, byId: true },
+  { method: 'delete', path: '/admin/org-admins/{clientId}/{accountId}', success: '204', api: true, byId: true },
+  { method: 'get', path: '/admin/accounts/{accountId}/directory', success: '200', api: true, byId: true },
+  { method: 'put', path: '/admin/accounts/{accountId}/directory', success: '200', body: 'application/json', api: true, byId: true },
 ];
 
 const DETAIL_CODES = ['InvalidValue', 'MissingRequiredProperty', 'ReadOnlyProperty', 'UnknownProperty'];

@@ -11,6 +11,8 @@ import { errors } from '../contract/errors.ts';
 import { MAX_JSON_DEPTH, nestedDeeperThan } from '../contract/jsonDepth.ts';
 import { installAuth } from './plugins/auth.ts';
 import { addMethodNotAllowedRoutes, clientErrorHandler, installErrorHandling, refuseTunnels, sendApiError } from './plugins/errors.ts';
+import { adminClientRoutes } from './routes/admin/clients.ts';
+import { adminDirectoryRoutes } from './routes/admin/directory.ts';
 import { adminWebhookRoutes } from './routes/adminWebhooks.ts';
 import { deliveryReadRoutes, deliveryRoutes } from './routes/deliveries.ts';
 import { eventRoutes } from './routes/events.ts';
@@ -89,6 +91,8 @@ export async function createApp(deps: AppDeps, options: { /** false: only health
         { name: 'OAuth2', description: 'The built-in authorization server (client credentials).' },
         { name: 'Operations', description: 'Health, readiness and metrics.' },
         { name: 'Admin', description: 'Operators (scope webhooks:admin): every application\'s webhooks and their history, read-only.' },
+        { name: 'Admin: clients', description: 'Service applications of the built-in issuer (scope webhooks:admin).' },
+        { name: 'Admin: directory', description: 'The embedded directory: iTwins, grants, Organization Administrators (scope webhooks:admin).' },
       ],
     },
   });
@@ -129,6 +133,9 @@ export async function createApp(deps: AppDeps, options: { /** false: only health
     await app.register(adminWebhookRoutes(deps));
     if (config.dashboard) await app.register(dashboardRoutes({ signIn: deps.issuer === undefined ? 'token' : 'client-credentials' }));
     if (deps.issuer !== undefined) await app.register(oauthRoutes(deps, deps.issuer));
+    // The admin API (contract §7); clients exist only with the built-in issuer.
+    if (deps.issuer !== undefined) await app.register(adminClientRoutes(deps));
+    await app.register(adminDirectoryRoutes(deps));
   }
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   // A newcomer opening the server's address in a browser lands on the API reference.

@@ -15,6 +15,13 @@ import type { ClientRecord, Store } from '../store/types.ts';
 
 const ALG = 'RS256';
 
+/**
+ * The client's token generation at issue (ClientRecord.tokenGeneration): the verifier
+ * accepts the token only while the client exists with that generation (clientLiveness.ts).
+ * Tokens without it were signed outside the token endpoint (by the CLI with the store's key).
+ */
+export const GENERATION_CLAIM = 'gen';
+
 export interface IssuedToken {
   accessToken: string;
   expiresIn: number;
@@ -88,6 +95,7 @@ export async function createBuiltinIssuer(deps: {
         [claims.account]: client.accountId,
         [claims.scope]: scope,
         name: client.name,
+        [GENERATION_CLAIM]: client.tokenGeneration,
       })
         .setProtectedHeader({ alg: ALG, kid: signing.kid, typ: 'JWT' })
         .setIssuer(auth.issuer)

@@ -1,3 +1,5 @@
+import { MAINTAINER_PERMISSION } from '../store/types.ts';
+
 /** OAuth2 scopes the API knows (contract §2–§4). */
 export const SCOPES = {
   platform: 'itwin-platform',
@@ -17,8 +19,8 @@ export const READ_SCOPES: readonly string[] = [SCOPES.read, SCOPES.modify, SCOPE
 /** Any one of these lets a caller create, change or delete webhooks. */
 export const MODIFY_SCOPES: readonly string[] = [SCOPES.modify, SCOPES.platform];
 
-/** The permission on an iTwin that lets an application manage that iTwin's webhooks. */
-export const MAINTAINER_PERMISSION = 'webhooks_maintainer';
+/** The permission on an iTwin that lets an application manage that iTwin's webhooks (defined by the store, which checks it). */
+export { MAINTAINER_PERMISSION };
 export const KNOWN_PERMISSIONS: readonly string[] = [MAINTAINER_PERMISSION];
 
 export function parseScopeList(text: string): string[] {

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ClientInputError } from '../auth/clients.ts';
+import { DirectoryInputError, UnknownItwinError } from '../auth/directory.ts';
 import { ConfigError } from '../config/load.ts';
 import { KeyError } from '../crypto/secretBox.ts';
 import { StoreOpenError, StoreUnavailableError } from '../store/errors.ts';
@@ -12,7 +13,7 @@ import { UsageError } from './errors.ts';
 import { migrateCommand } from './migrate.ts';
 import { serveCommand } from './serve.ts';
 
-const EXPECTED = [UsageError, ConfigError, StoreOpenError, StoreUnavailableError, KeyError, ClientInputError];
+const EXPECTED = [UsageError, ConfigError, StoreOpenError, StoreUnavailableError, KeyError, ClientInputError, DirectoryInputError, UnknownItwinError];
 
 function buildProgram(): Command {
   const program = new Command('itwin-webhooks')

@@ -20,7 +20,18 @@ export type ValidationCode =
   | 'InvalidEventRequest'
   | 'InvalidWebhooksRequest'
   | 'InvalidDeliveriesRequest'
-  | 'InvalidStatisticsRequest';
+  | 'InvalidStatisticsRequest'
+  // The admin API (contract §7)
+  | 'InvalidCreateClientRequest'
+  | 'InvalidRotateSecretRequest'
+  | 'InvalidClientsRequest'
+  | 'InvalidItwinsRequest'
+  | 'InvalidGrantsRequest'
+  | 'InvalidOrgAdminsRequest'
+  | 'InvalidItwinRequest'
+  | 'InvalidGrantRequest'
+  | 'InvalidOrgAdminRequest'
+  | 'InvalidDirectorySyncRequest';
 
 const VALIDATION_MESSAGES: Record<ValidationCode, string> = {
   InvalidCreateWebhookRequest: 'Cannot create a webhook. Make sure the request body is valid.',
@@ -30,6 +41,16 @@ const VALIDATION_MESSAGES: Record<ValidationCode, string> = {
   InvalidWebhooksRequest: 'Cannot list webhooks. Make sure the query parameters are valid.',
   InvalidDeliveriesRequest: 'Cannot list deliveries. Make sure the query parameters are valid.',
   InvalidStatisticsRequest: 'Cannot compute statistics. Make sure the query parameters are valid.',
+  InvalidCreateClientRequest: 'Cannot create the client. Make sure the request body is valid.',
+  InvalidRotateSecretRequest: 'Cannot rotate the client secret. Make sure the request body is valid.',
+  InvalidClientsRequest: 'Cannot list clients. Make sure the query parameters are valid.',
+  InvalidItwinsRequest: 'Cannot list iTwins. Make sure the query parameters are valid.',
+  InvalidGrantsRequest: 'Cannot list grants. Make sure the query parameters are valid.',
+  InvalidOrgAdminsRequest: 'Cannot list organization administrators. Make sure the query parameters are valid.',
+  InvalidItwinRequest: 'Cannot put the iTwin. Make sure the request is valid.',
+  InvalidGrantRequest: 'Cannot change the grant. Make sure the request is valid.',
+  InvalidOrgAdminRequest: 'Cannot change the organization administrator. Make sure the request is valid.',
+  InvalidDirectorySyncRequest: 'Cannot sync the directory. Make sure the request body is valid.',
 };
 
 export class ApiError extends Error {
@@ -68,6 +89,10 @@ export const errors = {
   webhookNotFound: () => new ApiError(404, 'WebhookNotFound', 'Requested webhook is not available.'),
   deliveryNotFound: () => new ApiError(404, 'DeliveryNotFound', 'Requested delivery is not available.'),
   attemptNotFound: () => new ApiError(404, 'AttemptNotFound', 'Requested attempt is not available.'),
+  clientNotFound: () => new ApiError(404, 'ClientNotFound', 'Requested client is not available.'),
+  itwinNotFound: () => new ApiError(404, 'ItwinNotFound', 'Requested iTwin is not in the directory.'),
+  grantNotFound: () => new ApiError(404, 'GrantNotFound', 'Requested grant does not exist.'),
+  orgAdminNotFound: () => new ApiError(404, 'OrgAdminNotFound', 'Requested organization administrator does not exist.'),
   routeNotFound: (method: string, url: string) =>
     new ApiError(404, 'RouteNotFound', `Route ${method} ${url.split('?')[0]} was not found.`),
   methodNotAllowed: (method: string, allow: string[]) =>

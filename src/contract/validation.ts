@@ -3,6 +3,7 @@ import { detail, type ErrorDetail } from './errors.ts';
 import { EVENT_TYPE_PATTERN } from './schemas/eventTypes.ts';
 import { UUID_PATTERN } from './schemas/common.ts';
 import { SECRET_PATTERN } from './schemas/webhooks.ts';
+import { CLIENT_ID_PATTERN } from './schemas/admin.ts';
 
 /** What a schema check reports of one problem (Ajv's errors, as Fastify passes them on too). */
 export type SchemaError = Pick<ErrorObject, 'keyword' | 'instancePath' | 'params' | 'message'>;
@@ -12,6 +13,7 @@ const PATTERN_MESSAGES: Record<string, string> = {
   [UUID_PATTERN]: 'must be a UUID',
   [SECRET_PATTERN]: 'must be 32 to 256 printable ASCII characters without spaces',
   [EVENT_TYPE_PATTERN]: 'must have the form <service>.<action>.v<N>, e.g. iModels.iModelCreated.v1',
+  [CLIENT_ID_PATTERN]: 'must be 1 to 256 printable ASCII characters without spaces',
 };
 
 function messageOf(e: SchemaError): string {

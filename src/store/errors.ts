@@ -16,6 +16,12 @@ export class StoreOpenError extends Error {
   readonly code = 'STORE_OPEN_FAILED';
 }
 
+/** An iTwin webhook may be activated only while its owner may manage that iTwin (types.ts, updateWebhook). */
+export class ActivationRefusedError extends Error {
+  override name = 'ActivationRefusedError';
+  readonly code = 'ACTIVATION_REFUSED';
+}
+
 /** An error as it crosses a thread boundary (structured clone keeps no class). */
 export interface SerializedError {
   name: string;
@@ -32,6 +38,7 @@ export function serializeError(err: unknown): SerializedError {
 export function reviveError(e: SerializedError): Error {
   if (e.code === 'STORE_UNAVAILABLE') return new StoreUnavailableError(e.message);
   if (e.code === 'STORE_OPEN_FAILED') return new StoreOpenError(e.message);
+  if (e.code === 'ACTIVATION_REFUSED') return new ActivationRefusedError(e.message);
   const err: NodeJS.ErrnoException = new Error(e.message);
   err.name = e.name;
   if (e.code !== undefined) err.code = e.code;

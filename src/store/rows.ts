@@ -8,6 +8,7 @@ import type {
   ItwinRecord,
   OrgAdminRecord,
   SigningKeyRecord,
+  WebhookDeactivationCause,
   WebhookRecord,
   WebhookScope,
 } from './types.ts';
@@ -26,6 +27,9 @@ export interface ClientRow {
   account_id: string;
   scopes: string;
   secret_hash: string;
+  previous_secret_hash: string | null;
+  previous_secret_expires_at: number | null;
+  token_generation: number;
   created_at: number;
 }
 
@@ -35,6 +39,10 @@ export const toClient = (r: ClientRow): ClientRecord => ({
   accountId: r.account_id,
   scopes: r.scopes.split(' ').filter(Boolean),
   secretHash: r.secret_hash,
+  ...(r.previous_secret_hash === null || r.previous_secret_expires_at === null
+    ? {}
+    : { previousSecret: { hash: r.previous_secret_hash, expiresAt: Number(r.previous_secret_expires_at) } }),
+  tokenGeneration: Number(r.token_generation),
   createdAt: r.created_at,
 });
 
@@ -111,6 +119,8 @@ export interface WebhookRow {
   secret_sealed: string;
   created_at: number;
   modified_at: number;
+  deactivated_at: number | null;
+  deactivation_cause: string | null;
 }
 
 export const toWebhook = (r: WebhookRow): WebhookRecord => ({
@@ -124,6 +134,9 @@ export const toWebhook = (r: WebhookRow): WebhookRecord => ({
   secretSealed: r.secret_sealed,
   createdAt: r.created_at,
   modifiedAt: r.modified_at,
+  ...(r.deactivation_cause === null || r.deactivated_at === null
+    ? {}
+    : { deactivation: { cause: r.deactivation_cause as WebhookDeactivationCause, at: Number(r.deactivated_at) } }),
 });
 
 /** A delivery joined with its event (`d` and `e`), as the history lists it. */

@@ -19,6 +19,10 @@ export interface ClientRecord {
   scopes: string[];
   /** scrypt hash of the client secret; the secret itself is never stored. */
   secretHash: string;
+  /** After a rotation with an overlap: the previous secret's hash, accepted until `expiresAt`. */
+  previousSecret?: { hash: string; expiresAt: number };
+  /** Every token names it; raising it ends the tokens issued before. */
+  tokenGeneration: number;
   createdAt: number;
 }
 
@@ -59,6 +63,9 @@ export interface EventTypeRecord {
   createdAt: number;
 }
 
+/** Why a webhook was deactivated: by its owner, by the delivery engine, or because its owner lost the right to it. */
+export type WebhookDeactivationCause = DeactivationCause | 'owner' | 'accessRevoked' | 'itwinMoved' | 'itwinRemoved';
+
 export interface WebhookRecord {
   id: string;
   ownerClientId: string;
@@ -70,6 +77,8 @@ export interface WebhookRecord {
   secretSealed: string;
   createdAt: number;
   modifiedAt: number;
+  /** Present while the webhook is inactive because something deactivated it (not on a new webhook). */
+  deactivation?: { cause: WebhookDeactivationCause; at: number };
 }
 
 export interface WebhookPatch {
@@ -81,9 +90,14 @@ export interface WebhookPatch {
 
 /** The webhook after `patch`, as both stores apply it (read-only fields never change). */
 export function applyWebhookPatch(current: WebhookRecord, patch: WebhookPatch, now: number): WebhookRecord {
+  const { deactivation: _previous, ...rest } = current;
+  const active = patch.active ?? current.active;
+  // Activating clears why it was inactive; the owner deactivating it is a cause of its own.
+  const deactivation = active ? undefined : current.active ? { cause: 'owner' as const, at: now } : current.deactivation;
   return {
-    ...current,
-    active: patch.active ?? current.active,
+    ...rest,
+    ...(deactivation === undefined ? {} : { deactivation }),
+    active,
     callbackUrl: patch.callbackUrl ?? current.callbackUrl,
     eventTypes: patch.eventTypes ?? current.eventTypes,
     secretSealed: patch.secretSealed ?? current.secretSealed,
@@ -97,12 +111,37 @@ export interface Page<T> {
   nextCursor: number | undefined;
 }
 
+/**
+ * A keyset page of a list in creation order: at most `limit` items after the item whose
+ * key is `after` (as `listKey` gives it).
+ */
+export interface KeyPage {
+  limit: number;
+  after?: string[];
+}
+
+/** The keyset position of a listed record: its creation time, then its primary key. */
+export const listKey = {
+  client: (c: ClientRecord): string[] => [String(c.createdAt), c.clientId],
+  itwin: (i: ItwinRecord): string[] => [String(i.createdAt), i.itwinId],
+  grant: (g: GrantRecord): string[] => [String(g.createdAt), g.clientId, g.itwinId, g.permission],
+  orgAdmin: (o: OrgAdminRecord): string[] => [String(o.createdAt), o.clientId, o.accountId],
+};
+
 export interface ClientsRepo {
   createClient(client: ClientRecord): Promise<void>;
   getClient(clientId: string): Promise<ClientRecord | undefined>;
-  listClients(): Promise<ClientRecord[]>;
-  /** Removes the client, its directory entries and its webhooks. */
-  deleteClient(clientId: string): Promise<{ deleted: boolean; webhooks: number }>;
+  listClients(filter?: { accountId?: string }, page?: KeyPage): Promise<ClientRecord[]>;
+  /**
+   * Replaces the client's secret. With `previousUntil`, the secret it had stays valid until
+   * then (an overlap for the rollout); with `revokeTokens`, every token issued before fails.
+   */
+  rotateClientSecret(clientId: string, secretHash: string, opts: { previousUntil?: number; revokeTokens: boolean }): Promise<ClientRecord | undefined>;
+  /**
+   * Removes the client, its directory entries and its webhooks with their deliveries, in one
+   * transaction; every process stops accepting its tokens (see subscribeClientChanges).
+   */
+  deleteClient(clientId: string): Promise<{ deleted: boolean; webhooks: number; webhookIds: string[] }>;
 }
 
 export interface SigningKeysRepo {
@@ -111,23 +150,67 @@ export interface SigningKeysRepo {
   insertFirstSigningKey(key: SigningKeyRecord): Promise<void>;
 }
 
+/** The permission on an iTwin that lets an application manage that iTwin's webhooks. */
+export const MAINTAINER_PERMISSION = 'webhooks_maintainer';
+
+/** What a directory change did to webhooks: the active ones whose owner lost the right to them were deactivated. */
+export interface DirectoryEffects {
+  deactivated: string[];
+}
+
+/** One account's whole directory, as a sync sets it. */
+export interface AccountDirectory {
+  itwins: string[];
+  grants: Array<{ clientId: string; itwinId: string; permission: string }>;
+  orgAdmins: string[];
+}
+
+/** What a sync changed; `moved` are iTwins that belonged to another account before. */
+export interface DirectorySyncResult extends DirectoryEffects {
+  itwins: { added: string[]; removed: string[]; moved: Array<{ itwinId: string; fromAccountId: string }> };
+  grants: { added: AccountDirectory['grants']; removed: AccountDirectory['grants'] };
+  orgAdmins: { added: string[]; removed: string[] };
+}
+
+/**
+ * The embedded directory. Every change that takes a right away (a revoked grant, a removed
+ * organization administrator, an iTwin moved to another account or removed) deactivates, in
+ * the same transaction, each active iTwin webhook whose owner no longer has the
+ * webhooks_maintainer permission on its iTwin nor is Organization Administrator of the
+ * account owning it (auth/permissions.ts), and cancels its pending deliveries: it stops
+ * matching at once, and its deactivation records why.
+ */
 export interface DirectoryRepo {
-  putItwin(itwinId: string, accountId: string, now: number): Promise<void>;
-  removeItwin(itwinId: string): Promise<boolean>;
-  listItwins(accountId?: string): Promise<ItwinRecord[]>;
+  /** Adds the iTwin or moves it to `accountId`; a move drops every grant on it. */
+  putItwin(itwinId: string, accountId: string, now: number): Promise<DirectoryEffects & { created: boolean; movedFrom: string | undefined }>;
+  /** Removes the iTwin and the grants on it. */
+  removeItwin(itwinId: string, now: number): Promise<DirectoryEffects & { removed: boolean }>;
+  getItwin(itwinId: string): Promise<ItwinRecord | undefined>;
+  listItwins(filter?: { accountId?: string }, page?: KeyPage): Promise<ItwinRecord[]>;
   getItwinAccount(itwinId: string): Promise<string | undefined>;
   /** The owning account of each known iTwin among `itwinIds` (unknown ones are absent). */
   getItwinAccounts(itwinIds: string[]): Promise<Record<string, string>>;
 
-  grant(clientId: string, itwinId: string, permission: string, now: number): Promise<void>;
-  revoke(clientId: string, itwinId: string, permission: string): Promise<boolean>;
-  listGrants(filter: { clientId?: string; itwinId?: string }): Promise<GrantRecord[]>;
+  /** false when the grant existed already. */
+  grant(clientId: string, itwinId: string, permission: string, now: number): Promise<boolean>;
+  revoke(clientId: string, itwinId: string, permission: string, now: number): Promise<DirectoryEffects & { revoked: boolean }>;
+  listGrants(filter: { clientId?: string; itwinId?: string }, page?: KeyPage): Promise<GrantRecord[]>;
   hasGrant(clientId: string, itwinId: string, permission: string): Promise<boolean>;
 
-  addOrgAdmin(clientId: string, accountId: string, now: number): Promise<void>;
-  removeOrgAdmin(clientId: string, accountId: string): Promise<boolean>;
-  listOrgAdmins(accountId?: string): Promise<OrgAdminRecord[]>;
+  /** false when the client was organization administrator of the account already. */
+  addOrgAdmin(clientId: string, accountId: string, now: number): Promise<boolean>;
+  removeOrgAdmin(clientId: string, accountId: string, now: number): Promise<DirectoryEffects & { removed: boolean }>;
+  listOrgAdmins(filter?: { accountId?: string; clientId?: string }, page?: KeyPage): Promise<OrgAdminRecord[]>;
   isOrgAdmin(clientId: string, accountId: string): Promise<boolean>;
+
+  /** The account's iTwins, the grants on them and its organization administrators. */
+  getAccountDirectory(accountId: string): Promise<AccountDirectory>;
+  /**
+   * Makes the account's directory exactly `desired`, in one transaction: iTwins, grants and
+   * administrators that are missing are added (an iTwin of another account moves here), the
+   * others removed. Running it again with the same set changes nothing.
+   */
+  syncAccountDirectory(accountId: string, desired: AccountDirectory, now: number): Promise<DirectorySyncResult>;
 }
 
 export interface EventTypesRepo {
@@ -140,11 +223,21 @@ export interface EventTypesRepo {
 }
 
 export interface WebhooksRepo {
-  createWebhook(webhook: WebhookRecord): Promise<void>;
+  /**
+   * With `ownerMustExist` (the built-in issuer, whose clients are in this store) the webhook
+   * is created only if its owner is a client, atomically with any deletion of that client:
+   * false when it is not.
+   */
+  createWebhook(webhook: WebhookRecord, opts?: { ownerMustExist?: boolean }): Promise<boolean>;
   /** Only the owner's webhooks are visible: anything else is undefined, exactly like a missing one. */
   getWebhook(ownerClientId: string, id: string): Promise<WebhookRecord | undefined>;
   listWebhooks(ownerClientId: string, limit: number, afterCursor: number | undefined): Promise<Page<WebhookRecord>>;
-  /** Deactivating cancels the webhook's pending deliveries in the same transaction. */
+  /**
+   * Deactivating cancels the webhook's pending deliveries in the same transaction.
+   * Activating an iTwin webhook whose owner may not manage the iTwin rejects with
+   * ActivationRefusedError (errors.ts) and changes nothing: checked in the activating
+   * transaction, so that a concurrent revocation cannot leave an active webhook behind.
+   */
   updateWebhook(ownerClientId: string, id: string, patch: WebhookPatch, now: number): Promise<WebhookRecord | undefined>;
   /** Deletes the webhook with its deliveries: pending ones are never sent. */
   deleteWebhook(ownerClientId: string, id: string): Promise<boolean>;

@@ -58,7 +58,7 @@ const W2 = 'worker-two';
 const ODD_CONTENT = '{ "z": 1,"a" : [ 1.50, 2e3 ],\n  "s": "\\u00e9\u00e9 \u{1F600} \\"q\\"", "n": null }';
 
 function client(clientId: string, accountId: string, createdAt = T0, scopes = ['webhooks:read', 'webhooks:modify']): ClientRecord {
-  return { clientId, name: `Application ${clientId}`, accountId, scopes, secretHash: `scrypt$${clientId}$hash`, createdAt };
+  return { clientId, name: `Application ${clientId}`, accountId, scopes, secretHash: `scrypt$${clientId}$hash`, tokenGeneration: 0, createdAt };
 }
 
 function eventType(type: string, overrides: Partial<EventTypeRecord> = {}): EventTypeRecord {
@@ -126,13 +126,17 @@ function result(d: ClaimedDelivery, outcome: AttemptOutcome, startedAt: number, 
 // ---------------------------------------------------------------------------------------
 // Small helpers over the store
 
-/** Two clients in two accounts, three iTwins (two in account 1), two built-in event types. */
+/**
+ * Two clients in two accounts, three iTwins (two in account 1), two built-in event types;
+ * each client maintains the webhooks of its account's iTwins (so that they may be activated).
+ */
 async function seed(store: Store): Promise<void> {
   await store.createClient(client(OWNER_A, ACCOUNT_1));
   await store.createClient(client(OWNER_B, ACCOUNT_2));
   await store.putItwin(ITWIN_1, ACCOUNT_1, T0);
   await store.putItwin(ITWIN_2, ACCOUNT_1, T0);
   await store.putItwin(ITWIN_3, ACCOUNT_2, T0);
+  for (const [owner, itwin] of [[OWNER_A, ITWIN_1], [OWNER_A, ITWIN_2], [OWNER_B, ITWIN_3]] as const) await store.grant(owner, itwin, 'webhooks_maintainer', T0);
   await store.upsertBuiltinEventTypes([eventType(TYPE_A), eventType(TYPE_B)]);
 }
 
@@ -278,7 +282,8 @@ export function storeConformance(factory: StoreFactory): void {
         const b1 = await hook(store, { ownerClientId: OWNER_B });
         await publish(store, T0, newEvent());
 
-        assert.deepEqual(await store.deleteClient(OWNER_A), { deleted: true, webhooks: 2 });
+        const deleted = await store.deleteClient(OWNER_A);
+        assert.deepEqual({ ...deleted, webhookIds: [...deleted.webhookIds].sort() }, { deleted: true, webhooks: 2, webhookIds: [a1.id, a2.id].sort() });
 
         assert.equal(await store.getClient(OWNER_A), undefined);
         assert.deepEqual(await store.listGrants({ clientId: OWNER_A }), []);
@@ -300,7 +305,7 @@ export function storeConformance(factory: StoreFactory): void {
 
       test('deleting an unknown client deletes nothing', async (store) => {
         await store.createClient(client(OWNER_A, ACCOUNT_1));
-        assert.deepEqual(await store.deleteClient('nobody'), { deleted: false, webhooks: 0 });
+        assert.deepEqual(await store.deleteClient('nobody'), { deleted: false, webhooks: 0, webhookIds: [] });
         assert.equal((await store.listClients()).length, 1);
       });
     });
@@ -320,17 +325,17 @@ export function storeConformance(factory: StoreFactory): void {
           { itwinId: ITWIN_2, accountId: ACCOUNT_1, createdAt: T0 + 1 },
           { itwinId: ITWIN_3, accountId: ACCOUNT_2, createdAt: T0 + 2 },
         ]);
-        assert.deepEqual((await store.listItwins(ACCOUNT_1)).map((i) => i.itwinId).sort(), [ITWIN_1, ITWIN_2]);
-        assert.deepEqual((await store.listItwins(ACCOUNT_2)).map((i) => i.itwinId), [ITWIN_3]);
-        assert.deepEqual(await store.listItwins(randomUUID()), []);
+        assert.deepEqual((await store.listItwins({ accountId: ACCOUNT_1 })).map((i) => i.itwinId).sort(), [ITWIN_1, ITWIN_2]);
+        assert.deepEqual((await store.listItwins({ accountId: ACCOUNT_2 })).map((i) => i.itwinId), [ITWIN_3]);
+        assert.deepEqual(await store.listItwins({ accountId: randomUUID() }), []);
       });
 
       test('putItwin of a known iTwin moves it to the new account and keeps its creation time', async (store) => {
         await store.putItwin(ITWIN_1, ACCOUNT_1, T0);
         await store.putItwin(ITWIN_1, ACCOUNT_2, T0 + HOUR);
         assert.equal(await store.getItwinAccount(ITWIN_1), ACCOUNT_2);
-        assert.deepEqual(await store.listItwins(ACCOUNT_1), []);
-        assert.deepEqual(await store.listItwins(ACCOUNT_2), [{ itwinId: ITWIN_1, accountId: ACCOUNT_2, createdAt: T0 }]);
+        assert.deepEqual(await store.listItwins({ accountId: ACCOUNT_1 }), []);
+        assert.deepEqual(await store.listItwins({ accountId: ACCOUNT_2 }), [{ itwinId: ITWIN_1, accountId: ACCOUNT_2, createdAt: T0 }]);
         await store.putItwin(ITWIN_1, ACCOUNT_2, T0 + 2 * HOUR);
         assert.equal((await store.listItwins()).length, 1, 'idempotent');
       });
@@ -352,15 +357,15 @@ export function storeConformance(factory: StoreFactory): void {
         await store.grant(OWNER_A, ITWIN_1, 'other_permission', T0);
         await store.grant(OWNER_A, ITWIN_2, 'webhooks_maintainer', T0);
         await store.addOrgAdmin(OWNER_A, ACCOUNT_1, T0);
-        assert.equal(await store.removeItwin(ITWIN_1), true);
+        assert.equal((await store.removeItwin(ITWIN_1, T0)).removed, true);
         assert.equal(await store.getItwinAccount(ITWIN_1), undefined);
         assert.deepEqual(await store.listGrants({ itwinId: ITWIN_1 }), []);
         assert.equal(await store.hasGrant(OWNER_A, ITWIN_1, 'webhooks_maintainer'), false);
         assert.equal(await store.hasGrant(OWNER_A, ITWIN_2, 'webhooks_maintainer'), true);
         assert.equal(await store.isOrgAdmin(OWNER_A, ACCOUNT_1), true);
         assert.deepEqual((await store.listItwins()).map((i) => i.itwinId), [ITWIN_2]);
-        assert.equal(await store.removeItwin(ITWIN_1), false, 'a second removal finds nothing');
-        assert.equal(await store.removeItwin(randomUUID()), false);
+        assert.equal((await store.removeItwin(ITWIN_1, T0)).removed, false, 'a second removal finds nothing');
+        assert.equal((await store.removeItwin(randomUUID(), T0)).removed, false);
       });
 
       test('grant, hasGrant and revoke; granting twice is idempotent', async (store) => {
@@ -374,9 +379,9 @@ export function storeConformance(factory: StoreFactory): void {
         assert.equal(await store.hasGrant(OWNER_A, ITWIN_1, 'another_permission'), false, 'grants are per permission');
         assert.equal(await store.hasGrant(OWNER_B, ITWIN_1, 'webhooks_maintainer'), false, 'grants are per client');
         assert.equal(await store.hasGrant(OWNER_A, ITWIN_2, 'webhooks_maintainer'), false, 'grants are per iTwin');
-        assert.equal(await store.revoke(OWNER_A, ITWIN_1, 'another_permission'), false);
-        assert.equal(await store.revoke(OWNER_A, ITWIN_1, 'webhooks_maintainer'), true);
-        assert.equal(await store.revoke(OWNER_A, ITWIN_1, 'webhooks_maintainer'), false);
+        assert.equal((await store.revoke(OWNER_A, ITWIN_1, 'another_permission', T0)).revoked, false);
+        assert.equal((await store.revoke(OWNER_A, ITWIN_1, 'webhooks_maintainer', T0)).revoked, true);
+        assert.equal((await store.revoke(OWNER_A, ITWIN_1, 'webhooks_maintainer', T0)).revoked, false);
         assert.equal(await store.hasGrant(OWNER_A, ITWIN_1, 'webhooks_maintainer'), false);
         assert.deepEqual(await store.listGrants({}), []);
       });
@@ -411,12 +416,12 @@ export function storeConformance(factory: StoreFactory): void {
         await store.addOrgAdmin(OWNER_B, ACCOUNT_2, T0 + 2);
         assert.equal(await store.isOrgAdmin(OWNER_A, ACCOUNT_1), true);
         assert.equal(await store.isOrgAdmin(OWNER_B, ACCOUNT_1), false);
-        assert.deepEqual(await store.listOrgAdmins(ACCOUNT_1), [{ clientId: OWNER_A, accountId: ACCOUNT_1, createdAt: T0 }]);
-        assert.deepEqual((await store.listOrgAdmins(ACCOUNT_2)).map((a) => a.clientId).sort(), [OWNER_A, OWNER_B]);
+        assert.deepEqual(await store.listOrgAdmins({ accountId: ACCOUNT_1 }), [{ clientId: OWNER_A, accountId: ACCOUNT_1, createdAt: T0 }]);
+        assert.deepEqual((await store.listOrgAdmins({ accountId: ACCOUNT_2 })).map((a) => a.clientId).sort(), [OWNER_A, OWNER_B]);
         assert.equal((await store.listOrgAdmins()).length, 3);
-        assert.deepEqual(await store.listOrgAdmins(randomUUID()), []);
-        assert.equal(await store.removeOrgAdmin(OWNER_A, ACCOUNT_2), true);
-        assert.equal(await store.removeOrgAdmin(OWNER_A, ACCOUNT_2), false);
+        assert.deepEqual(await store.listOrgAdmins({ accountId: randomUUID() }), []);
+        assert.equal((await store.removeOrgAdmin(OWNER_A, ACCOUNT_2, T0)).removed, true);
+        assert.equal((await store.removeOrgAdmin(OWNER_A, ACCOUNT_2, T0)).removed, false);
         assert.equal(await store.isOrgAdmin(OWNER_A, ACCOUNT_2), false);
         assert.equal(await store.isOrgAdmin(OWNER_A, ACCOUNT_1), true);
         assert.equal((await store.listOrgAdmins()).length, 2);
@@ -552,7 +557,9 @@ export function storeConformance(factory: StoreFactory): void {
         let now = T0 + MINUTE;
         for (const [patch, change] of steps) {
           now += MINUTE;
-          expected = { ...expected, ...change, modifiedAt: now };
+          // Deactivating records who did it and when.
+          const deactivation = patch.active === false && expected.active ? { deactivation: { cause: 'owner' as const, at: now } } : {};
+          expected = { ...expected, ...change, ...deactivation, modifiedAt: now };
           const updated = await store.updateWebhook(OWNER_A, w.id, patch, now);
           assert.deepEqual(updated, expected, JSON.stringify(patch));
           assert.deepEqual(await store.getWebhook(OWNER_A, w.id), expected);

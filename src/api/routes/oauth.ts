@@ -2,7 +2,8 @@ import formbody from '@fastify/formbody';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyReply } from 'fastify';
 import Type from 'typebox';
-import { HashQueueFullError, verifyClientSecret } from '../../auth/clientSecrets.ts';
+import { HashQueueFullError } from '../../auth/clientSecrets.ts';
+import { checkClientSecret } from '../../auth/clients.ts';
 import type { BuiltinIssuer } from '../../auth/issuer.ts';
 import { KNOWN_SCOPES, parseScopeList } from '../../auth/scopes.ts';
 import { createTokenThrottle } from '../../auth/tokenThrottle.ts';
@@ -163,7 +164,7 @@ export const oauthRoutes =
           throw new OAuthError('temporarily_unavailable', `Too many failed token requests; retry after ${wait} seconds.`, 429, false, wait);
         }
         const client = await store.getClient(clientId);
-        if (!(await verifyClientSecret(secret, client?.secretHash)) || client === undefined) {
+        if (!(await checkClientSecret(client, secret, now())) || client === undefined) {
           throttle.failed(keys, now());
           request.log.info({ clientId }, 'token refused: bad client credentials');
           throw new OAuthError('invalid_client', 'Client authentication failed.', 401, basic !== undefined);

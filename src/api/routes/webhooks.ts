@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { canManageItwinWebhooks } from '../../auth/permissions.ts';
 import { MODIFY_SCOPES, READ_SCOPES } from '../../auth/scopes.ts';
+import { ActivationRefusedError } from '../../store/errors.ts';
 import type { WebhookRecord } from '../../store/types.ts';
 import type { AppDeps } from '../deps.ts';
 import { callbackUrlProblem } from '../callbackUrl.ts';
@@ -84,12 +85,12 @@ export const webhookRoutes =
       return { raw, problems, usable, invalid };
     };
 
+    const noPermission = () =>
+      errors.insufficientPermissions(
+        'Managing webhooks of this iTwin needs the webhooks_maintainer permission on it, or Organization Administrator of its account.',
+      );
     const ensureItwinPermission = async (clientId: string, itwinId: string) => {
-      if (!(await canManageItwinWebhooks(store, clientId, itwinId))) {
-        throw errors.insufficientPermissions(
-          'Managing webhooks of this iTwin needs the webhooks_maintainer permission on it, or Organization Administrator of its account.',
-        );
-      }
+      if (!(await canManageItwinWebhooks(store, clientId, itwinId))) throw noPermission();
     };
 
     app.post(
@@ -147,7 +148,8 @@ export const webhookRoutes =
           createdAt: at,
           modifiedAt: at,
         };
-        await store.createWebhook(record);
+        // With the built-in issuer the owner is a client of this store: one deleted meanwhile gets no webhook.
+        if (!(await store.createWebhook(record, { ownerMustExist: deps.issuer !== undefined }))) throw errors.invalidToken('The authorization token has been revoked.');
         request.log.info({ webhookId: id, clientId, scope: body.scope }, 'webhook created');
         return reply.code(201).header('location', `/webhooks/${id}`).send({ ...toWebhookResponse(record), secret });
       },
@@ -231,18 +233,25 @@ export const webhookRoutes =
         if (problems.length > 0) throw errors.validation('InvalidUpdateWebhookRequest', problems);
         const current = await findOwned(clientId, request.params.webhookId);
         const body = request.body;
-        if (current.scope === 'iTwin') await ensureItwinPermission(clientId, current.scopeId);
-        const updated = await store.updateWebhook(
-          clientId,
-          current.id,
-          {
-            active: body.active,
-            callbackUrl: body.callbackUrl,
-            eventTypes: body.eventTypes,
-            secretSealed: body.secret === undefined ? undefined : sealSecret(current.id, body.secret),
-          },
-          now(),
-        );
+        // Deactivating needs no permission on the iTwin: an owner that lost it can always stop its webhook.
+        const onlyDeactivates = body.active === false && Object.values(body).filter((v) => v !== undefined && v !== null).length === 1;
+        if (current.scope === 'iTwin' && !onlyDeactivates) await ensureItwinPermission(clientId, current.scopeId);
+        const updated = await store
+          .updateWebhook(
+            clientId,
+            current.id,
+            {
+              active: body.active,
+              callbackUrl: body.callbackUrl,
+              eventTypes: body.eventTypes,
+              secretSealed: body.secret === undefined ? undefined : sealSecret(current.id, body.secret),
+            },
+            now(),
+          )
+          .catch((err: unknown) => {
+            // The permission was taken away after the check above.
+            throw err instanceof ActivationRefusedError ? noPermission() : err;
+          });
         if (updated === undefined) throw errors.webhookNotFound(); // deleted concurrently
         if (updated.active !== current.active) deps.webhookState(current.id, updated.active);
         request.log.info({ webhookId: current.id, clientId, fields: Object.keys(body) }, 'webhook updated');
@@ -266,8 +275,8 @@ export const webhookRoutes =
       },
       async (request, reply) => {
         const clientId = principalOf(request).clientId!;
+        // Its owner may always delete it, with or without a permission on the iTwin.
         const current = await findOwned(clientId, request.params.webhookId);
-        if (current.scope === 'iTwin') await ensureItwinPermission(clientId, current.scopeId);
         if (!(await store.deleteWebhook(clientId, current.id))) throw errors.webhookNotFound();
         deps.webhookState(current.id, false);
         request.log.info({ webhookId: current.id, clientId }, 'webhook deleted');

@@ -13,18 +13,28 @@ export function clientsRepo(db: PgDb): ClientsRepo & SigningKeysRepo {
       const [r] = await db.rows<ClientRow>(sql.selectClient(clientId));
       return r && toClient(r);
     },
-    async listClients() {
-      return (await db.rows<ClientRow>(sql.selectClients())).map(toClient);
+    async listClients(filter = {}, page) {
+      return (await db.rows<ClientRow>(sql.selectClients(filter, page))).map(toClient);
+    },
+    rotateClientSecret(clientId, secretHash, { previousUntil, revokeTokens }) {
+      return db.tx(async (t) => {
+        const [r] = await t.rows<ClientRow>(sql.rotateClientSecret(clientId, secretHash, previousUntil, revokeTokens));
+        if (r !== undefined && revokeTokens) await t.rows(sql.notifyClientChanged(db.schema, clientId));
+        return r && toClient(r);
+      });
     },
     deleteClient(clientId) {
       return db.tx(async (t) => {
+        // The client row first: a webhook being created for it (which holds a lock on the
+        // row) commits before this goes on, and the deletions below see it.
+        const deleted = (await t.count(sql.deleteClient(clientId))) > 0;
         await t.count(deleteAttemptsOf(clientId, undefined));
         await t.count(deleteDeliveriesOf(clientId, undefined));
-        const webhooks = await t.count(sql.deleteClientWebhooks(clientId));
+        const webhookIds = (await t.rows<{ id: string }>(sql.deleteClientWebhooks(clientId))).map((r) => r.id);
         await t.count(sql.deleteClientGrants(clientId));
         await t.count(sql.deleteClientOrgAdmins(clientId));
-        const deleted = (await t.count(sql.deleteClient(clientId))) > 0;
-        return { deleted, webhooks };
+        if (deleted) await t.rows(sql.notifyClientChanged(db.schema, clientId));
+        return { deleted, webhooks: webhookIds.length, webhookIds };
       });
     },
 

@@ -241,6 +241,18 @@ export const PG_MIGRATIONS: PgMigration[] = [
       DROP FUNCTION IF EXISTS requeue_deliveries(bigint[], bigint);
     `,
   },
+  {
+    version: 5,
+    name: 'access that ends: secret rotation, token generations, why a webhook was deactivated',
+    sql: `
+      -- See the SQLite schema (version 6) for what these hold.
+      ALTER TABLE clients ADD COLUMN previous_secret_hash text, ADD COLUMN previous_secret_expires_at bigint,
+        ADD COLUMN token_generation integer NOT NULL DEFAULT 0;
+      ALTER TABLE webhooks ADD COLUMN deactivated_at bigint, ADD COLUMN deactivation_cause text;
+      CREATE INDEX webhooks_itwin ON webhooks (scope_id) WHERE scope = 'iTwin';
+      CREATE INDEX directory_org_admins_account ON directory_org_admins (account_id);
+    `,
+  },
 ];
 /**
  * (Re)creates each routine that the database lacks, holds in an older version, or holds in

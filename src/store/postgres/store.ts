@@ -13,6 +13,7 @@ import { migratePostgres } from './migrations.ts';
 import { withClient } from './pool.ts';
 import { queueRepo } from './queue.ts';
 import { markLanesReady } from './sql/events.ts';
+import { CLIENT_CHANNEL } from './sql/identity.ts';
 import * as meta from './sql/meta.ts';
 import { createWakeups } from './wakeups.ts';
 import { webhooksRepo } from './webhooks.ts';
@@ -20,6 +21,11 @@ import { webhooksRepo } from './webhooks.ts';
 export interface PostgresStore extends Store {
   /** Calls `onDue` whenever some process published or made a delivery due (LISTEN/NOTIFY). */
   subscribeDue(onDue: () => void): () => void;
+  /**
+   * Calls `onChange` with the id of each client that some process deleted or whose tokens it
+   * revoked, and with undefined whenever notifications may have been missed (a reconnection).
+   */
+  subscribeClientChanges(onChange: (clientId: string | undefined) => void): () => void;
 }
 
 /**
@@ -74,5 +80,15 @@ export async function openPostgresStore(
       await db.close();
     },
     subscribeDue: (onDue) => wakeups.subscribe(onDue),
+    subscribeClientChanges: (onChange) =>
+      wakeups.listen(
+        CLIENT_CHANNEL,
+        (payload) => {
+          // One channel for the database: each payload names its schema.
+          const colon = payload.indexOf(':');
+          if (payload.slice(0, colon) === db.schema) onChange(payload.slice(colon + 1));
+        },
+        () => onChange(undefined),
+      ),
   };
 }

@@ -16,6 +16,11 @@ export interface Wakeups {
   notifyDue(): void;
   /** Calls `onDue` whenever some process made a delivery due (LISTEN, reconnecting by itself). */
   subscribe(onDue: () => void): () => void;
+  /**
+   * LISTENs on `channel`, reconnecting by itself: `onMessage` gets each payload, and
+   * `onConnected` runs at every (re)connection, when notifications may have been missed.
+   */
+  listen(channel: string, onMessage: (payload: string) => void, onConnected: () => void): () => void;
   /** Stops every subscription. */
   close(): void;
 }
@@ -24,7 +29,7 @@ export function createWakeups(db: PgDb): Wakeups {
   let notifyScheduled = false;
   const listeners = new Set<() => void>();
 
-  return {
+  const wakeups: Wakeups = {
     notifyDue() {
       if (notifyScheduled) return;
       notifyScheduled = true;
@@ -35,6 +40,11 @@ export function createWakeups(db: PgDb): Wakeups {
     },
 
     subscribe(onDue) {
+      // Notifications sent while not listening are lost: (re)connecting catches up once.
+      return wakeups.listen(CHANNEL, () => onDue(), onDue);
+    },
+
+    listen(channel, onMessage, onConnected) {
       let client: pg.Client | undefined;
       let stopped = false;
       let delay = 100;
@@ -44,12 +54,11 @@ export function createWakeups(db: PgDb): Wakeups {
           c.on('error', () => {});
           try {
             await c.connect();
-            await c.query(`LISTEN ${CHANNEL}`);
+            await c.query(`LISTEN ${channel}`);
             client = c;
             delay = 100;
-            c.on('notification', () => onDue());
-            // Notifications sent while we were not listening are lost: catch up once.
-            onDue();
+            c.on('notification', (n) => onMessage(n.payload ?? ''));
+            onConnected();
             await new Promise<void>((resolve) => c.once('end', resolve));
           } catch {
             await c.end().catch(() => {});
@@ -77,4 +86,5 @@ export function createWakeups(db: PgDb): Wakeups {
       listeners.clear();
     },
   };
+  return wakeups;
 }

@@ -1,6 +1,9 @@
 import { toEventType, toWebhook, type EventTypeRow, type WebhookRow } from '../rows.ts';
 import { applyWebhookPatch, type EventTypesRepo, type WebhookRecord, type WebhooksRepo } from '../types.ts';
+import { ActivationRefusedError } from '../errors.ts';
 import type { PgDb, Queryable } from './db.ts';
+import * as access from './sql/access.ts';
+import * as identity from './sql/identity.ts';
 import * as sql from './sql/webhooks.ts';
 
 const writeSubscriptions = async (t: Queryable, w: Pick<WebhookRecord, 'id' | 'scope' | 'scopeId' | 'eventTypes'>) => {
@@ -10,11 +13,14 @@ const writeSubscriptions = async (t: Queryable, w: Pick<WebhookRecord, 'id' | 's
 
 export function webhooksRepo(db: PgDb): WebhooksRepo & EventTypesRepo {
   return {
-    async createWebhook(w) {
-      await db.tx(async (t) => {
+    createWebhook(w, opts = {}) {
+      return db.tx(async (t) => {
+        // Held until the commit: deleting the client waits, then deletes this webhook too.
+        if (opts.ownerMustExist === true && (await t.rows(identity.lockClient(w.ownerClientId))).length === 0) return false;
         await t.count(sql.insertWebhook(w));
         await t.count(sql.insertLane(w.id));
         await writeSubscriptions(t, w);
+        return true;
       });
     },
     async getWebhook(owner, id) {
@@ -29,9 +35,16 @@ export function webhooksRepo(db: PgDb): WebhooksRepo & EventTypesRepo {
     },
     updateWebhook(owner, id, patch, now) {
       return db.tx(async (t) => {
+        // Activating: the rows that give the right are locked first (directory rows before
+        // webhook rows, as a revocation takes them), so that a revocation waits for this
+        // transaction and then deactivates what it activated.
+        const permitted = patch.active === true && ((await t.rows(access.lockOwnerGrant(id))).length > 0 || (await t.rows(access.lockOwnerOrgAdmin(id))).length > 0);
         const [current] = await t.rows<WebhookRow>(sql.selectOwnedWebhook(owner, id, { forUpdate: true }));
         if (current === undefined) return undefined;
         const next = applyWebhookPatch(toWebhook(current), patch, now);
+        if (next.active && current.active !== true && next.scope === 'iTwin' && !permitted) {
+          throw new ActivationRefusedError(`The owner of webhook ${id} may not manage iTwin ${next.scopeId}.`);
+        }
         await t.count(sql.updateWebhook(next));
         if (patch.eventTypes !== undefined) await writeSubscriptions(t, next);
         if (current.active === true && !next.active) await t.rows(sql.cancelPending([id], now));

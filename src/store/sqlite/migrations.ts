@@ -207,6 +207,24 @@ export const MIGRATIONS: Migration[] = [
       ALTER TABLE delivery_lanes DROP COLUMN inflight;
     `,
   },
+  {
+    version: 6,
+    name: 'access that ends: secret rotation, token generations, why a webhook was deactivated',
+    sql: `
+      -- A rotated secret stays valid until previous_secret_expires_at; tokens name the
+      -- client's token_generation, and raising it ends every token issued before.
+      ALTER TABLE clients ADD COLUMN previous_secret_hash TEXT;
+      ALTER TABLE clients ADD COLUMN previous_secret_expires_at INTEGER;
+      ALTER TABLE clients ADD COLUMN token_generation INTEGER NOT NULL DEFAULT 0;
+      -- Set while a webhook is inactive because something deactivated it: the owner, the
+      -- delivery engine (gone, failing) or a directory change that took the right away.
+      ALTER TABLE webhooks ADD COLUMN deactivated_at INTEGER;
+      ALTER TABLE webhooks ADD COLUMN deactivation_cause TEXT;
+      -- A directory change looks up the webhooks of the iTwins it touched.
+      CREATE INDEX webhooks_itwin ON webhooks (scope_id) WHERE scope = 'iTwin';
+      CREATE INDEX directory_org_admins_account ON directory_org_admins (account_id);
+    `,
+  },
 ];
 
 export function migrate(db: SqliteDb): number[] {

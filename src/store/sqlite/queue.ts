@@ -219,7 +219,10 @@ export function queueRepo(db: SqliteDb, leases: LeaseTable): Sync<DeliveryQueue>
         }
         const now = Math.max(0, ...applied.map((a) => a.at));
         for (const [webhookId, cause] of deactivate) {
-          const changed = db.run('UPDATE webhooks SET active = 0, modified_at = $now WHERE id = $w AND active = 1', { w: webhookId, now }).changes;
+          const changed = db.run(
+            'UPDATE webhooks SET active = 0, modified_at = $now, deactivated_at = $now, deactivation_cause = $cause WHERE id = $w AND active = 1',
+            { w: webhookId, now, cause },
+          ).changes;
           if (changed > 0) {
             cancelPending(db, leases, webhookId, now);
             effects.deactivated.push({ webhookId, cause });

@@ -45,7 +45,7 @@ export function openSqliteSync(
   const queue = queueRepo(db, leases);
   const store: SyncStore = {
     ...clientsRepo(db),
-    ...directoryRepo(db),
+    ...directoryRepo(db, leases),
     ...webhooksRepo(db, leases),
     ...events,
     ...queue,

@@ -1,5 +1,7 @@
 import { toEventType, toWebhook, type EventTypeRow, type WebhookRow } from '../rows.ts';
 import { applyWebhookPatch, type EventTypesRepo, type Sync, type WebhookRecord, type WebhooksRepo } from '../types.ts';
+import { ActivationRefusedError } from '../errors.ts';
+import { ownerMayManage } from './access.ts';
 import type { SqliteDb } from './db.ts';
 import { cancelPending } from './lanes.ts';
 import type { LeaseTable } from './leases.ts';
@@ -20,8 +22,9 @@ export function webhooksRepo(db: SqliteDb, leases: LeaseTable): Sync<WebhooksRep
   };
 
   return {
-    createWebhook(w) {
-      db.tx(() => {
+    createWebhook(w, opts = {}) {
+      return db.tx(() => {
+        if (opts.ownerMustExist === true && db.get('SELECT 1 FROM clients WHERE client_id = $c', { c: w.ownerClientId }) === undefined) return false;
         db.run(
           `INSERT INTO webhooks (id, owner_client_id, scope, scope_id, active, callback_url, event_types, secret_sealed, created_at, modified_at)
            VALUES ($id, $owner, $scope, $scopeId, $active, $url, $types, $secret, $created, $modified)`,
@@ -39,6 +42,7 @@ export function webhooksRepo(db: SqliteDb, leases: LeaseTable): Sync<WebhooksRep
           },
         );
         writeSubscriptions(w);
+        return true;
       });
     },
 
@@ -63,8 +67,12 @@ export function webhooksRepo(db: SqliteDb, leases: LeaseTable): Sync<WebhooksRep
         const current = db.get<WebhookRow>(SELECT_OWNED, { owner, id });
         if (current === undefined) return undefined;
         const next = applyWebhookPatch(toWebhook(current), patch, now);
+        if (next.active && current.active === 0 && next.scope === 'iTwin' && db.get(`SELECT 1 FROM webhooks w WHERE w.id = $id AND ${ownerMayManage('w')}`, { id }) === undefined) {
+          throw new ActivationRefusedError(`The owner of webhook ${id} may not manage iTwin ${next.scopeId}.`);
+        }
         db.run(
-          `UPDATE webhooks SET active = $active, callback_url = $url, event_types = $types, secret_sealed = $secret, modified_at = $modified
+          `UPDATE webhooks SET active = $active, callback_url = $url, event_types = $types, secret_sealed = $secret, modified_at = $modified,
+             deactivated_at = $deactivatedAt, deactivation_cause = $cause
            WHERE id = $id`,
           {
             id,
@@ -73,6 +81,8 @@ export function webhooksRepo(db: SqliteDb, leases: LeaseTable): Sync<WebhooksRep
             types: JSON.stringify(next.eventTypes),
             secret: next.secretSealed,
             modified: now,
+            deactivatedAt: next.deactivation?.at ?? null,
+            cause: next.deactivation?.cause ?? null,
           },
         );
         if (patch.eventTypes !== undefined) writeSubscriptions(next);

@@ -2,7 +2,7 @@ import type { Routine } from './routine.ts';
 
 export const completeDeliveries: Routine = {
   name: 'complete_deliveries',
-  version: 2,
+  version: 3,
   sql: `
 -- Writes attempt results and refills the freed slots (lease_due), in one transaction.
 -- p_results: [{id, w, o, n, st, ms, code, err, body, next}]. Only results for deliveries in
@@ -96,7 +96,8 @@ BEGIN
   ) x;
   IF jsonb_array_length(v_deactivated) > 0 THEN
     SELECT array_agg(d ->> 'webhookId') INTO v_gone FROM jsonb_array_elements(v_deactivated) d;
-    UPDATE webhooks SET active = false, modified_at = p_now WHERE id = ANY (v_gone);
+    UPDATE webhooks w SET active = false, modified_at = p_now, deactivated_at = p_now, deactivation_cause = d ->> 'cause'
+      FROM jsonb_array_elements(v_deactivated) d WHERE w.id = d ->> 'webhookId';
     PERFORM cancel_pending(v_gone, p_now);
     -- The retries just written are still in this worker's leases until lease_due below.
     UPDATE deliveries SET status = 'cancelled', updated_at = p_now

@@ -21,8 +21,9 @@ export const selectWebhookPage = (owner: string, limit: number, after: number | 
 });
 
 export const updateWebhook = (w: WebhookRecord): Query => ({
-  text: 'UPDATE webhooks SET active = $2, callback_url = $3, event_types = $4, secret_sealed = $5, modified_at = $6 WHERE id = $1',
-  values: [w.id, w.active, w.callbackUrl, JSON.stringify(w.eventTypes), w.secretSealed, w.modifiedAt],
+  text: `UPDATE webhooks SET active = $2, callback_url = $3, event_types = $4, secret_sealed = $5, modified_at = $6,
+           deactivated_at = $7, deactivation_cause = $8 WHERE id = $1`,
+  values: [w.id, w.active, w.callbackUrl, JSON.stringify(w.eventTypes), w.secretSealed, w.modifiedAt, w.deactivation?.at ?? null, w.deactivation?.cause ?? null],
 });
 
 export const deleteOwnedWebhook = (owner: string, id: string): Query => ({ text: 'DELETE FROM webhooks WHERE owner_client_id = $1 AND id = $2', values: [owner, id] });
