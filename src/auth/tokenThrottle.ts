@@ -1,3 +1,5 @@
+import { createFixedWindows } from '../runtime/fixedWindows.ts';
+
 /**
  * Throttles failed token requests (guessing client secrets), per client id and per source
  * address: once a key has had `limit` failures within a window, every request that names it
@@ -26,53 +28,27 @@ export interface ThrottleLimits {
   windowMs: number;
 }
 
-interface Window {
-  failures: number;
-  endsAt: number;
-}
-
-/** At most this many keys are remembered; the oldest windows go first when it is reached. */
-const MAX_KEYS = 100_000;
-
-export function createTokenThrottle(limits: ThrottleLimits, maxKeys = MAX_KEYS): TokenThrottle {
-  const windows = new Map<string, Window>();
+export function createTokenThrottle(limits: ThrottleLimits, maxKeys?: number): TokenThrottle {
+  const windows = createFixedWindows(limits.windowMs, maxKeys);
   const entries = (keys: ThrottleKeys): Array<[string, number]> => {
     const out: Array<[string, number]> = [];
     if (limits.perClient > 0 && keys.clientId !== undefined) out.push([`c:${keys.clientId}`, limits.perClient]);
     if (limits.perAddress > 0) out.push([`a:${keys.address}`, limits.perAddress]);
     return out;
   };
-  const current = (key: string, now: number): Window | undefined => {
-    const w = windows.get(key);
-    if (w !== undefined && w.endsAt <= now) {
-      windows.delete(key);
-      return undefined;
-    }
-    return w;
-  };
   return {
     retryAfter(keys, now) {
       let wait = 0;
       for (const [key, limit] of entries(keys)) {
-        const w = current(key, now);
-        if (w !== undefined && w.failures >= limit) wait = Math.max(wait, Math.ceil((w.endsAt - now) / 1000));
+        if (windows.count(key, now) >= limit) wait = Math.max(wait, Math.ceil(windows.remaining(key, now) / 1000));
       }
       return wait;
     },
     failed(keys, now) {
-      for (const [key] of entries(keys)) {
-        const w = current(key, now);
-        if (w !== undefined) {
-          w.failures++;
-          continue;
-        }
-        // Map order is insertion order: the first key is the oldest window.
-        if (windows.size >= maxKeys) windows.delete(windows.keys().next().value!);
-        windows.set(key, { failures: 1, endsAt: now + limits.windowMs });
-      }
+      for (const [key] of entries(keys)) windows.hit(key, now);
     },
     succeeded(keys) {
-      if (keys.clientId !== undefined) windows.delete(`c:${keys.clientId}`);
+      if (keys.clientId !== undefined) windows.forget(`c:${keys.clientId}`);
     },
   };
 }

@@ -78,6 +78,8 @@ export interface Config extends StoreConfig {
   delivery: DeliveryConfig;
   rateLimitMax: number;
   rateLimitWindowSeconds: number;
+  /** What one tenant may use, so that it cannot crowd out the others. */
+  tenantLimits: { webhooksPerApplication: number; testEventsPerWebhookPerMinute: number };
   trustProxy: boolean;
   logRequests: boolean;
   /** Serve the web dashboard at /ui/. */
@@ -263,6 +265,10 @@ export function loadConfig(flags: FlagValues, env: Env): Config {
     delivery,
     rateLimitMax: get<number>('rateLimitMax', flags, env),
     rateLimitWindowSeconds: get<number>('rateLimitWindowSeconds', flags, env),
+    tenantLimits: {
+      webhooksPerApplication: get<number>('maxWebhooksPerApplication', flags, env),
+      testEventsPerWebhookPerMinute: get<number>('testEventsPerWebhookPerMinute', flags, env),
+    },
     trustProxy: get<boolean>('trustProxy', flags, env),
     logRequests: get<boolean>('logRequests', flags, env),
     dashboard: get<boolean>('dashboard', flags, env),

@@ -62,6 +62,10 @@ export const SETTINGS = {
     description: 'Trust X-Forwarded-* headers (when behind a reverse proxy).' },
   dashboard: { flag: '--dashboard', env: 'DASHBOARD', kind: { type: 'bool' }, default: 'true', group: 'server',
     description: 'Serve the web dashboard at /ui/ on every process that serves the API (false turns it off).' },
+  maxWebhooksPerApplication: { flag: '--max-webhooks-per-application', env: 'MAX_WEBHOOKS_PER_APPLICATION', kind: { type: 'int', min: 1, max: 10_000_000 }, default: '1000', group: 'server',
+    description: 'Webhooks one application may have; creating one more is refused with 422.' },
+  testEventsPerWebhookPerMinute: { flag: '--test-events-per-minute', env: 'TEST_EVENTS_PER_WEBHOOK_PER_MINUTE', kind: { type: 'int', min: 0, max: 1_000_000 }, default: '20', group: 'server',
+    description: 'Test events (POST /webhooks/{id}/test) one webhook may be sent per minute, counted in each process; past it they are answered 429 with Retry-After (0 turns the limit off).' },
   logRequests: { flag: '--log-requests', env: 'LOG_REQUESTS', kind: { type: 'bool' }, default: 'false', group: 'server',
     description: 'Log one line per HTTP request.' },
 

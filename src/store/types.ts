@@ -225,10 +225,11 @@ export interface EventTypesRepo {
 export interface WebhooksRepo {
   /**
    * With `ownerMustExist` (the built-in issuer, whose clients are in this store) the webhook
-   * is created only if its owner is a client, atomically with any deletion of that client:
-   * false when it is not.
+   * is created only if its owner is a client, atomically with any deletion of that client.
+   * With `maxPerOwner`, only while its owner has fewer webhooks (concurrent creations of one
+   * owner are serialised for the count).
    */
-  createWebhook(webhook: WebhookRecord, opts?: { ownerMustExist?: boolean }): Promise<boolean>;
+  createWebhook(webhook: WebhookRecord, opts?: { ownerMustExist?: boolean; maxPerOwner?: number }): Promise<'created' | 'ownerMissing' | 'limitReached'>;
   /** Only the owner's webhooks are visible: anything else is undefined, exactly like a missing one. */
   getWebhook(ownerClientId: string, id: string): Promise<WebhookRecord | undefined>;
   listWebhooks(ownerClientId: string, limit: number, afterCursor: number | undefined): Promise<Page<WebhookRecord>>;

@@ -45,7 +45,7 @@ async function tenant(store: Store) {
   await store.putItwin(itwinId, accountId, T0);
   await store.grant(client.clientId, itwinId, MAINTAINER, T0);
   const webhook = webhookRecord(client.clientId, 'iTwin', itwinId);
-  assert.equal(await store.createWebhook(webhook, { ownerMustExist: true }), true);
+  assert.equal(await store.createWebhook(webhook, { ownerMustExist: true }), 'created');
   await publish(store, itwinId, accountId, T0 + 1);
   return { accountId, client, itwinId, webhook };
 }
@@ -92,10 +92,10 @@ export function accessConformance(factory: StoreFactory): void {
       test('no webhook can be created for a client that does not exist (when the store knows the clients)', async (store) => {
         const a = await tenant(store);
         await store.deleteClient(a.client.clientId);
-        assert.equal(await store.createWebhook(webhookRecord(a.client.clientId, 'Account', a.accountId), { ownerMustExist: true }), false);
+        assert.equal(await store.createWebhook(webhookRecord(a.client.clientId, 'Account', a.accountId), { ownerMustExist: true }), 'ownerMissing');
         assert.equal((await store.listWebhooks(a.client.clientId, 10, undefined)).items.length, 0);
         // An external issuer's applications are not in the store: without the check it is created.
-        assert.equal(await store.createWebhook(webhookRecord('external-app', 'Account', a.accountId)), true);
+        assert.equal(await store.createWebhook(webhookRecord('external-app', 'Account', a.accountId)), 'created');
       });
 
       test('a creation racing the deletion of its owner never leaves a webhook without an owner', async (store) => {
@@ -108,6 +108,19 @@ export function accessConformance(factory: StoreFactory): void {
           assert.equal(await store.getClient(c.clientId), undefined);
           assert.deepEqual((await store.listWebhooks(c.clientId, 10, undefined)).items, [], `round ${round}: an orphan webhook`);
         }
+      });
+    });
+
+    describe('per-application caps', () => {
+      test('an owner gets no more webhooks than its cap, even when it creates them all at once', async (store) => {
+        const accountId = randomUUID();
+        const c = clientRecord(accountId);
+        await store.createClient(c);
+        const results = await Promise.all(Array.from({ length: 8 }, () => store.createWebhook(webhookRecord(c.clientId, 'Account', accountId), { ownerMustExist: true, maxPerOwner: 5 })));
+        assert.deepEqual([...results].sort(), [...Array(5).fill('created'), ...Array(3).fill('limitReached')].sort());
+        assert.equal((await store.listWebhooks(c.clientId, 100, undefined)).items.length, 5);
+        // Another owner has its own count.
+        assert.equal(await store.createWebhook(webhookRecord('another', 'Account', accountId), { maxPerOwner: 5 }), 'created');
       });
     });
 

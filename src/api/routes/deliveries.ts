@@ -5,6 +5,7 @@ import { MODIFY_SCOPES, READ_SCOPES } from '../../auth/scopes.ts';
 import { freshExample } from '../../catalog/freshExample.ts';
 import { deliveryBody } from '../../delivery/signing.ts';
 import type { DeliveryDetail, DeliverySummary } from '../../store/types.ts';
+import { createFixedWindows } from '../../runtime/fixedWindows.ts';
 import type { AppDeps } from '../deps.ts';
 import type { WebhookAccess } from '../webhookAccess.ts';
 import { detail, errors } from '../../contract/errors.ts';
@@ -189,6 +190,8 @@ export const deliveryRoutes =
     const { store, config, now } = deps;
 
     const findOwned = (clientId: string, webhookId: string) => findOwnedWebhook(store, clientId, webhookId);
+    // Test events of one webhook per minute: a tenant cannot flood the delivery workers with them.
+    const testEvents = createFixedWindows(60_000);
 
     app.post(
       '/webhooks/:webhookId/deliveries/:deliveryId/redeliver',
@@ -223,7 +226,7 @@ export const deliveryRoutes =
         },
         schema: {
           summary: 'Send a test event',
-          description: 'Sends a realistic example event of one of the webhook\'s types to this webhook only, even while it is inactive.',
+          description: 'Sends a realistic example event of one of the webhook\'s types to this webhook only, even while it is inactive. At most TEST_EVENTS_PER_WEBHOOK_PER_MINUTE a minute (20 by default), then 429 with Retry-After.',
           tags: ['Deliveries'],
           security: [{ bearer: [] }],
           params: WebhookParams,
@@ -233,6 +236,10 @@ export const deliveryRoutes =
       },
       async (request, reply) => {
         const webhook = await findOwned(principalOf(request).clientId!, request.params.webhookId);
+        const perMinute = config.tenantLimits.testEventsPerWebhookPerMinute;
+        if (perMinute > 0 && testEvents.count(webhook.id, now()) >= perMinute) {
+          throw errors.tooManyRequests(Math.max(1, Math.ceil(testEvents.remaining(webhook.id, now()) / 1000)));
+        }
         const eventType = request.body.eventType ?? webhook.eventTypes[0]!;
         if (!webhook.eventTypes.includes(eventType)) {
           throw errors.validation('InvalidEventRequest', [detail('InvalidValue', 'eventType', `The webhook does not subscribe to ${eventType}.`)]);
@@ -243,6 +250,7 @@ export const deliveryRoutes =
         const itwinId = webhook.scope === 'iTwin' ? webhook.scopeId : randomUUID();
         const accountId = webhook.scope === 'Account' ? webhook.scopeId : await store.getItwinAccount(webhook.scopeId);
         const messageId = randomUUID();
+        testEvents.hit(webhook.id, now());
         const { enqueuedAt, deliveryId } = await deps.publisher.publishTest(
           { messageId, eventType, itwinId, accountId, contentJson: JSON.stringify(freshExample(type)), publisherClientId: principalOf(request).clientId },
           webhook.id,

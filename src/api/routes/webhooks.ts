@@ -149,7 +149,12 @@ export const webhookRoutes =
           modifiedAt: at,
         };
         // With the built-in issuer the owner is a client of this store: one deleted meanwhile gets no webhook.
-        if (!(await store.createWebhook(record, { ownerMustExist: deps.issuer !== undefined }))) throw errors.invalidToken('The authorization token has been revoked.');
+        const limit = config.tenantLimits.webhooksPerApplication;
+        const created = await store.createWebhook(record, { ownerMustExist: deps.issuer !== undefined, maxPerOwner: limit });
+        if (created === 'ownerMissing') throw errors.invalidToken('The authorization token has been revoked.');
+        if (created === 'limitReached') {
+          throw errors.validation('InvalidCreateWebhookRequest', [detail('InvalidValue', 'body', `The application has ${limit} webhooks, the most it may have; delete one first.`)]);
+        }
         request.log.info({ webhookId: id, clientId, scope: body.scope }, 'webhook created');
         return reply.code(201).header('location', `/webhooks/${id}`).send({ ...toWebhookResponse(record), secret });
       },

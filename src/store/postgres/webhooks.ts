@@ -16,11 +16,16 @@ export function webhooksRepo(db: PgDb): WebhooksRepo & EventTypesRepo {
     createWebhook(w, opts = {}) {
       return db.tx(async (t) => {
         // Held until the commit: deleting the client waits, then deletes this webhook too.
-        if (opts.ownerMustExist === true && (await t.rows(identity.lockClient(w.ownerClientId))).length === 0) return false;
+        if (opts.ownerMustExist === true && (await t.rows(identity.lockClient(w.ownerClientId))).length === 0) return 'ownerMissing';
+        if (opts.maxPerOwner !== undefined) {
+          await t.rows(sql.lockOwnerWebhooks(w.ownerClientId));
+          const [{ n }] = (await t.rows<{ n: number }>(sql.countOwnedWebhooks(w.ownerClientId))) as [{ n: number }];
+          if (n >= opts.maxPerOwner) return 'limitReached';
+        }
         await t.count(sql.insertWebhook(w));
         await t.count(sql.insertLane(w.id));
         await writeSubscriptions(t, w);
-        return true;
+        return 'created' as const;
       });
     },
     async getWebhook(owner, id) {

@@ -24,7 +24,10 @@ export function webhooksRepo(db: SqliteDb, leases: LeaseTable): Sync<WebhooksRep
   return {
     createWebhook(w, opts = {}) {
       return db.tx(() => {
-        if (opts.ownerMustExist === true && db.get('SELECT 1 FROM clients WHERE client_id = $c', { c: w.ownerClientId }) === undefined) return false;
+        if (opts.ownerMustExist === true && db.get('SELECT 1 FROM clients WHERE client_id = $c', { c: w.ownerClientId }) === undefined) return 'ownerMissing';
+        if (opts.maxPerOwner !== undefined && db.get<{ n: number }>('SELECT COUNT(*) AS n FROM webhooks WHERE owner_client_id = $o', { o: w.ownerClientId })!.n >= opts.maxPerOwner) {
+          return 'limitReached';
+        }
         db.run(
           `INSERT INTO webhooks (id, owner_client_id, scope, scope_id, active, callback_url, event_types, secret_sealed, created_at, modified_at)
            VALUES ($id, $owner, $scope, $scopeId, $active, $url, $types, $secret, $created, $modified)`,
@@ -42,7 +45,7 @@ export function webhooksRepo(db: SqliteDb, leases: LeaseTable): Sync<WebhooksRep
           },
         );
         writeSubscriptions(w);
-        return true;
+        return 'created';
       });
     },
 

@@ -9,6 +9,14 @@ export const insertWebhook = (w: WebhookRecord): Query => ({
   values: [w.id, w.ownerClientId, w.scope, w.scopeId, w.active, w.callbackUrl, JSON.stringify(w.eventTypes), w.secretSealed, w.createdAt, w.modifiedAt],
 });
 
+/**
+ * A transaction lock of one owner's webhooks: two creations of one owner count one after the
+ * other. (Its own statement: a count in the same one would read the snapshot from before the wait.)
+ */
+export const lockOwnerWebhooks = (owner: string): Query => ({ text: "SELECT pg_advisory_xact_lock(hashtext('itwin_webhooks_owner:' || $1))", values: [owner] });
+
+export const countOwnedWebhooks = (owner: string): Query => ({ text: 'SELECT COUNT(*)::int AS n FROM webhooks WHERE owner_client_id = $1', values: [owner] });
+
 export const selectOwnedWebhook = (owner: string, id: string, opts: { forUpdate?: boolean } = {}): Query => ({
   text: `SELECT * FROM webhooks WHERE owner_client_id = $1 AND id = $2${opts.forUpdate === true ? ' FOR UPDATE' : ''}`,
   values: [owner, id],
