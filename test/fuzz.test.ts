@@ -120,6 +120,11 @@ describe('fuzzing every route: no 5xx, the contract\'s error shape, a healthy se
     const reader = await h.client({ name: 'fuzz-reader', scopes: [SCOPES.read] });
     publisher = await h.client({ name: 'fuzz-publisher', accountId: owner.accountId, scopes: [SCOPES.publish] });
     const other = await h.client({ name: 'fuzz-other' });
+    // The admin routes may delete, revoke or move what their path names: they get things of
+    // their own, so that the owner's access (checked after the fuzzing) is not what they change.
+    const victim = await h.client({ name: 'fuzz-victim' });
+    const victimItwin = await h.itwin(victim.accountId);
+    await h.server.deps.store.grant(victim.clientId, victimItwin, MAINTAINER_PERMISSION, Date.now());
     itwinId = await h.itwin(owner.accountId);
     await h.server.deps.store.grant(owner.clientId, itwinId, MAINTAINER_PERMISSION, Date.now());
     const own = await h.webhook(owner, { callbackUrl: 'https://receiver.example.com/own', eventTypes: ['iModels.iModelCreated.v1'] });
@@ -147,9 +152,9 @@ describe('fuzzing every route: no 5xx, the contract\'s error shape, a healthy se
     ids = {
       webhookId: [own.id, theirs.id, own.id.toUpperCase()],
       deliveryId: deliveries.map((d) => d.id),
-      clientId: [owner.clientId, other.clientId],
-      itwinId: [itwinId],
-      accountId: [owner.accountId],
+      clientId: [victim.clientId, 'fuzz-unknown-client'],
+      itwinId: [victimItwin],
+      accountId: [victim.accountId],
       file: ['..%2f..%2fpackage.json', '%2e%2e/%2e%2e/package.json', 'swagger-ui.css', 'index.html', '%00', 'nope.js'],
     };
     auths = ['', owner.auth, owner.auth, owner.auth, reader.auth, publisher.auth, other.auth, 'Bearer not.a.jwt', 'Bearer ', `Basic ${Buffer.from('a:b').toString('base64')}`, 'bearer x y z'];
