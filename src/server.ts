@@ -60,7 +60,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
     },
     delivery: onStoreThread
       ? (key, box) => {
-          overflowSender = createSender({ delivery: config.delivery, callbacks: config.callbacks, box, userAgent, now });
+          overflowSender = createSender({ delivery: config.delivery, callbacks: config.callbacks, box, userAgent, now, logger });
           return {
             settings: { delivery: config.delivery, callbacks: config.callbacks, key, userAgent, logLevel: config.logLevel },
             sender: overflowSender,
@@ -111,7 +111,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
         await app.listen({ host: config.host, port: config.port });
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EADDRINUSE') throw new ConfigError(`Invalid PORT (--port): ${config.host}:${config.port} is already in use.`);
+        if (code === 'EADDRINUSE') throw new ConfigError(`Invalid PORT (--port): port ${config.port} on ${config.host} is in use; pick another with --port or PORT (0 picks a free one).`);
         if (code === 'EACCES') throw new ConfigError(`Invalid PORT (--port): this user may not listen on ${config.host}:${config.port}.`);
         if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new ConfigError(`Invalid HOST (--host): ${config.host} is not an address of this machine.`);
         throw err;
@@ -156,7 +156,7 @@ function inProcessWorker(
 ): { dispatcher: DeliveryDispatcher; counts: ReturnType<typeof createDeliveryCounts> } {
   const { store, box, userAgent, logger, now } = deps;
   const counts = createDeliveryCounts();
-  const sender = createSender({ delivery: config.delivery, callbacks: config.callbacks, box, userAgent, now, lookup: deps.lookup, random: deps.random });
+  const sender = createSender({ delivery: config.delivery, callbacks: config.callbacks, box, userAgent, now, lookup: deps.lookup, random: deps.random, logger });
   // One process delivers from the embedded store, so it may lease ahead (see the dispatcher);
   // on PostgreSQL several workers share each webhook's cap and lease only what they send.
   const leaseAhead = config.databaseUrl === undefined ? config.delivery.maxInFlightPerWebhook : 0;

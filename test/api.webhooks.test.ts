@@ -170,6 +170,23 @@ describe('webhooks CRUD (contract §2)', () => {
     });
   }
 
+  it('with insecure callbacks allowed, a scheme that is neither https nor http says both are accepted', async () => {
+    const insecure = await createHarness({ flags: { allowInsecureCallbacks: true } });
+    try {
+      const c = await insecure.client();
+      for (const [callbackUrl, message] of [
+        ['ftp://receiver.example.com/x', 'callbackUrl must use https or http.'],
+        ['http://receiver.example.com/x', undefined],
+      ] as const) {
+        const res = await insecure.inject({ method: 'POST', url: '/webhooks', headers: { authorization: c.auth }, payload: { callbackUrl, scope: 'Account', eventTypes: ['iModels.iModelCreated.v1'] } });
+        if (message === undefined) assert.equal(res.statusCode, 201, res.body);
+        else assert.deepEqual(res.json().error.details, [{ code: 'InvalidValue', target: 'callbackUrl', message }]);
+      }
+    } finally {
+      await insecure.close();
+    }
+  });
+
   it('refuses duplicate, empty and oversized eventTypes', async () => {
     for (const eventTypes of [[], ['iModels.iModelCreated.v1', 'iModels.iModelCreated.v1'], Array.from({ length: 101 }, () => 'iModels.iModelCreated.v1')]) {
       const res = await create(app.auth, { callbackUrl: 'https://example.com/x', scope: 'Account', eventTypes });

@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -100,6 +100,19 @@ function tokenRequest(url: string, id: string, secret: string): Promise<Response
 // ---------------------------------------------------------------- clients
 
 describe('clients', () => {
+  it('a --data-dir that does not exist is refused unless --create; a store that had to be created is announced', async () => {
+    const missing = join(tempDir(), 'typo');
+    const refused = await cli(['clients', 'create', '--name', 'x', '--account', randomUUID(), '--data-dir', missing]);
+    const line = assertRefused(refused, 'a missing --data-dir');
+    assert.ok(line.includes(missing) && line.includes('--create'), line);
+    assert.ok(!existsSync(missing), 'nothing was created');
+    const created = await cli(['clients', 'create', '--name', 'x', '--account', randomUUID(), '--data-dir', missing, '--create', '--json']);
+    assert.equal(created.code, 0, created.stderr);
+    assert.equal(created.stderr, `itwin-webhooks: note: created a new, empty data store in ${missing}.\n`);
+    const again = await cli(['clients', 'list', '--data-dir', missing]);
+    assert.equal(again.stderr, '', 'an existing store is not announced');
+  });
+
   it('create (--json and readable), --scopes, and list (table and --json)', async () => {
     const dataDir = tempDir();
     assert.match(await ok(['clients', 'list', '--data-dir', dataDir]), /none/i, 'an empty list says so');

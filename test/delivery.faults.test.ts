@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { SCOPES } from '../src/auth/scopes.ts';
 import type { DeliveryDetail } from '../src/store/types.ts';
-import { createHarness, LOOPBACK_CALLBACKS, type Harness, type TestClient } from './helpers/harness.ts';
+import { createHarness, LOOPBACK_CALLBACKS, tempDir, type Harness, type TestClient } from './helpers/harness.ts';
 import { eventually, Receiver } from './helpers/receiver.ts';
 
 const TYPE = 'iModels.iModelCreated.v1';
@@ -243,6 +244,32 @@ describe('receiver faults', () => {
 });
 
 describe('SSRF guard in the delivery pipeline', () => {
+  it('an http:// callback the server no longer allows is refused, and the log says so once per webhook', async () => {
+    const dataDir = tempDir();
+    const first = await createHarness({ dataDir, flags: { allowInsecureCallbacks: true } });
+    let sub: TestClient;
+    let hookId: string;
+    try {
+      sub = await first.client();
+      hookId = (await first.webhook(sub, { callbackUrl: 'http://receiver.example.com/plain', eventTypes: [TYPE] })).id;
+    } finally {
+      await first.close();
+    }
+    const h = await createHarness({ dataDir });
+    try {
+      const pub = await h.client({ accountId: sub.accountId, scopes: [SCOPES.publish] });
+      for (let i = 0; i < 2; i++) await h.publish(pub, { eventType: TYPE, iTwinId: randomUUID(), accountId: sub.accountId, content: content() });
+      await eventually(async () => (await h.server.deps.store.listDeliveries(hookId, undefined, 10, undefined)).items.filter((d) => d.attempts === 1).length === 2);
+      const warnings = h.logs.filter((l) => l.includes('refused by the callback policy') && l.includes(hookId)).map((l) => JSON.parse(l));
+      assert.equal(warnings.length, 1, JSON.stringify(warnings));
+      assert.equal(warnings[0].level, 40);
+      assert.equal(warnings[0].cause, 'insecure-callback');
+    } finally {
+      await h.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a loopback callback unless allowed, and records why', async () => {
     const r = await new Receiver().start();
     const h = await createHarness({ flags: { allowInsecureCallbacks: true } });
@@ -271,11 +298,18 @@ describe('SSRF guard in the delivery pipeline', () => {
       const sub = await h.client();
       const pub = await h.client({ accountId: sub.accountId, scopes: [SCOPES.publish] });
       const hook = await h.webhook(sub, { callbackUrl: `http://internal.test:${r.port}/hook`, eventTypes: [TYPE] });
-      await h.publish(pub, { eventType: TYPE, iTwinId: randomUUID(), accountId: sub.accountId, content: content() });
+      for (let i = 0; i < 3; i++) await h.publish(pub, { eventType: TYPE, iTwinId: randomUUID(), accountId: sub.accountId, content: content() });
       await eventually(async () => {
-        const [d] = (await h.server.deps.store.listDeliveries(hook.id, undefined, 1, undefined)).items;
-        return d !== undefined && (await h.server.deps.store.getDelivery(hook.id, d.id))!.attemptLog.length === 1;
+        const page = (await h.server.deps.store.listDeliveries(hook.id, undefined, 10, undefined)).items;
+        const attempts = await Promise.all(page.map(async (d) => (await h.server.deps.store.getDelivery(hook.id, d.id))!.attemptLog.length));
+        return attempts.length === 3 && attempts.every((n) => n === 1);
       });
+      // The operator's log says why, once for the webhook (not once per attempt), with the address.
+      const warnings = h.logs.filter((l) => l.includes('refused by the callback policy') && l.includes(hook.id)).map((l) => JSON.parse(l));
+      assert.equal(warnings.length, 1, JSON.stringify(warnings));
+      assert.equal(warnings[0].level, 40);
+      assert.equal(warnings[0].cause, 'ssrf:loopback');
+      assert.match(warnings[0].detail, /127\.0\.0\.1.*internal\.test/);
       const list = await h.inject({ method: 'GET', url: `/webhooks/${hook.id}/deliveries`, headers: { authorization: sub.auth } });
       const deliveryId = list.json().deliveries[0].id as string;
       const detail = await h.inject({ method: 'GET', url: `/webhooks/${hook.id}/deliveries/${deliveryId}`, headers: { authorization: sub.auth } });

@@ -11,6 +11,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { banner } from '../src/cli/serve.ts';
+import { loadConfig } from '../src/config/load.ts';
 import { cleanEnv, runCli, type CliResult } from './helpers/child.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -269,9 +271,18 @@ describe('serve: settings from flags and environment', () => {
       const r = await run(['serve', '--port', String(busy.port), '--data-dir', tempDir()]);
       const line = assertOneLineFailure(r, 'port in use');
       assert.ok(line.includes(String(busy.port)), `"${line}" should name the port`);
+      assert.match(line, /is in use; pick another with --port or PORT \(0 picks a free one\)/);
     } finally {
       await busy.release();
     }
+  });
+
+  it('--role api or worker on the embedded store is refused at start (nothing would deliver, or nothing would take events)', async () => {
+    const results = await Promise.all(['api', 'worker'].map((role) => run(['serve', '--port', '0', '--role', role], { DATA_DIR: tempDir() })));
+    results.forEach((r, i) => {
+      const line = assertOneLineFailure(r, `--role ${['api', 'worker'][i]}`);
+      assert.match(line, /ROLE \(--role\): (api|worker) needs PostgreSQL \(DATABASE_URL\)/);
+    });
   });
 
   it('a second server on the same DATA_DIR stops with a one-line message, and the first goes on', async () => {
@@ -312,6 +323,32 @@ describe('serve: banner and shutdown', () => {
     } finally {
       await s.stop();
     }
+  });
+
+  it('--host 0.0.0.0: the banner and the issuer name 127.0.0.1, and the banner says to set PUBLIC_URL', async () => {
+    const s = await serve(['--port', '0', '--host', '0.0.0.0', '--data-dir', tempDir()]);
+    try {
+      assert.match(s.url, /^http:\/\/0\.0\.0\.0:\d+$/);
+      const local = s.url.replace('0.0.0.0', '127.0.0.1');
+      const text = s.stderr();
+      assert.ok(!text.split('\n').slice(1).some((l) => l.includes('0.0.0.0')), `no link names 0.0.0.0:\n${text}`);
+      assert.ok(text.includes(`${local}/webhooks`) && text.includes(`${local}/oauth/token`), text);
+      assert.match(text, /set PUBLIC_URL \(--public-url\) to the address clients use/);
+      const discovery = (await (await fetch(`${local}/.well-known/openid-configuration`)).json()) as { issuer: string };
+      assert.match(discovery.issuer, /^http:\/\/127\.0\.0\.1:/);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('a worker\'s banner advertises no token URL (only the API processes serve it)', () => {
+    const env = { DATABASE_URL: 'postgres://db.internal/hooks', ENCRYPTION_KEY: randomBytes(32).toString('hex') };
+    const worker = banner(loadConfig({ role: 'worker', port: '9101' }, env), 'http://127.0.0.1:9101');
+    assert.ok(!worker.includes('/oauth/token') && !worker.includes('/connect/token') && !worker.includes('/webhooks'), worker);
+    assert.match(worker, /Issuer +built-in \(its token endpoint is served by the API processes, not this one\)/);
+    assert.match(worker, /\/healthz/);
+    const api = banner(loadConfig({ role: 'api', port: '3000' }, env), 'http://127.0.0.1:3000');
+    assert.match(api, /token URL http:\/\/127\.0\.0\.1:3000\/oauth\/token \(also http:\/\/127\.0\.0\.1:3000\/connect\/token\)/);
   });
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -16,7 +16,7 @@ export function callbackUrlProblem(raw: string, allowInsecure: boolean): string 
   if (url.protocol === 'http:') {
     if (!allowInsecure) return 'callbackUrl must use https.';
   } else if (url.protocol !== 'https:') {
-    return 'callbackUrl must use https.';
+    return allowInsecure ? 'callbackUrl must use https or http.' : 'callbackUrl must use https.';
   }
   if (url.hostname === '') return 'callbackUrl must name a host.';
   if (url.username !== '' || url.password !== '') return 'callbackUrl must not contain credentials.';

@@ -16,8 +16,12 @@ const ROLE_TEXT = {
   worker: 'worker (delivery only; serves /healthz, /readyz and /metrics)',
 } as const;
 
-function banner(config: Config, url: string): string {
-  const base = config.publicUrl ?? url;
+/** Bound to every interface (0.0.0.0, ::): an address no client can use. */
+const WILDCARD = /^http:\/\/(0\.0\.0\.0|\[::\])(?=:\d+$)/;
+
+export function banner(config: Config, url: string): string {
+  const wildcard = WILDCARD.test(url);
+  const base = config.publicUrl ?? url.replace(WILDCARD, 'http://127.0.0.1');
   const dataDirFlag = config.dataDir === SETTINGS.dataDir.default ? '' : ` --data-dir ${config.dataDir}`;
   const lines = [
     `itwin-webhooks ${VERSION} is listening on ${url}`,
@@ -30,8 +34,17 @@ function banner(config: Config, url: string): string {
         ]),
     `  Store         ${config.databaseUrl !== undefined ? `PostgreSQL ${redactUrl(config.databaseUrl)} (schema ${config.databaseSchema})` : `SQLite in ${config.dataDir}`}`,
     `  Role          ${ROLE_TEXT[config.role]}`,
-    `  Issuer        ${config.auth.builtinIssuer ? `built-in, token URL ${base}/oauth/token` : `external, JWKS ${config.auth.jwksUrl}`}`,
+    `  Issuer        ${
+      !config.auth.builtinIssuer
+        ? `external, JWKS ${config.auth.jwksUrl}`
+        : config.role === 'worker'
+          ? 'built-in (its token endpoint is served by the API processes, not this one)'
+          : `built-in, token URL ${base}/oauth/token (also ${base}/connect/token)`
+    }`,
   ];
+  if (wildcard && config.publicUrl === undefined) {
+    lines.push('  NOTE          listening on every interface: set PUBLIC_URL (--public-url) to the address clients use; links and the token issuer say 127.0.0.1 until then.');
+  }
   if (config.callbacks.allowInsecure) lines.push('  WARNING       http:// callback URLs are accepted (--allow-insecure-callbacks); do not use in production.');
   if (config.callbacks.allowPrivate) {
     lines.push('  WARNING       the SSRF guard is off: callbacks may reach loopback and private addresses (--allow-private-callbacks); do not use in production.');

@@ -1,17 +1,34 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { loadStoreConfig } from '../config/load.ts';
 import { openStore } from '../store/open.ts';
+import { DATABASE_FILE } from '../store/sqlite/dataDir.ts';
 import type { Store } from '../store/types.ts';
+import { UsageError } from './errors.ts';
 import { addSettingOptions, flagValues } from './options.ts';
 
 /** Gives an administration command the options that locate the data store. */
 export function storeCommand(cmd: Command): Command {
-  return addSettingOptions(cmd, ['store']);
+  return addSettingOptions(cmd, ['store']).option('--create', 'make a new embedded store when DATA_DIR does not exist yet (otherwise that is refused as a mistyped --data-dir)');
 }
 
-/** Opens the store named by the command's flags and environment, runs fn, closes it. */
+/**
+ * Opens the store named by the command's flags and environment, runs fn, closes it. A
+ * mistyped --data-dir, or a command run from another folder, would otherwise create a new,
+ * empty store (and key) there without a word: a DATA_DIR that does not exist is refused
+ * unless --create is given, and a store that had to be created is announced.
+ */
 export async function withStore<T>(cmd: Command, fn: (store: Store) => Promise<T>): Promise<T> {
-  const { store } = await openStore(loadStoreConfig(flagValues(cmd), process.env));
+  const config = loadStoreConfig(flagValues(cmd), process.env);
+  const fresh = config.databaseUrl === undefined && !existsSync(join(config.dataDir, DATABASE_FILE));
+  if (fresh && !existsSync(config.dataDir) && (cmd.opts() as { create?: boolean }).create !== true) {
+    throw new UsageError(
+      `no data store in ${config.dataDir} (the directory does not exist): give the server's --data-dir (or DATA_DIR), or --create to make a new store there.`,
+    );
+  }
+  const { store } = await openStore(config);
+  if (fresh) process.stderr.write(`itwin-webhooks: note: created a new, empty data store in ${config.dataDir}.\n`);
   try {
     return await fn(store);
   } finally {

@@ -218,7 +218,10 @@ export function loadConfig(flags: FlagValues, env: Env): Config {
   const host = get<string>('host', flags, env);
   const port = get<number>('port', flags, env);
   const publicUrl = get<string | undefined>('publicUrl', flags, env)?.replace(/\/+$/, '');
-  const defaultBaseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  // Listening on every interface names no address a client could use: links and the issuer
+  // then say 127.0.0.1 (PUBLIC_URL names the real one).
+  const linkHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const defaultBaseUrl = `http://${linkHost.includes(':') ? `[${linkHost}]` : linkHost}:${port}`;
 
   const jwksUrl = get<string | undefined>('authJwksUrl', flags, env);
   const builtinFlag = get<boolean | undefined>('builtinIssuer', flags, env);
@@ -252,6 +255,12 @@ export function loadConfig(flags: FlagValues, env: Env): Config {
     pollMs: get<number>('pollInterval', flags, env),
     shutdownGraceMs: get<number>('shutdownGrace', flags, env),
   };
+  const role = get<Role>('role', flags, env);
+  if (role !== 'all' && store.databaseUrl === undefined) {
+    throw new ConfigError(
+      `Invalid ROLE (--role): ${role} needs PostgreSQL (DATABASE_URL); the embedded store in DATA_DIR serves one process, which runs the API and delivery together (--role all).`,
+    );
+  }
   if (delivery.heartbeatMs * 2 > delivery.leaseTtlMs) {
     throw new ConfigError('Invalid HEARTBEAT_INTERVAL (--heartbeat-interval): it must be at most half of LEASE_TTL, or live workers would lose their leases.');
   }
@@ -259,7 +268,7 @@ export function loadConfig(flags: FlagValues, env: Env): Config {
     ...store,
     host,
     port,
-    role: get<Role>('role', flags, env),
+    role,
     publicUrl,
     callbacks: { allowInsecure: allowInsecureCallbacks, allowPrivate: get<boolean>('allowPrivateCallbacks', flags, env), allowCidrs },
     delivery,

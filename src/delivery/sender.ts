@@ -24,7 +24,12 @@ export interface SenderDeps {
   random?: () => number;
   /** Replaces DNS resolution (tests). */
   lookup?: LookupFn;
+  /** Where a delivery refused by policy (http:// not allowed, the SSRF guard) is reported, once per webhook and cause. */
+  logger?: { warn(fields: Record<string, unknown>, message: string): void };
 }
+
+/** Webhooks whose policy refusals were already reported: at most this many are remembered. */
+const REFUSALS_REMEMBERED = 10_000;
 
 /** What is kept of a response body for the delivery history. */
 export const RESPONSE_BODY_LIMIT = 4096;
@@ -32,16 +37,22 @@ export const RESPONSE_BODY_LIMIT = 4096;
 const RESPONSE_READ_LIMIT = 64 * 1024;
 const SECRET_CACHE_LIMIT = 10_000;
 
+function blockedAddress(err: unknown): BlockedAddressError | undefined {
+  const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+  const cause = e?.code === undefined && e?.cause !== undefined ? e.cause : e;
+  return cause?.code === 'ERR_SSRF_BLOCKED' ? (cause as BlockedAddressError) : undefined;
+}
+
 function describeError(err: unknown, timeoutMs: number): string {
   const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || e?.code === 'UND_ERR_HEADERS_TIMEOUT' || e?.code === 'UND_ERR_BODY_TIMEOUT' || e?.code === 'UND_ERR_CONNECT_TIMEOUT') {
     return `timed out after ${timeoutMs} ms`;
   }
   const cause = e?.code === undefined && e?.cause !== undefined ? e.cause : e;
-  if (cause?.code === 'ERR_SSRF_BLOCKED') {
+  const blocked = blockedAddress(err);
+  if (blocked !== undefined) {
     // The tenant reads this in its delivery history: what an internal host name resolves to is
     // none of its business (an IP literal it wrote itself may be named).
-    const blocked = cause as BlockedAddressError;
     const literal = blocked.hostname === undefined || blocked.hostname === blocked.verdict.address;
     return literal ? `refused by the SSRF guard: ${blocked.message}` : `refused by the SSRF guard: the address ${blocked.hostname} resolves to is not allowed`;
   }
@@ -78,6 +89,15 @@ export function createSender(deps: SenderDeps): Sender {
   });
   const post = { timeoutMs: delivery.timeoutMs, keepBytes: RESPONSE_BODY_LIMIT, readLimitBytes: RESPONSE_READ_LIMIT };
   const secrets = new Map<string, string>();
+  // An operator learns from the log why a webhook never gets anything, without a line per attempt.
+  const refusalsReported = new Set<string>();
+  const reportRefusal = (d: ClaimedDelivery, cause: string, detail: string) => {
+    const key = `${d.webhookId} ${cause}`;
+    if (deps.logger === undefined || refusalsReported.has(key)) return;
+    if (refusalsReported.size >= REFUSALS_REMEMBERED) refusalsReported.clear();
+    refusalsReported.add(key);
+    deps.logger.warn({ webhookId: d.webhookId, cause, detail }, 'delivery refused by the callback policy (reported once per webhook and cause)');
+  };
   const openSecret = (d: ClaimedDelivery) => {
     let secret = secrets.get(d.secretSealed);
     if (secret === undefined) {
@@ -108,7 +128,9 @@ export function createSender(deps: SenderDeps): Sender {
         return failure(d, startedAt, 0, { error: `cannot decrypt the webhook secret: ${(err as Error).message}` });
       }
       if (d.callbackUrl.startsWith('http:') && !callbacks.allowInsecure) {
-        return failure(d, startedAt, 0, { error: 'http:// callbacks are not allowed (ALLOW_INSECURE_CALLBACKS is off)' });
+        const error = 'http:// callbacks are not allowed (ALLOW_INSECURE_CALLBACKS is off)';
+        reportRefusal(d, 'insecure-callback', error);
+        return failure(d, startedAt, 0, { error });
       }
       const body = deliveryBody(d, d.webhookId);
       const headers = {
@@ -130,6 +152,9 @@ export function createSender(deps: SenderDeps): Sender {
         const retryAfter = honoursRetryAfter(res.statusCode) ? parseRetryAfter(res.headers['retry-after'] as string | undefined, now()) : undefined;
         return failure(d, startedAt, elapsed(), { ...fields, error }, retryAfter);
       } catch (err) {
+        const blocked = blockedAddress(err);
+        // The operator's log names the address the host resolved to; the tenant's history does not.
+        if (blocked !== undefined) reportRefusal(d, `ssrf:${blocked.verdict.range}`, blocked.message);
         return failure(d, startedAt, elapsed(), { error: describeError(err, delivery.timeoutMs) });
       }
     },

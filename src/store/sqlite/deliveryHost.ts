@@ -76,6 +76,7 @@ export function hostDelivery(store: SyncStore, settings: HostedDeliverySettings,
     box: createSecretBox(Buffer.from(settings.key)),
     userAgent: settings.userAgent,
     now: Date.now,
+    logger,
   });
   const sender = createSplitSender(local, remote, Math.max(1, Math.floor(delivery.concurrency * LOCAL_SHARE)));
   const dispatcher = createDispatcher({
