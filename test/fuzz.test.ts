@@ -132,14 +132,16 @@ describe('fuzzing every route: no 5xx, the contract\'s error shape, a healthy se
     await h.publish(publisher, { eventType: 'iModels.iModelCreated.v1', iTwinId: itwinId, content: { imodelId: randomUUID(), userId: randomUUID() } });
     const deliveries = (await h.inject({ method: 'GET', url: `/webhooks/${own.id}/deliveries`, headers: { authorization: owner.auth } })).json().deliveries as Array<{ id: string }>;
 
-    const doc = (await h.inject({ method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, Record<string, any>> };
+    const doc = (await h.inject({ method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, Record<string, any>>; components: { schemas: Record<string, any> } };
+    const deref = (schema: any): any => (typeof schema?.$ref === 'string' ? doc.components.schemas[schema.$ref.split('/').pop()] : schema);
     routes = Object.entries(doc.paths).map(([template, ops]) => {
       const bodyKeys = new Set<string>();
       const queryKeys = new Set<string>();
       const bodyMethods = Object.entries(ops).filter(([, op]) => op.requestBody !== undefined).map(([m]) => m.toUpperCase());
       for (const op of Object.values(ops)) {
         for (const media of Object.values((op.requestBody?.content ?? {}) as Record<string, { schema?: any }>)) {
-          for (const s of [media.schema, ...(media.schema?.anyOf ?? []), ...(media.schema?.oneOf ?? [])]) for (const k of Object.keys(s?.properties ?? {})) bodyKeys.add(k);
+          const schema = deref(media.schema);
+          for (const s of [schema, ...(schema?.anyOf ?? []), ...(schema?.oneOf ?? [])].map(deref)) for (const k of Object.keys(s?.properties ?? {})) bodyKeys.add(k);
         }
         for (const p of (op.parameters ?? []) as Array<{ in: string; name: string }>) if (p.in === 'query') queryKeys.add(p.name);
       }

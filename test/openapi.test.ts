@@ -123,6 +123,8 @@ describe('OpenAPI document', () => {
   let doc: OpenApiDoc;
   /** The document with every $ref resolved. */
   let resolved: OpenApiDoc;
+  /** The document as served (the validator resolves `doc` in place). */
+  let raw: OpenApiDoc;
   let client: TestClient;
   let webhookId: string;
 
@@ -135,6 +137,7 @@ describe('OpenAPI document', () => {
     assert.equal(res.statusCode, 200, res.body);
     assert.match(String(res.headers['content-type']), /^application\/json/);
     doc = res.json() as OpenApiDoc;
+    raw = JSON.parse(res.body) as OpenApiDoc;
     const validator = new Validator();
     await validator.validate(doc as unknown as Json);
     resolved = validator.resolveRefs() as unknown as OpenApiDoc;
@@ -371,6 +374,84 @@ describe('OpenAPI document', () => {
       if (schema === undefined) continue; // reported by 'describes the JSON body of every JSON success answer'
       const validate = ajv.compile(schema);
       assert.ok(validate(res.json()), `${where}: the answer does not match the documented schema: ${JSON.stringify(validate.errors)}\n${res.body.slice(0, 500)}`);
+    }
+  });
+
+  it('names every operation: the hosted API\'s names where it has the operation, unique across the document', () => {
+    const ids: string[] = [];
+    for (const ops of Object.values(raw.paths)) for (const op of Object.values(ops) as Array<Operation & { operationId?: string }>) ids.push(String(op.operationId));
+    assert.ok(ids.every((id) => /^[A-Z][A-Za-z0-9]+$/.test(id)), `every operation has an operationId: ${ids.join(' ')}`);
+    assert.equal(new Set(ids).size, ids.length, 'operationIds are unique');
+    const idOf = (method: Method, path: string) => (raw.paths[path]?.[method] as { operationId?: string } | undefined)?.operationId;
+    assert.deepEqual(
+      [idOf('get', '/webhooks'), idOf('post', '/webhooks'), idOf('get', '/webhooks/{webhookId}'), idOf('patch', '/webhooks/{webhookId}'), idOf('delete', '/webhooks/{webhookId}')],
+      ['GetWebhooks', 'CreateWebhook', 'GetWebhook', 'UpdateWebhook', 'DeleteWebhook'],
+    );
+    assert.deepEqual([idOf('get', '/webhooks/event-types'), idOf('post', '/webhooks/event-types')], ['GetEvents', 'CreateEvent']);
+  });
+
+  it('names its schemas: request and answer bodies refer to component schemas a code generator turns into types', () => {
+    const schemas = (raw.components?.schemas ?? {}) as Record<string, Json>;
+    for (const name of ['Webhook', 'WebhookWithSecret', 'WebhookList', 'CreateWebhookRequest', 'UpdateWebhookRequest', 'Error', 'EventType', 'EventTypeList', 'RegisterEventTypeRequest', 'PublishEvent', 'PublishBatch', 'PublishResult', 'Delivery', 'DeliveryList']) {
+      assert.equal(schemas[name]?.type, 'object', `components.schemas.${name}`);
+    }
+    const ref = (schema: Json | undefined) => schema?.$ref;
+    const webhooks = raw.paths['/webhooks']!;
+    assert.equal(ref(webhooks.post!.requestBody?.content?.['application/json']?.schema), '#/components/schemas/CreateWebhookRequest');
+    assert.equal(ref(webhooks.post!.responses?.['201']?.content?.['application/json']?.schema), '#/components/schemas/WebhookWithSecret');
+    assert.equal(ref(webhooks.get!.responses?.['200']?.content?.['application/json']?.schema), '#/components/schemas/WebhookList');
+    assert.equal(ref(raw.paths['/webhooks/{webhookId}']!.patch!.requestBody?.content?.['application/json']?.schema), '#/components/schemas/UpdateWebhookRequest');
+    assert.equal(ref(webhooks.get!.responses?.['404' in webhooks.get!.responses! ? '404' : '401']?.content?.['application/json']?.schema), '#/components/schemas/Error');
+    // WebhookList's items are the Webhook type itself, not a copy of it.
+    assert.equal(ref((schemas.WebhookList!.properties as Record<string, Json>).webhooks!.items as Json), '#/components/schemas/Webhook');
+    // No schema is left with a title inline: every titled schema became a component.
+    assert.doesNotMatch(JSON.stringify(raw.paths), /"title":/);
+  });
+
+  it('its request examples succeed when sent as they are', async () => {
+    const everything = await h.client({ scopes: [SCOPES.platform, SCOPES.read, SCOPES.modify, SCOPES.publish, SCOPES.admin] });
+    const example = (method: Method, path: string) => (raw.paths[path]![method]!.requestBody?.content?.['application/json'] as { example?: unknown } | undefined)?.example;
+    const send = (method: Method, url: string, body: unknown) =>
+      h.inject({ method: method.toUpperCase() as 'POST', url, headers: { authorization: everything.auth, 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+    // In the order a newcomer would try them: create a webhook, activate it, publish, test it; register a type.
+    const created = await send('post', '/webhooks', example('post', '/webhooks'));
+    assert.equal(created.statusCode, 201, created.body);
+    const id = (created.json() as { id: string }).id;
+    let tried = 1;
+    for (const [method, path] of [['patch', '/webhooks/{webhookId}'], ['post', '/webhooks/events'], ['post', '/webhooks/{webhookId}/test'], ['post', '/webhooks/event-types']] as Array<[Method, string]>) {
+      const body = example(method, path);
+      assert.ok(body !== undefined, `${method.toUpperCase()} ${path} has an example`);
+      const res = await send(method, path.replace('{webhookId}', id), body);
+      assert.ok(res.statusCode >= 200 && res.statusCode < 300, `${method.toUpperCase()} ${path} with its example: ${res.statusCode} ${res.body}`);
+      tried++;
+    }
+    // Every JSON body of the API (beyond the admin API's) has one, and it is among those tried.
+    const withJsonBody = Object.entries(raw.paths).flatMap(([path, ops]) =>
+      Object.entries(ops)
+        .filter(([, op]) => (op as Operation).requestBody?.content?.['application/json'] !== undefined && !path.startsWith('/admin/'))
+        .map(([method]) => `${method} ${path}`),
+    );
+    assert.equal(withJsonBody.length, tried, withJsonBody.join(', '));
+    // A webhook the example made is an ordinary one: it received the example event.
+    const published = await h.inject({ method: 'GET', url: `/webhooks/${id}/deliveries`, headers: { authorization: everything.auth } });
+    assert.equal((published.json() as { deliveries: unknown[] }).deliveries.length >= 1, true);
+  });
+
+  it('declares OAuth2 client credentials, whose token URL (relative to the document) issues tokens, on every authenticated operation', async () => {
+    const schemes = (raw.components?.securitySchemes ?? {}) as Record<string, { type: string; flows?: { clientCredentials?: { tokenUrl: string; scopes: Record<string, string> } } }>;
+    const flow = schemes.oauth2?.flows?.clientCredentials;
+    assert.ok(flow !== undefined, 'an oauth2 scheme with the client-credentials flow');
+    assert.deepEqual(Object.keys(flow.scopes).sort(), [...Object.values(SCOPES)].sort());
+    const tokenUrl = new URL(flow.tokenUrl, 'http://localhost/openapi.json');
+    const basic = `Basic ${Buffer.from(`${client.clientId}:${client.clientSecret}`).toString('base64')}`;
+    const res = await h.inject({ method: 'POST', url: tokenUrl.pathname, headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, payload: 'grant_type=client_credentials' });
+    assert.equal(res.statusCode, 200, res.body);
+    for (const [path, ops] of Object.entries(raw.paths)) {
+      for (const [method, op] of Object.entries(ops) as Array<[Method, Operation]>) {
+        if (op.security === undefined) continue;
+        const names = op.security.flatMap((s) => Object.keys(s)).sort();
+        assert.deepEqual(names, ['bearer', 'oauth2'], `${method.toUpperCase()} ${path}`);
+      }
     }
   });
 });

@@ -9,6 +9,7 @@ import { createValidatorCompiler } from './validatorCompiler.ts';
 import type { AppDeps } from './deps.ts';
 import { errors } from '../contract/errors.ts';
 import { MAX_JSON_DEPTH, nestedDeeperThan } from '../contract/jsonDepth.ts';
+import { swaggerOptions } from './openapi.ts';
 import { installAuth } from './plugins/auth.ts';
 import { addMethodNotAllowedRoutes, clientErrorHandler, installErrorHandling, refuseTunnels, sendApiError } from './plugins/errors.ts';
 import { adminClientRoutes } from './routes/admin/clients.ts';
@@ -70,32 +71,7 @@ export async function createApp(deps: AppDeps, options: { /** false: only health
   refuseTunnels(app.server);
   installAuth(app, deps.verifier);
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'iTwin Platform Webhooks API (self-hosted)',
-        version: VERSION,
-        description:
-          'The iTwin Platform Webhooks API v2, self-hosted: manage webhook subscriptions, publish events and inspect deliveries. ' +
-          'Errors use the shape {"error": {"code", "message", "details"?}}. ' +
-          `A JSON body may nest objects and arrays at most ${MAX_JSON_DEPTH} levels deep (the body's own object is level 1); deeper is a 422 naming the limit. ` +
-          'The request line and headers may be at most 16 KiB (431).',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-      tags: [
-        { name: 'Webhooks', description: 'Webhook subscriptions of the calling application.' },
-        { name: 'Event types', description: 'The catalog of event types.' },
-        { name: 'Events', description: 'Publishing events (platform producers).' },
-        { name: 'Deliveries', description: 'Delivery history, redelivery and test events of a webhook.' },
-        { name: 'OAuth2', description: 'The built-in authorization server (client credentials).' },
-        { name: 'Operations', description: 'Health, readiness and metrics.' },
-        { name: 'Admin', description: 'Operators (scope webhooks:admin): every application\'s webhooks and their history, read-only.' },
-        { name: 'Admin: clients', description: 'Service applications of the built-in issuer (scope webhooks:admin).' },
-        { name: 'Admin: directory', description: 'The embedded directory: iTwins, grants, Organization Administrators (scope webhooks:admin).' },
-      ],
-    },
-  });
+  await app.register(swagger, swaggerOptions({ builtinIssuer: deps.issuer !== undefined }));
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   if (config.rateLimitMax > 0) {

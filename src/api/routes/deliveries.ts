@@ -77,7 +77,7 @@ const DeliveryParams = Type.Object({ webhookId: Type.String(), deliveryId: Type.
 
 const TestBody = Type.Object(
   { eventType: Type.Optional(Type.String({ description: 'One of the webhook\'s event types; the first one when omitted.' })) },
-  { additionalProperties: false },
+  { additionalProperties: false, title: 'SendTestEventRequest', examples: [{}] },
 );
 const TestResult = Type.Object(
   { messageId: Type.String(), eventType: Type.String(), deliveryId: Type.String(), enqueuedDateTime: Timestamp('When the test event was accepted.') },

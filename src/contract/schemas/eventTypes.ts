@@ -26,6 +26,17 @@ export const RegisterEventTypeBody = Type.Object(
     contentSchema: JsonObject('JSON Schema (draft-07) that every published content must match.'),
     example: JsonObject('Realistic example content; must match contentSchema.'),
   },
-  { additionalProperties: false, title: 'RegisterEventTypeRequest' },
+  {
+    additionalProperties: false,
+    title: 'RegisterEventTypeRequest',
+    examples: [
+      {
+        type: 'myService.thingHappened.v1',
+        description: 'A thing happened in my service.',
+        contentSchema: { type: 'object', required: ['thingId'], properties: { thingId: { type: 'string', format: 'uuid' } } },
+        example: { thingId: '0b3c2f5e-6a9d-4f43-9a51-2f7b6c3d8e10' },
+      },
+    ],
+  },
 );
 export type RegisterEventTypeBody = Static<typeof RegisterEventTypeBody>;

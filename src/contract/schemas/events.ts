@@ -18,7 +18,18 @@ export const PublishBatch = Type.Object(
   { additionalProperties: false, title: 'PublishBatch' },
 );
 
-export const PublishBody = Type.Union([PublishEvent, PublishBatch], { description: 'One event, or {"events": [...]} with up to 1000.' });
+export const PublishBody = Type.Union([PublishEvent, PublishBatch], {
+  description: 'One event, or {"events": [...]} with up to 1000.',
+  // An iTwin the directory does not know, with the account it belongs to: accepted on any server.
+  examples: [
+    {
+      eventType: 'iModels.iModelCreated.v1',
+      iTwinId: 'ce40a55a-6954-4de3-85c7-f796c3e423d9',
+      accountId: '8d7f0c2e-5b1a-4c3e-9f6d-2a4b6c8d0e1f',
+      content: { imodelId: '72640bf2-2173-4276-b896-c157bee0df76', userId: 'e5c7ae4f-2d72-4319-b96a-d46492e4f860' },
+    },
+  ],
+});
 
 export const PublishResult = Type.Object(
   {

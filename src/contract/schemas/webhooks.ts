@@ -29,7 +29,12 @@ export const CreateWebhookBody = Type.Object(
     secret: Type.Optional(Secret),
     eventTypes: EventTypes,
   },
-  { additionalProperties: false, title: 'CreateWebhookRequest' },
+  {
+    additionalProperties: false,
+    title: 'CreateWebhookRequest',
+    // Sent as is, it succeeds (the docs page offers it): an Account webhook of the caller's account.
+    examples: [{ callbackUrl: 'https://receiver.example.com/hook', scope: 'Account', eventTypes: ['iModels.iModelCreated.v1', 'iModels.namedVersionCreated.v1'] }],
+  },
 );
 export type CreateWebhookBody = Static<typeof CreateWebhookBody>;
 
@@ -40,7 +45,7 @@ export const UpdateWebhookBody = Type.Object(
     eventTypes: Type.Optional(EventTypes),
     secret: Type.Optional(Secret),
   },
-  { additionalProperties: false, minProperties: 1, title: 'UpdateWebhookRequest' },
+  { additionalProperties: false, minProperties: 1, title: 'UpdateWebhookRequest', examples: [{ active: true }] },
 );
 export type UpdateWebhookBody = Static<typeof UpdateWebhookBody>;
 
