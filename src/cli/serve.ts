@@ -1,9 +1,10 @@
+import type { Logger } from 'pino';
 import { Command } from 'commander';
 import type { Config } from '../config/load.ts';
 import { loadConfig, redactUrl } from '../config/load.ts';
 import { SETTINGS } from '../config/settings.ts';
 import { createLogger } from '../observability/logger.ts';
-import { startServer } from '../server.ts';
+import { startServer, type RunningServer } from '../server.ts';
 import { VERSION } from '../version.ts';
 import { addSettingOptions, flagValues } from './options.ts';
 
@@ -60,6 +61,56 @@ export function banner(config: Config, url: string): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * Stops the server on SIGTERM or SIGINT (exit 0 once it has stopped), and when its store is
+ * lost for good (exit 1, so that a supervisor restarts the process): in either case it stops
+ * taking requests and lets the deliveries in flight settle first, within the shutdown grace.
+ * A second signal, or a stop that outlives the grace, exits at once with 1.
+ */
+export function superviseServer(
+  server: Pick<RunningServer, 'close' | 'lost'>,
+  deps: {
+    logger: Logger;
+    graceMs: number;
+    /** Ends the process with `code`: at once, or (`immediately` false) once what is left of it has drained. */
+    exit: (code: number, immediately: boolean) => void;
+    signals?: NodeJS.EventEmitter;
+  },
+): void {
+  const { logger, exit } = deps;
+  const signals = deps.signals ?? process;
+  let stopping = false;
+  const stop = (reason: string, code: number) => {
+    if (stopping) {
+      logger.warn({ reason }, 'second signal: exiting now');
+      exit(1, true);
+      return;
+    }
+    stopping = true;
+    logger.info({ reason }, 'shutting down');
+    const deadline = setTimeout(() => {
+      logger.error('shutdown deadline passed: exiting');
+      exit(1, true);
+    }, deps.graceMs + SHUTDOWN_MARGIN_MS);
+    deadline.unref();
+    server.close().then(
+      () => {
+        logger.info('stopped');
+        clearTimeout(deadline);
+        exit(code, false);
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'error while shutting down');
+        clearTimeout(deadline);
+        exit(1, false);
+      },
+    );
+  };
+  signals.on('SIGTERM', () => stop('SIGTERM', 0));
+  signals.on('SIGINT', () => stop('SIGINT', 0));
+  void server.lost.then(() => stop('the data store is lost', 1));
+}
+
 export function serveCommand(): Command {
   const cmd = new Command('serve').description('Run the Webhooks API and the delivery worker.');
   addSettingOptions(cmd, ['store', 'server', 'auth', 'delivery']);
@@ -68,30 +119,12 @@ export function serveCommand(): Command {
     const logger = createLogger(config.logLevel);
     const server = await startServer(config, { logger });
     process.stderr.write(banner(config, server.url));
-
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) {
-        logger.warn({ signal }, 'second signal: exiting now');
-        process.exit(1);
-      }
-      stopping = true;
-      logger.info({ signal }, 'shutting down');
-      const deadline = setTimeout(() => {
-        logger.error('shutdown deadline passed: exiting');
-        process.exit(1);
-      }, config.delivery.shutdownGraceMs + SHUTDOWN_MARGIN_MS);
-      deadline.unref();
-      server.close().then(
-        () => logger.info('stopped'),
-        (err: unknown) => {
-          logger.error({ err }, 'error while shutting down');
-          process.exitCode = 1;
-        },
-      );
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
+    superviseServer(server, {
+      logger,
+      graceMs: config.delivery.shutdownGraceMs,
+      // Once stopped, the process ends by itself with this code (after its output is flushed).
+      exit: (code, immediately) => (immediately ? process.exit(code) : void (process.exitCode = code)),
+    });
   });
   return cmd;
 }

@@ -327,10 +327,20 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
         }
         if (effects.stale > 0) log.warn({ stale: effects.stale }, 'results arrived after their leases were taken over');
       } catch (err) {
-        // Keep the results: losing them would only cause re-sends, but there is no need to.
         flushingCount -= batch.length;
+        const backOff = failed('complete', err);
+        if (!running) {
+          // Stopping, and the store does not take the results: give them up rather than
+          // hold the shutdown. Their leases die with this process (or expire) and the
+          // deliveries are sent again: at least once.
+          for (const r of [...batch, ...results]) leases.drop(r.deliveryId);
+          log.warn({ results: batch.length + results.length }, 'results not written at shutdown; those deliveries will be sent again');
+          results = [];
+          return;
+        }
+        // Keep the results: losing them would only cause re-sends, but there is no need to.
         results.unshift(...batch);
-        await new Promise((r) => setTimeout(r, failed('complete', err)));
+        await new Promise((r) => setTimeout(r, backOff));
       }
     })();
     flushes.add(done);

@@ -1,5 +1,5 @@
 import type { Metrics } from '../observability/metrics.ts';
-import type { ClaimedDelivery, ClaimingPublish, ClaimRequest, EventsRepo, NewEvent, PublishedEvent } from '../store/types.ts';
+import type { EventsRepo, NewEvent, PublishedEvent } from '../store/types.ts';
 
 /** The contract's idempotency window for messageId (§4). */
 export const IDEMPOTENCY_WINDOW_MS = 7 * 24 * 3600 * 1000;
@@ -14,28 +14,24 @@ export interface Publisher {
   publishTest(event: NewEvent, webhookId: string): Promise<{ enqueuedAt: number; deliveryId: string }>;
 }
 
-/** A delivery worker in this process that can take what a publish leases for it (see DeliveryDispatcher.claimAlong). */
-export type ClaimAlong = <R extends { claimed: ClaimedDelivery[] }>(call: (claim: ClaimRequest) => Promise<R>) => Promise<R>;
+/**
+ * A publish whose deliveries this process's delivery worker leases in the publish's own
+ * transaction and sends at once (the embedded store: see DeliveryWorker.publishAlong).
+ */
+export type PublishAlong = (events: NewEvent[], idempotencyWindowMs: number) => Promise<PublishedEvent[]>;
 
 export function createPublisher(deps: {
-  store: EventsRepo & Partial<ClaimingPublish>;
+  store: EventsRepo;
   now: () => number;
   metrics: Metrics;
   wake: () => void;
-  /** Set when this process delivers and its store can claim along a publish: the new deliveries go out without a wake-up and a second store call. */
-  claimAlong?: ClaimAlong;
-  /** The store hands a publish's deliveries to the delivery worker itself (the worker runs on the embedded store's thread): no wake-up. */
-  storeHandsOver?: boolean;
+  /** Set when the publish can hand its deliveries to this process's worker itself: no wake-up, no second store call. */
+  publishAlong?: PublishAlong;
 }): Publisher {
-  const { store, now, metrics, wake, claimAlong } = deps;
-  const publishAndClaim = store.publishAndClaim?.bind(store);
+  const { store, now, metrics, wake, publishAlong } = deps;
   return {
     async publish(events) {
-      const claimsAlong = claimAlong !== undefined && publishAndClaim !== undefined;
-      const handedOver = claimsAlong || deps.storeHandsOver === true;
-      const results = claimsAlong
-        ? (await claimAlong((claim) => publishAndClaim(events, claim.now, IDEMPOTENCY_WINDOW_MS, claim))).results
-        : await store.publishEvents(events, now(), IDEMPOTENCY_WINDOW_MS);
+      const results = publishAlong !== undefined ? await publishAlong(events, IDEMPOTENCY_WINDOW_MS) : await store.publishEvents(events, now(), IDEMPOTENCY_WINDOW_MS);
       let fanned = 0;
       let duplicates = 0;
       for (const r of results) {
@@ -47,7 +43,7 @@ export function createPublisher(deps: {
       if (duplicates > 0) metrics.eventsPublished.inc({ result: 'duplicate' }, duplicates);
       if (fanned > 0) {
         metrics.deliveriesCreated.inc(fanned);
-        if (!handedOver) wake();
+        if (publishAlong === undefined) wake();
       }
       return results;
     },

@@ -5,10 +5,9 @@ import { observeInto, type HistogramSeries } from './countedHistogram.ts';
 export const ATTEMPT_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /**
- * What the delivery engine counts, in plain numbers. The engine may run on another thread
- * than the metrics registry (the embedded store's thread), so it never touches prom-client:
- * the registry reads a snapshot of these at scrape (metrics.ts). Plain counting is also
- * what keeps thousands of attempts per second cheap (prom-client hashes labels per call).
+ * What the delivery engine counts, in plain numbers; the metrics registry reads a snapshot
+ * of these at scrape (metrics.ts). Plain counting is what keeps thousands of attempts per
+ * second cheap: prom-client hashes the labels at every call.
  */
 export interface DeliveryCounts {
   /** One finished attempt and how long it took. */
@@ -21,7 +20,7 @@ export interface DeliveryCounts {
   leasesReaped(n: number): void;
 }
 
-/** Totals since the engine started; copied between threads as is (plain data). */
+/** Totals since the engine started (plain data). */
 export interface DeliveryCountsSnapshot {
   attempts: Partial<Record<AttemptOutcome, number>>;
   durations: Array<[AttemptOutcome, HistogramSeries]>;

@@ -40,11 +40,3 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     destination,
   );
 }
-
-/**
- * Writes a line that another thread's logger made (same settings, already JSON and
- * redacted) to this logger's destination as it is.
- */
-export function writeLogLine(logger: Logger, line: string): void {
-  (logger as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym]!.write(line);
-}

@@ -17,11 +17,8 @@ export interface Metrics {
   leasesReaped: Counter;
 }
 
-/**
- * The delivery engine's counts (deliveryCounts.ts), read at scrape: on this thread, or
- * fetched from the thread the engine runs on. Undefined where this process delivers nothing.
- */
-export type DeliveryCountsSource = () => DeliveryCountsSnapshot | undefined | Promise<DeliveryCountsSnapshot | undefined>;
+/** The delivery engine's counts (deliveryCounts.ts), read at scrape. Undefined where this process delivers nothing. */
+export type DeliveryCountsSource = () => DeliveryCountsSnapshot | undefined;
 
 /**
  * Moves a counter up to a total counted elsewhere. A counter only goes up, so what has been

@@ -12,6 +12,9 @@ export type WebhookScope = 'Account' | 'iTwin';
 /** The synchronous form of a repository (the SQLite implementation is synchronous underneath). */
 export type Sync<T> = { [K in keyof T]: T[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => R : T[K] };
 
+/** The promise-returning form of a synchronous repository (the embedded store seen from another thread). */
+export type Async<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : T[K] };
+
 export interface ClientRecord {
   clientId: string;
   name: string;
@@ -340,6 +343,46 @@ export interface ClaimingPublish {
     idempotencyWindowMs: number,
     claim: ClaimRequest,
   ): Promise<{ results: PublishedEvent[]; claimed: ClaimedDelivery[] }>;
+}
+
+/** Hears of deliveries that other processes made due (PostgreSQL's LISTEN/NOTIFY). */
+export interface DueNotifications {
+  /** Calls `onDue` whenever some process published or made a delivery due; returns the unsubscribe. */
+  subscribeDue(onDue: () => void): () => void;
+}
+
+/** Hears of clients that other processes deleted or whose tokens they revoked (PostgreSQL's LISTEN/NOTIFY). */
+export interface ClientChangeNotifications {
+  /**
+   * Calls `onChange` with the id of each client that some process deleted or whose tokens it
+   * revoked, and with undefined whenever notifications may have been missed (a reconnection).
+   */
+  subscribeClientChanges(onChange: (clientId: string | undefined) => void): () => void;
+}
+
+/**
+ * What an opened store can do beyond `Store`, known from the moment it is opened: the
+ * server chooses its publish path and its delivery worker's lease policy from this, once.
+ */
+export interface StoreCapabilities {
+  /** Leases, in a publish's own transaction, what the publish made due (the embedded store). */
+  claimingPublish: ClaimingPublish | undefined;
+  /** Wake-ups from other processes' publishes (PostgreSQL). */
+  dueNotifications: DueNotifications | undefined;
+  /** Client deletions and revocations made by other processes (PostgreSQL); in one process, nothing to hear. */
+  clientChanges: ClientChangeNotifications | undefined;
+  /**
+   * This process is the only delivery worker the store can have (the embedded store admits
+   * one server, sqlite/serverLock.ts), so it may lease ahead of what it sends.
+   */
+  soleDeliveryWorker: boolean;
+  /**
+   * Settles when the store is lost to this process for good (the embedded store's thread
+   * stopped, e.g. after a failed WAL sync): every call fails with StoreUnavailableError from
+   * then on, and only a restart of the process helps. Undefined where a store recovers by
+   * itself (PostgreSQL reconnects).
+   */
+  lost: Promise<Error> | undefined;
 }
 
 export interface DeliveryQueue {

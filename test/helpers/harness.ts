@@ -10,6 +10,7 @@ import { loadConfig, type Config, type Env, type FlagValues } from '../../src/co
 import { createLogger } from '../../src/observability/logger.ts';
 import type { LookupFn } from '../../src/delivery/connector.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
+import type { StoreThreadFaults } from '../../src/store/sqlite/threadProtocol.ts';
 
 export function tempDir(prefix = 'itwh-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -46,7 +47,7 @@ export interface Harness {
 export const LOOPBACK_CALLBACKS: FlagValues = { allowInsecureCallbacks: true, callbackAllowCidrs: '127.0.0.0/8' };
 
 export async function createHarness(
-  options: { flags?: FlagValues; env?: Env; dataDir?: string; listen?: boolean; now?: () => number; random?: () => number; lookup?: LookupFn } = {},
+  options: { flags?: FlagValues; env?: Env; dataDir?: string; listen?: boolean; now?: () => number; random?: () => number; lookup?: LookupFn; storeFaults?: StoreThreadFaults } = {},
 ): Promise<Harness> {
   const dataDir = options.dataDir ?? tempDir();
   const config = loadConfig({ port: '0', rateLimitMax: '0', logLevel: 'info', dataDir, ...options.flags }, options.env ?? {});
@@ -57,7 +58,7 @@ export async function createHarness(
       done();
     },
   });
-  const server = await startServer(config, { logger: createLogger(config.logLevel, sink), listen: options.listen ?? false, now: options.now, random: options.random, lookup: options.lookup });
+  const server = await startServer(config, { logger: createLogger(config.logLevel, sink), listen: options.listen ?? false, now: options.now, random: options.random, lookup: options.lookup, storeFaults: options.storeFaults });
   const inject = (opts: InjectOptions) => server.app.inject(opts);
   return {
     server,

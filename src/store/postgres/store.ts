@@ -1,6 +1,6 @@
 import { redactUrl, type StoreConfig } from '../../config/load.ts';
 import { StoreUnavailableError } from '../errors.ts';
-import type { Store } from '../types.ts';
+import type { ClientChangeNotifications, DueNotifications, Store } from '../types.ts';
 import { openPgDb } from './db.ts';
 import { directoryRepo } from './directory.ts';
 import { eventsRepo } from './events.ts';
@@ -18,15 +18,8 @@ import * as meta from './sql/meta.ts';
 import { createWakeups } from './wakeups.ts';
 import { webhooksRepo } from './webhooks.ts';
 
-export interface PostgresStore extends Store {
-  /** Calls `onDue` whenever some process published or made a delivery due (LISTEN/NOTIFY). */
-  subscribeDue(onDue: () => void): () => void;
-  /**
-   * Calls `onChange` with the id of each client that some process deleted or whose tokens it
-   * revoked, and with undefined whenever notifications may have been missed (a reconnection).
-   */
-  subscribeClientChanges(onChange: (clientId: string | undefined) => void): () => void;
-}
+/** The PostgreSQL store hears, through LISTEN/NOTIFY, what other processes made due and which clients they ended. */
+export interface PostgresStore extends Store, DueNotifications, ClientChangeNotifications {}
 
 /**
  * The store on PostgreSQL, for several API and worker processes sharing one database.

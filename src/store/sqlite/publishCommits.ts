@@ -1,3 +1,5 @@
+import { StoreUnavailableError } from '../errors.ts';
+
 /** How one publish of a group ended: what to answer it with. */
 export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
@@ -72,7 +74,7 @@ export function publishCommits<C>(deps: PublishCommitDeps<C>): PublishCommits<C>
       if (err !== null) {
         // Retrying an fsync that failed can report success for writes the kernel dropped:
         // nothing is answered as durable from here on.
-        const error = new Error(`The database could not be synced to disk: ${err.message}`);
+        const error = new StoreUnavailableError(`The database could not be synced to disk: ${err.message}`);
         failed = error;
         for (const call of calls) deps.answer(call, { ok: false, error });
         deps.onSyncFailure(error);

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { ClaimingPublish, Store, Sync } from '../types.ts';
+import type { Async, ClaimingPublish, Store, Sync } from '../types.ts';
 import { StoreOpenError } from '../errors.ts';
 import { DATABASE_FILE, prepareDataDir, privateFile, tightenDatabaseFiles } from './dataDir.ts';
 import { SqliteDb } from './db.ts';
@@ -17,7 +17,7 @@ import { webhooksRepo } from './webhooks.ts';
 
 export { DATABASE_FILE, prepareDataDir } from './dataDir.ts';
 
-/** The SQLite store with synchronous methods, as it runs inside its worker thread. */
+/** The SQLite store with synchronous methods, as it runs on its own thread (storeThread.ts). */
 export type SyncStore = Sync<Omit<Store, 'kind'>> & Sync<ClaimingPublish>;
 
 /**
@@ -75,26 +75,36 @@ export function openSqliteSync(
   return { db, store, messageIds };
 }
 
+/** The names of the store's methods, read off the synchronous store (they are its own keys). */
+export const methodNames = <T extends object>(sync: T): Array<keyof T & string> => Object.keys(sync) as Array<keyof T & string>;
+
+/**
+ * An object with one promise-returning method per name, each handing its arguments to
+ * `invoke`: the embedded store seen from its caller, whether it runs on the same thread
+ * (asAsync) or on its own (threaded.ts). The one place where its methods are built by name.
+ */
+export function methodsByName<T extends object>(names: ReadonlyArray<keyof T & string>, invoke: (name: keyof T & string, args: unknown[]) => Promise<unknown>): Async<T> {
+  const out: Partial<Record<keyof T, unknown>> = {};
+  for (const name of names) out[name] = (...args: unknown[]) => invoke(name, args);
+  return out as Async<T>;
+}
+
 /** The synchronous methods of `sync` as promise-returning ones (a throw becomes a rejection). */
-export function asAsync<T extends object>(sync: T): Record<string, (...args: unknown[]) => Promise<unknown>> {
-  const out: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
-  for (const [name, fn] of Object.entries(sync) as Array<[string, (...args: unknown[]) => unknown]>) {
-    out[name] = (...args: unknown[]) => {
-      try {
-        return Promise.resolve(fn(...args));
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    };
-  }
-  return out;
+export function asAsync<T extends object>(sync: T): Async<T> {
+  return methodsByName(methodNames(sync), (name, args) => {
+    try {
+      return Promise.resolve((sync[name] as (...a: unknown[]) => unknown)(...args));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  });
 }
 
 /**
  * The embedded store on the calling thread, for short-lived commands (the CLI). The
- * server runs it on a worker thread instead (see threaded.ts).
+ * server runs it on a thread of its own instead (see threaded.ts).
  */
-export function openSqliteStore(dataDir: string): Store {
+export function openSqliteStore(dataDir: string): Store & ClaimingPublish {
   const { store } = openSqliteSync(dataDir);
-  return { kind: 'sqlite', ...asAsync(store) } as unknown as Store;
+  return { kind: 'sqlite', ...asAsync(store) };
 }
