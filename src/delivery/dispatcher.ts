@@ -4,13 +4,20 @@ import type { DeliveryConfig } from '../config/load.ts';
 import type { DeliveryCounts } from '../observability/deliveryCounts.ts';
 import type { AttemptResult, ClaimedDelivery, ClaimRequest, DeliveryQueue } from '../store/types.ts';
 import { createLeaseLedger } from './leaseLedger.ts';
-import type { Sender } from './sender.ts';
+import { createLoopHealth } from './loopHealth.ts';
+import { startMaintenance } from './maintenance.ts';
 import { atEndOfTurn } from '../runtime/endOfTurn.ts';
+import type { Sender } from './sender.ts';
+import { createScheduler, type SchedulerAction, type SchedulerCounts } from './scheduler.ts';
 
 /**
  * The delivery worker of one process: claims due deliveries in batches under a lease,
  * sends them (at most `concurrency` leased at once), writes results back in batches,
  * renews its lease with a heartbeat and takes over the leases of workers that died.
+ *
+ * What may be sent when is decided by the pure scheduler (scheduler.ts): this module is
+ * the async shell around it (the pump that claims, the flush that writes results, the
+ * maintenance loops), doing the I/O the scheduler asks for.
  *
  * Fairness and the per-webhook cap across workers are the store's job (lanes). With
  * `leaseAhead` > 0 (a single delivery process, e.g. the embedded store) a worker may
@@ -22,20 +29,8 @@ import { atEndOfTurn } from '../runtime/endOfTurn.ts';
  *
  * Every loop survives its errors: it logs, counts, backs off and tries again.
  */
-export interface DeliveryDispatcher extends DeliveryControl {
+export interface DeliveryDispatcher {
   readonly workerId: string;
-  /** Deliveries being sent right now by this process. */
-  inFlight(): number;
-  /**
-   * Runs a store call that leases due deliveries for this worker along with its own work
-   * (a publish that claims what it made due), with as much room as the worker has, and
-   * sends what it leased at once.
-   */
-  claimAlong<R extends { claimed: ClaimedDelivery[] }>(call: (claim: ClaimRequest) => Promise<R>): Promise<R>;
-}
-
-/** What the rest of a process asks of its delivery worker, wherever it runs (this thread or the embedded store's). */
-export interface DeliveryControl {
   start(): Promise<void>;
   /** Something became due (a publish, a redelivery): claim now rather than at the next poll. */
   wake(): void;
@@ -43,6 +38,20 @@ export interface DeliveryControl {
   stop(graceMs: number): Promise<void>;
   /** The API changed a webhook's state: leased deliveries of an inactive one are not sent. */
   webhookState(webhookId: string, active: boolean): void;
+  /** What the scheduler holds right now (see scheduler.ts). */
+  counts(): SchedulerCounts;
+  /**
+   * Resolves once this worker is quiescent: it holds no lease, and no claim, result write
+   * or release is under way. With nothing due in the store, nothing more will be sent
+   * until something becomes due (tests wait on this instead of sleeping).
+   */
+  idle(): Promise<void>;
+  /**
+   * Runs a store call that leases due deliveries for this worker along with its own work
+   * (a publish that claims what it made due), with as much room as the worker has, and
+   * sends what it leased at once.
+   */
+  claimAlong<R extends { claimed: ClaimedDelivery[] }>(call: (claim: ClaimRequest) => Promise<R>): Promise<R>;
 }
 
 export interface DispatcherDeps {
@@ -76,76 +85,115 @@ const FLUSH_BATCH = 128;
  * one and two PostgreSQL workers in `bench:steady`, no better on SQLite).
  */
 const MAX_FLUSHES = 2;
-const MAX_BACKOFF_MS = 30_000;
 /** The shortest wait before the pump looks again on its own. */
 const MIN_REPUMP_MS = 1;
+/** How long a webhook the worker saw go inactive stays so: only claims under way then can still bring its deliveries. */
+const INACTIVE_MEMORY_MS = 60_000;
 
 export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
   const { store, sender, config, counts, now } = deps;
   const workerId = deps.workerId ?? `worker-${randomUUID()}`;
   const log = deps.logger.child({ component: 'dispatcher', workerId });
-
-  let running = false;
-  let inFlight = 0;
-  let pumping = false;
-  let pumpAgain = false;
-  let pumpTimer: NodeJS.Timeout | undefined;
-  const flushes = new Set<Promise<void>>();
-  let flushScheduled = false;
-  let results: AttemptResult[] = [];
-  let flushingCount = 0;
-  /** Deliveries this worker holds a lease on: being sent, or sent with the result not yet written. */
-  const leased = () => inFlight + waiting + results.length + flushingCount + reserved;
-  /** Room promised to claims made along other store calls (claimAlong) until they answer. */
-  let reserved = 0;
-  /** Sent but not yet recorded: in flight, or finished with the result not written yet. */
-  const unrecorded = () => inFlight + results.length + flushingCount;
   const leaseAhead = deps.leaseAhead ?? 0;
   /** Most unrecorded deliveries at once; bounds what a crash can make this worker send twice. */
   const unrecordedCap = leaseAhead > 0 ? config.concurrency * UNRECORDED_FACTOR : config.concurrency;
-  /** A new send waits while the process has `concurrency` requests in flight or too many results unwritten. */
-  const full = () => inFlight >= config.concurrency || unrecorded() >= unrecordedCap;
-  /** Leases per webhook: its sends and unwritten results plus, with lease-ahead, as many waiting. */
+  const scheduler = createScheduler({
+    concurrency: config.concurrency,
+    maxInFlightPerWebhook: config.maxInFlightPerWebhook,
+    unrecordedCap,
+    // The unrecorded ones plus, with lease-ahead, as many waiting as it sends at once.
+    leaseBudget: leaseAhead > 0 ? unrecordedCap + config.concurrency : config.concurrency,
+  });
+  /** What a claim asks the store to lease per webhook: its sends and unwritten results plus, with lease-ahead, as many waiting. */
   const laneCap = leaseAhead > 0 ? config.maxInFlightPerWebhook * UNRECORDED_FACTOR + leaseAhead : config.maxInFlightPerWebhook;
-  /** Leases this worker may hold: the unrecorded ones plus, with lease-ahead, as many waiting as it sends at once. */
-  const leaseBudget = leaseAhead > 0 ? unrecordedCap + config.concurrency : config.concurrency;
-  /** Per webhook: deliveries being sent, and leased ones waiting for a free slot. */
-  const lanes = new Map<string, { sending: number; queue: ClaimedDelivery[] }>();
-  let waiting = 0;
-  /** Lanes with leased deliveries held back by the process-wide cap, in arrival order. */
-  const blocked = new Set<string>();
-  /** Webhooks the API deactivated or deleted while this worker held leases for them. */
-  const inactive = new Set<string>();
-  let toRelease: string[] = [];
-  /** Only claims that were under way when a webhook went inactive can still bring its deliveries: forget it after a while. */
-  const markInactive = (webhookId: string) => {
-    inactive.add(webhookId);
-    setTimeout(() => inactive.delete(webhookId), 60_000).unref();
-  };
-  const timers: NodeJS.Timeout[] = [];
-  const failures = new Map<string, number>();
 
+  let running = false;
+  let pumping = false;
+  let pumpAgain = false;
+  let pumpSoon = false;
+  let pumpTimer: NodeJS.Timeout | undefined;
+  /** Finished attempts whose results wait for a write. */
+  let results: AttemptResult[] = [];
+  let flushScheduled = false;
+  const flushes = new Set<Promise<void>>();
+  let toRelease: string[] = [];
+  let releasing = 0;
+  let maintenance: { stop(): void } | undefined;
+  const forgetTimers = new Map<string, NodeJS.Timeout>();
+  const { failed, succeeded } = createLoopHealth(counts, log);
   /** What this worker holds, and what a lost answer may have leased to it unknowingly. */
   const leases = createLeaseLedger({ store, workerId, now });
   let drained: (() => void) | undefined;
+  let idleWaiters: Array<() => void> = [];
 
-  /** Records a loop failure; returns the back-off before that loop tries again. */
-  const failed = (loop: string, err: unknown): number => {
-    const n = (failures.get(loop) ?? 0) + 1;
-    failures.set(loop, n);
-    counts.loopFailed(loop, n);
-    log.error({ err, loop, consecutive: n }, 'dispatcher loop failed; backing off');
-    return Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(n, 10));
+  const isIdle = () => scheduler.counts().leased === 0 && !pumping && flushes.size === 0 && results.length === 0 && releasing === 0 && toRelease.length === 0;
+  const checkIdle = () => {
+    if (idleWaiters.length > 0 && isIdle()) for (const resolve of idleWaiters.splice(0)) resolve();
   };
-  const succeeded = (loop: string) => {
-    if ((failures.get(loop) ?? 0) !== 0) {
-      failures.set(loop, 0);
-      counts.loopRecovered(loop);
-      log.info({ loop }, 'dispatcher loop recovered');
+
+  /** Only claims that were under way when a webhook went inactive can still bring its deliveries: forget it after a while. */
+  const markInactive = (webhookId: string) => {
+    apply(scheduler.deactivate(webhookId));
+    clearTimeout(forgetTimers.get(webhookId));
+    const timer = setTimeout(() => {
+      forgetTimers.delete(webhookId);
+      scheduler.activate(webhookId);
+    }, INACTIVE_MEMORY_MS);
+    timer.unref();
+    forgetTimers.set(webhookId, timer);
+  };
+
+  /** Does what the scheduler said. */
+  function apply(actions: SchedulerAction[]): void {
+    for (const a of actions) {
+      if (a.kind === 'send') send(a.delivery);
+      else {
+        for (const id of a.deliveryIds) {
+          leases.drop(id);
+          toRelease.push(id);
+        }
+      }
     }
+    if (toRelease.length > 0) void releaseUnsent();
+  }
+
+  const send = (d: ClaimedDelivery) => {
+    void sender.send(d).then((result) => {
+      counts.attempt(result.outcome, result.durationMs / 1000);
+      results.push(result);
+      // 410: none of the webhook's waiting deliveries may go out with the slot this one frees.
+      if (result.outcome === 'gone') markInactive(d.webhookId);
+      // A request slot is free even though the result is not written yet.
+      apply(scheduler.finish(d));
+      scheduleFlush();
+      if (drained !== undefined && scheduler.counts().sending === 0) drained();
+    });
   };
 
-  let pumpSoon = false;
+  /** Deliveries leased to this worker arrive: held, and sent as the caps allow. */
+  const launch = (claimed: readonly ClaimedDelivery[]) => {
+    for (const d of claimed) leases.hold(d.id);
+    apply(scheduler.offer(claimed));
+  };
+
+  /** Gives leased deliveries that will not be sent back to the store (which cancels those of inactive webhooks). */
+  async function releaseUnsent(): Promise<void> {
+    const ids = toRelease;
+    toRelease = [];
+    releasing++;
+    try {
+      await store.releaseDeliveries(workerId, ids, now());
+    } catch (err) {
+      // No longer held: the next look for orphaned leases returns them (or, should this
+      // process die, they are reaped with its other leases).
+      leases.lost(now());
+      failed('release', err);
+    } finally {
+      releasing--;
+      checkIdle();
+    }
+  }
+
   /**
    * `immediately`: something became due (a wake-up), so claim in this turn of the event loop rather
    * than after a timer's millisecond. The pump's own next look is always a timer: when a
@@ -172,80 +220,6 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
     }, Math.max(MIN_REPUMP_MS, delayMs));
   };
 
-  const send = (d: ClaimedDelivery, lane: { sending: number; queue: ClaimedDelivery[] }) => {
-    lane.sending++;
-    inFlight++;
-    void sender.send(d).then((result) => {
-      inFlight--;
-      lane.sending--;
-      counts.attempt(result.outcome, result.durationMs / 1000);
-      results.push(result);
-      if (result.outcome === 'gone') markInactive(d.webhookId);
-      next(d.webhookId, lane);
-      // A request slot is free even though the result is not written yet.
-      if (blocked.size > 0) unblock();
-      scheduleFlush();
-      if (inFlight === 0 && drained !== undefined) drained();
-    });
-  };
-
-  /** Sends the lane's next leased deliveries while the webhook and the process have free slots. */
-  const next = (webhookId: string, lane: { sending: number; queue: ClaimedDelivery[] }) => {
-    while (lane.sending < config.maxInFlightPerWebhook && lane.queue.length > 0) {
-      if (running && !inactive.has(webhookId) && full()) {
-        blocked.add(webhookId);
-        break;
-      }
-      const d = lane.queue.shift()!;
-      waiting--;
-      if (!running || inactive.has(webhookId)) {
-        leases.drop(d.id);
-        toRelease.push(d.id);
-        continue;
-      }
-      send(d, lane);
-    }
-    if (lane.queue.length === 0) blocked.delete(webhookId);
-    if (lane.queue.length === 0 && lane.sending === 0) lanes.delete(webhookId);
-    if (toRelease.length > 0) void releaseUnsent();
-  };
-
-  /** A request finished or results were written: lanes that waited for the process-wide caps may send again. */
-  const unblock = () => {
-    for (const webhookId of blocked) {
-      if (full()) return;
-      const lane = lanes.get(webhookId);
-      if (lane === undefined) blocked.delete(webhookId);
-      else next(webhookId, lane);
-    }
-  };
-
-  const launch = (d: ClaimedDelivery) => {
-    let lane = lanes.get(d.webhookId);
-    if (lane === undefined) {
-      lane = { sending: 0, queue: [] };
-      lanes.set(d.webhookId, lane);
-    }
-    leases.hold(d.id);
-    lane.queue.push(d);
-    waiting++;
-    next(d.webhookId, lane);
-  };
-
-  /** Gives leased deliveries that will not be sent back to the store (which cancels those of inactive webhooks). */
-  async function releaseUnsent(): Promise<void> {
-    const ids = toRelease;
-    toRelease = [];
-    try {
-      await store.releaseDeliveries(workerId, ids, now());
-    } catch (err) {
-      // No longer held: the next look for orphaned leases returns them (or, should this
-      // process die, they are reaped with its other leases).
-      leases.lost(now());
-      failed('release', err);
-    }
-  }
-
   /** Claims until the pipe is full or nothing is due, then sleeps until the next due time. */
   async function pump(): Promise<void> {
     if (pumping) {
@@ -257,8 +231,8 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
     try {
       do {
         pumpAgain = false;
-        while (running && leased() < leaseBudget) {
-          const limit = Math.min(config.claimBatch, leaseBudget - leased());
+        while (running && scheduler.room() > 0) {
+          const limit = Math.min(config.claimBatch, scheduler.room());
           const at = now();
           const batch = await leases.claiming(at, () => store.claimDeliveries({ workerId, now: at, limit, maxInFlightPerWebhook: laneCap }));
           if (!running) {
@@ -266,12 +240,12 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
             if (batch.length > 0) await store.releaseWorker(workerId, now());
             break;
           }
-          for (const d of batch) launch(d);
+          launch(batch);
           if (batch.length < limit) break;
         }
       } while (pumpAgain && running);
       succeeded('claim');
-      if (leased() < leaseBudget) {
+      if (scheduler.room() > 0) {
         const readyAt = await store.nextReadyAt(config.maxInFlightPerWebhook);
         if (readyAt !== undefined) next = Math.min(next, readyAt - now());
       }
@@ -281,6 +255,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
       pumping = false;
     }
     schedulePump(next);
+    checkIdle();
   }
 
   function scheduleFlush() {
@@ -300,11 +275,10 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
   async function flush(): Promise<void> {
     if (results.length === 0 || flushes.size >= MAX_FLUSHES) return;
     const batch = results.splice(0, FLUSH_BATCH);
-    flushingCount += batch.length;
     const done = (async () => {
       try {
         // The slots these results free are refilled in the same transaction.
-        const limit = running ? Math.min(config.claimBatch, leaseBudget - (leased() - batch.length)) : 0;
+        const limit = running ? Math.min(config.claimBatch, scheduler.room() + batch.length) : 0;
         const at = now();
         const complete = () =>
           store.completeDeliveries(
@@ -314,28 +288,27 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
             limit > 0 ? { now: at, limit, maxInFlightPerWebhook: laneCap } : undefined,
           );
         const effects = await (limit > 0 ? leases.claiming(at, complete) : complete());
-        flushingCount -= batch.length;
         for (const r of batch) leases.drop(r.deliveryId);
-        unblock();
+        apply(scheduler.recorded(batch.length));
         succeeded('complete');
-        if (running) for (const d of effects.claimed) launch(d);
-        else if (effects.claimed.length > 0) await store.releaseWorker(workerId, now());
         for (const d of effects.deactivated) {
           markInactive(d.webhookId);
           counts.deactivated(d.cause);
           log.warn({ webhookId: d.webhookId, cause: d.cause }, 'webhook deactivated by the delivery engine');
         }
+        if (running) launch(effects.claimed);
+        else if (effects.claimed.length > 0) await store.releaseWorker(workerId, now());
         if (effects.stale > 0) log.warn({ stale: effects.stale }, 'results arrived after their leases were taken over');
       } catch (err) {
-        flushingCount -= batch.length;
         const backOff = failed('complete', err);
         if (!running) {
           // Stopping, and the store does not take the results: give them up rather than
           // hold the shutdown. Their leases die with this process (or expire) and the
           // deliveries are sent again: at least once.
-          for (const r of [...batch, ...results]) leases.drop(r.deliveryId);
-          log.warn({ results: batch.length + results.length }, 'results not written at shutdown; those deliveries will be sent again');
-          results = [];
+          const given = [...batch, ...results.splice(0)];
+          for (const r of given) leases.drop(r.deliveryId);
+          apply(scheduler.recorded(given.length));
+          log.warn({ results: given.length }, 'results not written at shutdown; those deliveries will be sent again');
           return;
         }
         // Keep the results: losing them would only cause re-sends, but there is no need to.
@@ -349,7 +322,8 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
     if (results.length > 0) scheduleFlush();
     // The refill may have found less than it could take (more was due than fitted, or
     // another worker held a lane for a moment): top up.
-    if (running && leased() < leaseBudget) void pump();
+    if (running && scheduler.room() > 0) void pump();
+    checkIdle();
   }
 
   /** Something became due: claim now rather than at the next poll. */
@@ -359,74 +333,39 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
     else schedulePump(0, true);
   };
 
-  const every = (loop: string, intervalMs: number, fn: () => Promise<void>) => {
-    const timer = setInterval(() => {
-      fn().then(
-        () => succeeded(loop),
-        (err: unknown) => failed(loop, err),
-      );
-    }, intervalMs);
-    timers.push(timer);
-  };
-
   return {
     workerId,
-    inFlight: () => inFlight,
+    counts: () => scheduler.counts(),
+    idle() {
+      if (isIdle()) return Promise.resolve();
+      return new Promise<void>((resolve) => idleWaiters.push(resolve));
+    },
     async start() {
       running = true;
       await store.heartbeat(workerId, now());
       counts.leasesReaped(await store.reapExpiredLeases(now(), config.leaseTtlMs));
-      every('heartbeat', config.heartbeatMs, () => store.heartbeat(workerId, now()));
-      every('reaper', Math.max(config.heartbeatMs, Math.floor(config.leaseTtlMs / 2)), async () => {
-        // Renew our own heartbeat first, so that a stall of this process never makes it
-        // take its own leases for a dead worker's.
-        await store.heartbeat(workerId, now());
-        const repaired = await store.repairLanes(now());
-        if (repaired > 0) log.warn({ repaired }, 'found idle lanes with pending deliveries');
-        const reaped = await store.reapExpiredLeases(now(), config.leaseTtlMs);
-        if (reaped > 0) {
-          counts.leasesReaped(reaped);
-          log.warn({ reaped }, 'took over deliveries of a worker that stopped heartbeating');
-          void pump();
-        }
-        const returned = await leases.releaseOrphans();
-        if (returned > 0) {
-          log.warn({ returned }, 'returned leases whose claim answer was lost');
-          void pump();
-        }
-      });
+      maintenance = startMaintenance({ store, workerId, config, counts, log, leases, health: { failed, succeeded }, now, onWork: () => void pump() });
       log.info({ concurrency: config.concurrency, maxInFlightPerWebhook: config.maxInFlightPerWebhook }, 'dispatcher started');
       void pump();
     },
     webhookState(webhookId, active) {
-      if (active) {
-        inactive.delete(webhookId);
-        return;
-      }
-      markInactive(webhookId);
-      const lane = lanes.get(webhookId);
-      if (lane !== undefined) {
-        const unsent = lane.queue.splice(0);
-        waiting -= unsent.length;
-        for (const d of unsent) {
-          leases.drop(d.id);
-          toRelease.push(d.id);
-        }
-        if (lane.sending === 0) lanes.delete(webhookId);
-        if (toRelease.length > 0) void releaseUnsent();
+      if (!active) markInactive(webhookId);
+      else {
+        clearTimeout(forgetTimers.get(webhookId));
+        forgetTimers.delete(webhookId);
+        scheduler.activate(webhookId);
       }
     },
     async claimAlong<R extends { claimed: ClaimedDelivery[] }>(call: (claim: ClaimRequest) => Promise<R>): Promise<R> {
-      const limit = running ? Math.max(0, Math.min(config.claimBatch, leaseBudget - leased())) : 0;
+      const limit = scheduler.reserve(running ? config.claimBatch : 0);
       const at = now();
-      reserved += limit;
       let r: R;
       try {
         r = await leases.claiming(at, () => call({ workerId, now: at, limit, maxInFlightPerWebhook: laneCap }));
       } finally {
-        reserved -= limit;
+        scheduler.unreserve(limit);
       }
-      if (running) for (const d of r.claimed) launch(d);
+      if (running) launch(r.claimed);
       else if (r.claimed.length > 0) {
         // Stopped meanwhile: never sent, so straight back to the queue.
         await store.releaseDeliveries(workerId, r.claimed.map((d) => d.id), now()).catch((err: unknown) => {
@@ -436,6 +375,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
       }
       // All it could take was due: there may be more than fitted (or no room at all).
       if (r.claimed.length >= limit) wake();
+      checkIdle();
       return r;
     },
     wake,
@@ -443,8 +383,11 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
       if (!running) return;
       running = false;
       if (pumpTimer !== undefined) clearTimeout(pumpTimer);
-      for (const t of timers) clearInterval(t);
-      if (inFlight > 0) {
+      maintenance?.stop();
+      for (const t of forgetTimers.values()) clearTimeout(t);
+      // What waits is never sent: releaseWorker below gives it back with the rest.
+      for (const id of scheduler.stop()) leases.drop(id);
+      if (scheduler.counts().sending > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, graceMs);
           drained = () => {
@@ -453,7 +396,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
           };
         });
       }
-      const unfinished = inFlight;
+      const unfinished = scheduler.counts().sending;
       await sender.close();
       while (results.length > 0 || flushes.size > 0) {
         await flush();
@@ -466,6 +409,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
         // The leases expire on their own; another worker (or the next start) takes them over.
         log.error({ err }, 'could not release leases on shutdown');
       }
+      checkIdle();
     },
   };
 }
