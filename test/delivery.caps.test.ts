@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { SCOPES } from '../src/auth/scopes.ts';
 import { createHarness, LOOPBACK_CALLBACKS } from './helpers/harness.ts';
+import { quiescent } from './helpers/quiescence.ts';
 import { eventually, Receiver } from './helpers/receiver.ts';
 
 const TYPE = 'iModels.iModelCreated.v1';
@@ -42,7 +43,7 @@ describe('delivery worker', () => {
       const events = Array.from({ length: 40 }, () => ({ eventType: TYPE, iTwinId: randomUUID(), accountId: sub.accountId, messageId: randomUUID(), content: { imodelId: randomUUID(), userId: randomUUID() } }));
       assert.equal((await h.publish(pub, { events })).statusCode, 202);
       await r.waitFor(() => r.received.length >= 160, 30_000, 'all 160 deliveries');
-      await new Promise((res) => setTimeout(res, 100));
+      await quiescent(h.server);
       assert.equal(r.received.length, 160, 'nothing sent twice');
       for (const path of paths) {
         assert.deepEqual(new Set(r.at(path).map((x) => x.body.messageId)), new Set(events.map((e) => e.messageId)), path);

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import { SCOPES } from '../src/auth/scopes.ts';
 import type { DeliveryDetail } from '../src/store/types.ts';
 import { createHarness, LOOPBACK_CALLBACKS, tempDir, type Harness, type TestClient } from './helpers/harness.ts';
+import { quiescent } from './helpers/quiescence.ts';
 import { eventually, Receiver } from './helpers/receiver.ts';
 
 const TYPE = 'iModels.iModelCreated.v1';
@@ -21,6 +22,9 @@ describe('receiver faults', () => {
   before(async () => {
     r = await new Receiver().start();
     h = await createHarness({ flags: { ...LOOPBACK_CALLBACKS, deliveryTimeout: `${TIMEOUT_MS}ms`, maxInFlightPerWebhook: '1' } });
+  });
+  // Each test has an account of its own: its publishes reach only its own webhook.
+  beforeEach(async () => {
     sub = await h.client();
     pub = await h.client({ accountId: sub.accountId, scopes: [SCOPES.publish] });
   });
@@ -111,7 +115,7 @@ describe('receiver faults', () => {
     assert.deepEqual(all.map((d) => d.status).sort(), ['cancelled', 'cancelled', 'failed']);
     const get = await h.inject({ method: 'GET', url: `/webhooks/${id}`, headers: { authorization: sub.auth } });
     assert.equal(get.json().active, false);
-    await new Promise((res) => setTimeout(res, 200));
+    await quiescent(h.server);
     assert.equal(r.at('/gone').length, 1, 'cancelled deliveries are never sent');
     const deactivatedAfter = (await h.server.deps.metrics.deactivated.get()).values.find((v) => v.labels.cause === 'gone')!.value;
     assert.equal(deactivatedAfter - deactivatedBefore, 1);
@@ -222,7 +226,7 @@ describe('receiver faults', () => {
     assert.equal((await h.server.deps.store.listDeliveries(id, undefined, 10, undefined)).items.length, 0);
     for (const held1 of held) held1.end('ok');
     h.server.dispatcher!.wake();
-    await new Promise((res2) => setTimeout(res2, 300));
+    await quiescent(h.server);
     assert.equal(r.at('/deleted').length, 1);
   });
 
@@ -238,7 +242,7 @@ describe('receiver faults', () => {
     const statuses = (await h.server.deps.store.listDeliveries(id, undefined, 10, undefined)).items.map((d) => d.status);
     assert.deepEqual(statuses, ['cancelled', 'cancelled']);
     h.server.dispatcher!.wake();
-    await new Promise((res2) => setTimeout(res2, 300));
+    await quiescent(h.server);
     assert.equal(r.at('/deactivated').length, 2);
   });
 });

@@ -210,7 +210,12 @@ describe('dispatcher: requests in flight and results not yet written', () => {
       answerAll();
       await eventually(async () => open.length === CONCURRENCY, 10_000, 'the next requests in flight while the first results wait');
       answerAll();
-      await new Promise((r) => setTimeout(r, 300));
+      // The worker is now at its cap of unwritten results, with nothing in flight: no request
+      // can start until a commit (the scheduler's property tests hold it to that).
+      await eventually(() => {
+        const c = dispatcher.counts();
+        return c.sending === 0 && c.unrecorded === 2 * CONCURRENCY;
+      }, 10_000, 'twice `concurrency` results waiting for their commit');
       assert.equal(committed, 0, 'nothing was committed yet');
       assert.equal(open.length, 0, 'no request started with twice `concurrency` results unwritten');
       assert.equal(sent.length, 2 * CONCURRENCY);

@@ -6,6 +6,7 @@ import { SCOPES } from '../src/auth/scopes.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { classifyStatus, parseRetryAfter, retryDelayMs } from '../src/delivery/schedule.ts';
 import { createHarness, LOOPBACK_CALLBACKS } from './helpers/harness.ts';
+import { quiescent } from './helpers/quiescence.ts';
 import { eventually, Receiver } from './helpers/receiver.ts';
 
 const SCHEDULE = loadConfig({}, {}).delivery.retryScheduleMs;
@@ -78,7 +79,7 @@ describe('retry schedule with a controlled clock', () => {
         // Just before the due time nothing happens...
         clock = d.nextAttemptAt! - 1;
         h.server.dispatcher!.wake();
-        await new Promise((res) => setTimeout(res, 50));
+        await quiescent(h.server);
         assert.equal(r.received.length, attempt, 'not retried early');
         // ...at the due time the next attempt goes out.
         clock = d.nextAttemptAt!;
@@ -128,7 +129,7 @@ describe('retry schedule with a controlled clock', () => {
       clock += 4 * day;
       await publish();
       await r.waitFor(() => r.received.length >= 4);
-      await new Promise((res) => setTimeout(res, 100));
+      await quiescent(h.server);
       assert.equal(await active(), true);
       // day 8.5: the streak that started on day 7 is young; day 12.1: it is 5 days old
       clock += 5 * day + 60_000;

@@ -251,6 +251,22 @@ describe('address guard: properties', () => {
       { numRuns: 500 },
     );
   });
+
+  test('an allow-list CIDR opts back in exactly its own addresses: the neighbours of a /32 stay refused', () => {
+    const toInt = (o: number[]) => ((o[0]! << 24) >>> 0) + (o[1]! << 16) + (o[2]! << 8) + o[3]!;
+    fc.assert(
+      fc.property(arb, arb, fc.integer({ min: 8, max: 32 }), (base, v4, bits) => {
+        const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
+        const inside = ((toInt(base.split('.').map(Number)) & mask) >>> 0) === ((toInt(v4.split('.').map(Number)) & mask) >>> 0);
+        const guard = createAddressGuard({ allowPrivate: false, allowCidrs: [`${base}/${bits}`] });
+        return guard(v4).allowed === inside && guard(`::ffff:${v4}`).allowed === inside;
+      }),
+      { numRuns: 1000 },
+    );
+    const only1 = createAddressGuard({ allowPrivate: false, allowCidrs: ['127.0.0.1/32'] });
+    assert.equal(only1('127.0.0.1').allowed, true);
+    for (const neighbour of ['127.0.0.2', '127.0.0.0', '127.0.1.1', '127.1.0.1', '::ffff:127.0.0.2']) assert.equal(only1(neighbour).allowed, false, neighbour);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -322,6 +338,13 @@ describe('guarded connector through undici', () => {
 
   test('a loopback callback is refused by default', async () => {
     await assertBlocked(`http://127.0.0.1:${port}/hook`, agentFor({}), 'loopback');
+  });
+
+  test('every loopback address is refused, not only 127.0.0.1, and a /32 allow-list lets no neighbour through', async () => {
+    for (const host of ['127.0.0.2', '127.1.2.3', '127.255.255.254']) await assertBlocked(`http://${host}:${port}/hook`, agentFor({}), 'loopback');
+    await assertBlocked(`http://127.0.0.2:${port}/hook`, agentFor({ allowCidrs: ['127.0.0.1/32'] }), 'loopback');
+    await assertBlocked(`http://receiver.test:${port}/hook`, agentFor({ allowCidrs: ['127.0.0.1/32'] }, countingLookup([{ address: '127.0.0.2', family: 4 }])), 'loopback');
+    assert.equal(await post(`http://127.0.0.1:${port}/hook`, agentFor({ allowCidrs: ['127.0.0.1/32'] })), 'ok');
   });
 
   test('allowed with allowCidrs 127.0.0.0/8', async () => {
