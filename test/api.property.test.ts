@@ -30,6 +30,7 @@ import { decodeCursor } from '../src/api/paging.ts';
 import { MAINTAINER_PERMISSION, SCOPES } from '../src/auth/scopes.ts';
 import type { Store, WebhookRecord } from '../src/store/types.ts';
 import { createHarness, type Harness, type TestClient } from './helpers/harness.ts';
+import { sealedFor } from '../src/crypto/secretBox.ts';
 
 // ---------------------------------------------------------------------------------------
 // Run settings
@@ -722,7 +723,7 @@ describe('webhook API properties (fast-check through inject)', () => {
     );
     const stored = afterCreate.find((r) => r.id === id);
     assert.ok(stored !== undefined, `the created webhook is stored\n${ctx()}`);
-    assert.equal(f.h.server.deps.box.open(stored.secretSealed, `webhook:${id}`), body.secret, `the stored secret is the answered one\n${ctx()}`);
+    assert.equal(f.h.server.deps.box.open(stored.secretSealed, sealedFor.webhookSecret(id)), body.secret, `the stored secret is the answered one\n${ctx()}`);
     const got = await f.h.inject({ method: 'GET', url: `/webhooks/${id}`, headers: { authorization: f.owner.auth } });
     assert.equal(got.statusCode, 200, ctx());
     const { secret: _secret, ...withoutSecret } = body;
@@ -1042,7 +1043,7 @@ describe('webhook API properties (fast-check through inject)', () => {
     assert.deepEqual(stored.eventTypes, body.eventTypes, ctx());
     assert.equal(new Date(stored.modifiedAt).toISOString(), body.modified, ctx());
     assert.equal(stored.createdAt, old.createdAt, ctx());
-    if (withSecret) assert.equal(f.h.server.deps.box.open(stored.secretSealed, `webhook:${old.id}`), sent.secret, `the stored secret is the one set\n${ctx()}`);
+    if (withSecret) assert.equal(f.h.server.deps.box.open(stored.secretSealed, sealedFor.webhookSecret(old.id)), sent.secret, `the stored secret is the one set\n${ctx()}`);
     else assert.equal(stored.secretSealed, old.secretSealed, `the secret is unchanged when not sent\n${ctx()}`);
     const got = await f.h.inject({ method: 'GET', url: `/webhooks/${old.id}`, headers: { authorization: f.owner.auth } });
     const { secret: _secret, ...withoutSecret } = body;

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { SCOPES } from '../src/auth/scopes.ts';
 import { createHarness, type Harness, type TestClient } from './helpers/harness.ts';
+import { sealedFor } from '../src/crypto/secretBox.ts';
 
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -213,7 +214,7 @@ describe('webhooks CRUD (contract §2)', () => {
     assert.equal(body.created, before.created);
     assert.ok(body.modified > before.modified);
     const stored = await h.server.deps.store.getWebhook(app.clientId, id);
-    assert.equal(h.server.deps.box.open(stored!.secretSealed, `webhook:${id}`), 'Z'.repeat(40));
+    assert.equal(h.server.deps.box.open(stored!.secretSealed, sealedFor.webhookSecret(id)), 'Z'.repeat(40));
     assert.ok(!stored!.secretSealed.includes('ZZZZ'), 'secret is encrypted at rest');
   });
 

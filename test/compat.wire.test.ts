@@ -12,6 +12,7 @@ import { registerClient } from '../src/auth/clients.ts';
 import { MAINTAINER_PERMISSION, SCOPES } from '../src/auth/scopes.ts';
 import { createHarness, LOOPBACK_CALLBACKS, type Harness } from './helpers/harness.ts';
 import { Receiver } from './helpers/receiver.ts';
+import { sealedFor } from '../src/crypto/secretBox.ts';
 
 interface WireAnswer {
   status: number;
@@ -178,7 +179,7 @@ describe('wire compatibility with the hosted API\'s published clients', () => {
     assert.equal(after.secret, undefined, 'a null secret is not a new secret');
     // The secret did not change either: it is still the one the create answered.
     const stored = await h.server.deps.store.getWebhook(client.clientId, after.id as string);
-    assert.equal(h.server.deps.box.open(stored!.secretSealed, `webhook:${after.id}`), before.secret);
+    assert.equal(h.server.deps.box.open(stored!.secretSealed, sealedFor.webhookSecret(after.id)), before.secret);
     // Deactivating the same way.
     const off = await send(origin, 'PATCH', `/webhooks/${before.id}`, jsonType, '{"active":false,"callbackUrl":null,"secret":null,"eventTypes":null}');
     assert.equal(off.status, 200, off.text);

@@ -8,9 +8,10 @@ import {
   type CryptoKey,
   type JSONWebKeySet,
   type JWK,
+  type JWTPayload,
 } from 'jose';
 import type { AuthConfig } from '../config/load.ts';
-import type { SecretBox } from '../crypto/secretBox.ts';
+import { sealedFor, type SecretBox } from '../crypto/secretBox.ts';
 import type { ClientRecord, Store } from '../store/types.ts';
 
 const ALG = 'RS256';
@@ -38,20 +39,44 @@ export interface BuiltinIssuer {
   issue(client: ClientRecord, scopes: string[]): Promise<IssuedToken>;
 }
 
-interface LoadedKey {
+/** A signing key of the built-in issuer, its private half opened. */
+export interface SigningKey {
   kid: string;
+  alg: string;
   publicJwk: JWK;
   privateKey: CryptoKey;
 }
 
-async function loadKeys(store: Store, box: SecretBox): Promise<LoadedKey[]> {
+/** The issuer's signing keys, their private halves opened with the data's key. */
+export async function loadSigningKeys(store: Pick<Store, 'listSigningKeys'>, box: SecretBox): Promise<SigningKey[]> {
   const records = await store.listSigningKeys();
   return Promise.all(
     records.map(async (r) => {
-      const privateJwk = JSON.parse(box.open(r.privateJwkSealed, `signing-key:${r.kid}`)) as JWK;
-      return { kid: r.kid, publicJwk: r.publicJwk as JWK, privateKey: (await importJWK(privateJwk, r.alg)) as CryptoKey };
+      const privateJwk = JSON.parse(box.open(r.privateJwkSealed, sealedFor.signingKey(r.kid))) as JWK;
+      return { kid: r.kid, alg: r.alg, publicJwk: r.publicJwk as JWK, privateKey: (await importJWK(privateJwk, r.alg)) as CryptoKey };
     }),
   );
+}
+
+/**
+ * Signs an access token: `claims` (named as the verifier reads them, AUTH_CLAIM_*), for
+ * `audience`, from `issuer`, valid from `issuedAt` (seconds) for `ttlSeconds`, with a fresh
+ * jti. The one place where a token of this service is minted (the issuer's token endpoint,
+ * and `events trigger`'s local token).
+ */
+export function signAccessToken(
+  key: SigningKey,
+  token: { claims: JWTPayload; issuer: string; audience: string; issuedAt: number; ttlSeconds: number },
+): Promise<string> {
+  return new SignJWT(token.claims)
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
+    .setIssuer(token.issuer)
+    .setAudience(token.audience)
+    .setIssuedAt(token.issuedAt)
+    .setNotBefore(token.issuedAt)
+    .setExpirationTime(token.issuedAt + token.ttlSeconds)
+    .setJti(randomUUID())
+    .sign(key.privateKey);
 }
 
 async function createKey(store: Store, box: SecretBox, now: number): Promise<void> {
@@ -63,7 +88,7 @@ async function createKey(store: Store, box: SecretBox, now: number): Promise<voi
     kid,
     alg: ALG,
     publicJwk: { ...publicJwk, kid, alg: ALG, use: 'sig' },
-    privateJwkSealed: box.seal(JSON.stringify(privateJwk), `signing-key:${kid}`),
+    privateJwkSealed: box.seal(JSON.stringify(privateJwk), sealedFor.signingKey(kid)),
     createdAt: now,
   });
 }
@@ -75,11 +100,11 @@ export async function createBuiltinIssuer(deps: {
   now: () => number;
 }): Promise<BuiltinIssuer> {
   const { store, box, auth, now } = deps;
-  let keys = await loadKeys(store, box);
+  let keys = await loadSigningKeys(store, box);
   if (keys.length === 0) {
     await createKey(store, box, now());
     // Reload rather than use our own key: another process may have stored its key first.
-    keys = await loadKeys(store, box);
+    keys = await loadSigningKeys(store, box);
   }
   const signing = keys[0]!;
   const jwks: JSONWebKeySet = { keys: keys.map((k) => k.publicJwk) };
@@ -88,24 +113,22 @@ export async function createBuiltinIssuer(deps: {
   return {
     jwks: () => jwks,
     async issue(client, scopes) {
-      const issuedAt = Math.floor(now() / 1000);
       const scope = scopes.join(' ');
-      const accessToken = await new SignJWT({
-        [claims.clientId]: client.clientId,
-        [claims.account]: client.accountId,
-        [claims.scope]: scope,
-        name: client.name,
-        [GENERATION_CLAIM]: client.tokenGeneration,
-      })
-        .setProtectedHeader({ alg: ALG, kid: signing.kid, typ: 'JWT' })
-        .setIssuer(auth.issuer)
-        .setAudience(auth.audience)
-        .setSubject(client.clientId)
-        .setIssuedAt(issuedAt)
-        .setNotBefore(issuedAt)
-        .setExpirationTime(issuedAt + auth.tokenTtlSeconds)
-        .setJti(randomUUID())
-        .sign(signing.privateKey);
+      const accessToken = await signAccessToken(signing, {
+        claims: {
+          sub: client.clientId,
+          [claims.clientId]: client.clientId,
+          [claims.subject]: client.clientId,
+          [claims.account]: client.accountId,
+          [claims.scope]: scope,
+          name: client.name,
+          [GENERATION_CLAIM]: client.tokenGeneration,
+        },
+        issuer: auth.issuer,
+        audience: auth.audience,
+        issuedAt: Math.floor(now() / 1000),
+        ttlSeconds: auth.tokenTtlSeconds,
+      });
       return { accessToken, expiresIn: auth.tokenTtlSeconds, scope };
     },
   };

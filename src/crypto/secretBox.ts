@@ -14,6 +14,17 @@ export interface SecretBox {
   open(sealed: string, associatedData: string): string;
 }
 
+/**
+ * The associated data of each kind of sealed value, in one place: whatever seals a value
+ * and whatever opens it must agree on it byte for byte.
+ */
+export const sealedFor = {
+  /** A webhook's signing secret (the webhooks table). */
+  webhookSecret: (webhookId: string) => `webhook:${webhookId}`,
+  /** The private half of one of the built-in issuer's signing keys. */
+  signingKey: (kid: string) => `signing-key:${kid}`,
+} as const;
+
 const VERSION = 'v1';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;

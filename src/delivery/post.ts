@@ -15,6 +15,8 @@ export interface PostOptions {
   keepBytes: number;
   /** The body is read to its end (a slow body counts against the timeout) but no further than this. */
   readLimitBytes: number;
+  /** Where a URL goes (createTargetCache). */
+  target: (url: string) => Target;
 }
 
 /** The error an attempt ends with when it runs past its deadline. */
@@ -22,19 +24,28 @@ export class AttemptTimeoutError extends Error {
   override name = 'TimeoutError';
 }
 
-/** Parsed callback URLs, kept because the same few URLs are posted to over and over. */
-const targets = new Map<string, { origin: string; path: string }>();
-const TARGET_CACHE_LIMIT = 10_000;
+/** A callback URL split as undici's dispatcher takes it. */
+interface Target {
+  origin: string;
+  path: string;
+}
 
-function target(url: string): { origin: string; path: string } {
-  let t = targets.get(url);
-  if (t === undefined) {
-    const u = new URL(url);
-    t = { origin: u.origin, path: `${u.pathname}${u.search}` };
-    if (targets.size >= TARGET_CACHE_LIMIT) targets.clear();
-    targets.set(url, t);
-  }
-  return t;
+/**
+ * Parsed callback URLs, kept because the same few URLs are posted to over and over (one
+ * cache per sender, bounded: emptied when full).
+ */
+export function createTargetCache(limit = 10_000): (url: string) => Target {
+  const targets = new Map<string, Target>();
+  return (url) => {
+    let t = targets.get(url);
+    if (t === undefined) {
+      const u = new URL(url);
+      t = { origin: u.origin, path: `${u.pathname}${u.search}` };
+      if (targets.size >= limit) targets.clear();
+      targets.set(url, t);
+    }
+    return t;
+  };
 }
 
 /**
@@ -68,9 +79,9 @@ export function postOnce(agent: Dispatcher, url: string, headers: Record<string,
       finish(err);
       controller?.abort(err);
     }, opts.timeoutMs);
-    let t: { origin: string; path: string };
+    let t: Target;
     try {
-      t = target(url);
+      t = opts.target(url);
     } catch (err) {
       finish(err as Error);
       return;

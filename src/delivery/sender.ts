@@ -1,11 +1,11 @@
 import { Agent, type Dispatcher } from 'undici';
 import type { CallbackPolicy, DeliveryConfig } from '../config/load.ts';
-import type { SecretBox } from '../crypto/secretBox.ts';
+import { sealedFor, type SecretBox } from '../crypto/secretBox.ts';
 import type { AttemptResult, ClaimedDelivery } from '../store/types.ts';
 import { createGuardedConnector, type BlockedAddressError, type LookupFn } from './connector.ts';
-import { postOnce } from './post.ts';
+import { createTargetCache, postOnce } from './post.ts';
 import { classifyStatus, honoursRetryAfter, parseRetryAfter, retryDelayMs } from './schedule.ts';
-import { deliveryBody, signatureHeaders } from './signing.ts';
+import { createBodyBuilder, signatureHeaders } from './signing.ts';
 import { createAddressGuard } from './ssrf.ts';
 
 /** Sends one delivery attempt and says what happened; never rejects. */
@@ -87,7 +87,8 @@ export function createSender(deps: SenderDeps): Sender {
     bodyTimeout: delivery.timeoutMs,
     keepAliveTimeout: 10_000,
   });
-  const post = { timeoutMs: delivery.timeoutMs, keepBytes: RESPONSE_BODY_LIMIT, readLimitBytes: RESPONSE_READ_LIMIT };
+  const post = { timeoutMs: delivery.timeoutMs, keepBytes: RESPONSE_BODY_LIMIT, readLimitBytes: RESPONSE_READ_LIMIT, target: createTargetCache() };
+  const bodyOf = createBodyBuilder();
   const secrets = new Map<string, string>();
   // An operator learns from the log why a webhook never gets anything, without a line per attempt.
   const refusalsReported = new Set<string>();
@@ -101,7 +102,7 @@ export function createSender(deps: SenderDeps): Sender {
   const openSecret = (d: ClaimedDelivery) => {
     let secret = secrets.get(d.secretSealed);
     if (secret === undefined) {
-      secret = box.open(d.secretSealed, `webhook:${d.webhookId}`);
+      secret = box.open(d.secretSealed, sealedFor.webhookSecret(d.webhookId));
       if (secrets.size >= SECRET_CACHE_LIMIT) secrets.clear();
       secrets.set(d.secretSealed, secret);
     }
@@ -132,7 +133,7 @@ export function createSender(deps: SenderDeps): Sender {
         reportRefusal(d, 'insecure-callback', error);
         return failure(d, startedAt, 0, { error });
       }
-      const body = deliveryBody(d, d.webhookId);
+      const body = bodyOf(d, d.webhookId);
       const headers = {
         'content-type': 'application/json',
         'user-agent': deps.userAgent,

@@ -11,29 +11,34 @@ export interface DeliveryEvent {
   enqueuedAt: number;
 }
 
-/** The last time formatted: deliveries go out in runs of one publish's events, which share it. */
-let lastMs = NaN;
-let lastIso = '';
-function isoTime(ms: number): string {
-  if (ms !== lastMs) {
-    lastIso = new Date(ms).toISOString();
-    lastMs = ms;
-  }
-  return lastIso;
-}
-
 /**
  * The exact body POSTed to a callback (contract §4): all six members, key order as the hosted API sends them.
  * Built by concatenation because the content is stored as JSON text: parsing and
  * re-serialising it for every delivery would cost time and could change its bytes.
  */
-export function deliveryBody(e: DeliveryEvent, webhookId: string): string {
+export function deliveryBody(e: DeliveryEvent, webhookId: string, enqueuedIso = new Date(e.enqueuedAt).toISOString()): string {
   return (
     `{"content":${e.contentJson},"eventType":${JSON.stringify(e.eventType)},` +
-    `"enqueuedDateTime":"${isoTime(e.enqueuedAt)}",` +
+    `"enqueuedDateTime":"${enqueuedIso}",` +
     `"iTwinId":${e.itwinId === undefined ? 'null' : JSON.stringify(e.itwinId)},` +
     `"messageId":${JSON.stringify(e.messageId)},"webhookId":${JSON.stringify(webhookId)}}`
   );
+}
+
+/**
+ * deliveryBody for one sender, remembering the last time it formatted: deliveries go out in
+ * runs of one publish's events, which share it.
+ */
+export function createBodyBuilder(): (e: DeliveryEvent, webhookId: string) => string {
+  let lastMs = NaN;
+  let lastIso = '';
+  return (e, webhookId) => {
+    if (e.enqueuedAt !== lastMs) {
+      lastIso = new Date(e.enqueuedAt).toISOString();
+      lastMs = e.enqueuedAt;
+    }
+    return deliveryBody(e, webhookId, lastIso);
+  };
 }
 
 /** Lower-case hex HMAC-SHA256 of the body, keyed with the secret's UTF-8 bytes. */

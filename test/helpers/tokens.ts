@@ -1,4 +1,5 @@
-import { importJWK, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
+import { SignJWT, type JWTPayload } from 'jose';
+import { loadSigningKeys } from '../../src/auth/issuer.ts';
 import type { Harness } from './harness.ts';
 
 /**
@@ -10,10 +11,8 @@ export async function mintToken(
   claims: JWTPayload,
   opts: { issuer?: string; audience?: string; expiresIn?: number; notBefore?: number } = {},
 ): Promise<string> {
-  const [key] = await h.server.deps.store.listSigningKeys();
+  const [key] = await loadSigningKeys(h.server.deps.store, h.server.deps.box);
   if (key === undefined) throw new Error('no signing key');
-  const privateJwk = JSON.parse(h.server.deps.box.open(key.privateJwkSealed, `signing-key:${key.kid}`)) as JWK;
-  const privateKey = (await importJWK(privateJwk, key.alg)) as CryptoKey;
   const now = Math.floor(Date.now() / 1000);
   let jwt = new SignJWT(claims)
     .setProtectedHeader({ alg: key.alg, kid: key.kid })
@@ -22,5 +21,5 @@ export async function mintToken(
     .setIssuedAt(now)
     .setExpirationTime(now + (opts.expiresIn ?? 3600));
   if (opts.notBefore !== undefined) jwt = jwt.setNotBefore(now + opts.notBefore);
-  return jwt.sign(privateKey);
+  return jwt.sign(key.privateKey);
 }

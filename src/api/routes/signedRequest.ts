@@ -5,6 +5,7 @@ import type { AppDeps } from '../deps.ts';
 import type { WebhookAccess } from '../webhookAccess.ts';
 import { errors } from '../../contract/errors.ts';
 import { commonErrors, errorResponse, Timestamp } from '../../contract/schemas/common.ts';
+import { sealedFor } from '../../crypto/secretBox.ts';
 
 export const SignedRequestSchema = Type.Object(
   {
@@ -57,7 +58,7 @@ export const signedRequestRoutes =
         const attempt = delivery.attemptLog.find((a) => a.attempt === wanted);
         if (attempt === undefined) throw errors.attemptNotFound();
         const body = deliveryBody(delivery, webhook.id);
-        const secret = deps.box.open(webhook.secretSealed, `webhook:${webhook.id}`);
+        const secret = deps.box.open(webhook.secretSealed, sealedFor.webhookSecret(webhook.id));
         const signed = signatureHeaders(secret, delivery.messageId, body, Math.floor(attempt.startedAt / 1000));
         return {
           attempt: attempt.attempt,

@@ -23,6 +23,7 @@ import {
   WebhookList,
   WebhookWithSecret,
 } from '../../contract/schemas/webhooks.ts';
+import { sealedFor } from '../../crypto/secretBox.ts';
 
 const READ = { anyScope: READ_SCOPES, serviceApp: true };
 const MODIFY = { anyScope: MODIFY_SCOPES, serviceApp: true };
@@ -58,7 +59,7 @@ export const webhookRoutes =
   async (app) => {
     const { store, box, config, now } = deps;
     const findOwned = (clientId: string, webhookId: string) => findOwnedWebhook(store, clientId, webhookId);
-    const sealSecret = (webhookId: string, secret: string) => box.seal(secret, `webhook:${webhookId}`);
+    const sealSecret = (webhookId: string, secret: string) => box.seal(secret, sealedFor.webhookSecret(webhookId));
 
     /**
      * The problems of a create or update body: those the schema found (routes use
