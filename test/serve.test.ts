@@ -18,7 +18,8 @@ import { cleanEnv, runCli, type CliResult } from './helpers/child.ts';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = join(root, 'src', 'cli', 'main.ts');
 const BANNER = /itwin-webhooks \S+ is listening on (http:\/\/\S+)/;
-const START_TIMEOUT_MS = 15_000;
+/** Generous: on a loaded machine seven CLI processes starting at once took over 15 s; a stuck one still fails. */
+const START_TIMEOUT_MS = 60_000;
 const EXIT_TIMEOUT_MS = 10_000;
 
 // ---------------------------------------------------------------- helpers

@@ -56,7 +56,7 @@ describe('embedded store: a failed WAL sync ends the store thread', () => {
       const sub = await h.client();
       const pub = await h.client({ accountId: sub.accountId, scopes: [SCOPES.publish] });
       await h.webhook(sub, { callbackUrl: r.url('/slow'), eventTypes: [TYPE] });
-      const body = () => ({ eventType: TYPE, accountId: sub.accountId, content: { imodelId: randomUUID(), userId: randomUUID() } });
+      const body = () => ({ eventType: TYPE, iTwinId: randomUUID(), accountId: sub.accountId, content: { imodelId: randomUUID(), userId: randomUUID() } });
       assert.equal((await h.publish(pub, body())).statusCode, 202);
       await r.waitFor(() => r.received.length === 1, 10_000, 'the first delivery in flight');
 
