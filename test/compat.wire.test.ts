@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import { registerClient } from '../src/auth/clients.ts';
 import { MAINTAINER_PERMISSION, SCOPES } from '../src/auth/scopes.ts';
 import { createHarness, LOOPBACK_CALLBACKS, type Harness } from './helpers/harness.ts';
@@ -50,6 +50,9 @@ describe('wire compatibility with the hosted API\'s published clients', () => {
     receiver = await new Receiver().start();
     h = await createHarness({ listen: true, flags: LOOPBACK_CALLBACKS });
     origin = h.server.url;
+  });
+  // Each test has an application (and account) of its own: the webhooks another test created are not in its lists.
+  beforeEach(async () => {
     client = await registerClient(h.server.deps.store, {
       name: 'bentley-sample',
       accountId: randomUUID(),
