@@ -4,7 +4,7 @@
 // It starts a server on a free loopback port with its own temporary data directory, a
 // receiver that fails some deliveries, and half an hour of traffic (the server's clock is
 // set back while it is published, so that the charts have a history), then visits every
-// page at 1280x800 and one at 420 px.
+// page at 1280x800 and two at 420 px.
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -51,6 +51,7 @@ try {
   const operator = await registerClient(store, { name: 'platform-team', accountId: randomUUID(), scopes: [SCOPES.admin, SCOPES.read], now: Date.now() });
   await store.putItwin(ITWIN, ACCOUNT, Date.now());
   await store.grant(app.clientId, ITWIN, 'webhooks_maintainer', Date.now());
+  await store.addOrgAdmin(app.clientId, ACCOUNT, Date.now());
 
   const token = async (c: { clientId: string; clientSecret: string }) => {
     const res = await server.app.inject({
@@ -157,6 +158,13 @@ try {
   await small.goto(`${base}#/webhooks/${main}`);
   await small.getByRole('list', { name: 'Deliveries' }).waitFor();
   await shoot(small, '9-webhook-420px');
+  await small.getByRole('button', { name: 'Sign out' }).click();
+  await small.getByLabel('Client ID').fill(operator.clientId);
+  await small.getByLabel('Client secret').fill(operator.clientSecret);
+  await small.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await small.goto(`${base}#/operator/directory`);
+  await small.getByRole('table', { name: 'Grants' }).waitFor();
+  await shoot(small, '14-operator-directory-420px');
   await narrow.close();
 
   await page.getByRole('button', { name: 'Sign out' }).click();
@@ -165,6 +173,25 @@ try {
   await page.getByText('tracker/hook').waitFor();
   await page.getByText('24 h:').first().waitFor();
   await shoot(page, '10-operator-webhooks');
+
+  await page.getByRole('link', { name: 'Applications', exact: true }).click();
+  await page.getByRole('table', { name: 'Applications' }).waitFor();
+  await shoot(page, '11-operator-applications');
+  await page.getByRole('link', { name: 'New application' }).click();
+  await page.getByLabel('Name').fill('release-notifier');
+  await page.getByLabel('Account ID').fill(ACCOUNT);
+  await page.getByRole('button', { name: 'Register application' }).click();
+  await page.getByRole('button', { name: 'Copy client secret' }).waitFor();
+  await shoot(page, '12-operator-application-secret-once');
+  const registered = (await page.locator('dl.facts dd').first().innerText()).trim();
+
+  await page.getByRole('link', { name: 'Directory', exact: true }).click();
+  const grant = page.getByRole('form', { name: 'Grant' });
+  await grant.getByLabel('Application (client ID)').fill(registered);
+  await grant.getByLabel('iTwin ID').fill(ITWIN);
+  await grant.getByRole('button', { name: 'Grant' }).click();
+  await page.getByRole('status').waitFor();
+  await shoot(page, '13-operator-directory', true);
   await context.close();
 } finally {
   await b.close();

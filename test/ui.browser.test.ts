@@ -236,12 +236,17 @@ describe('dashboard in Chromium', () => {
   });
 
   it('fits a 420 px window on every page: nothing scrolls sideways', async () => {
-    const me = await h.client({ scopes: SUBSCRIBER });
+    const longName = 'an-application-with-a-long-name-'.repeat(3);
+    const me = await h.client({ scopes: SUBSCRIBER, name: longName });
     const itwinId = await h.itwin(me.accountId);
     const hook = await h.webhook(me, { callbackUrl: r.url(`/ui-narrow/${'a-very-long-path-segment-'.repeat(6)}`), eventTypes: [CREATED, NAMED_VERSION] });
     await api(me, 'POST', '/webhooks/events', { eventType: CREATED, iTwinId: itwinId, content: { imodelId: randomUUID(), userId: randomUUID() } });
     await eventually(async () => (await api(me, 'GET', `/webhooks/${hook.id}/deliveries?status=succeeded`)).json().deliveries.length === 1, 10_000, 'the delivery');
     const [delivery] = (await api(me, 'GET', `/webhooks/${hook.id}/deliveries`)).json().deliveries;
+    // The operator's pages hold the longest ids: the directory lists a grant of this application.
+    const operator = await h.client({ scopes: [SCOPES.admin, SCOPES.read] });
+    await h.server.deps.store.grant(me.clientId, itwinId, 'webhooks_maintainer', Date.now());
+    await h.server.deps.store.addOrgAdmin(me.clientId, me.accountId, Date.now());
     const { context, page, problems } = await openPage(b, { width: 420, height: 800 });
     try {
       await signIn(page, me);
@@ -254,13 +259,23 @@ describe('dashboard in Chromium', () => {
         ['#/catalog', 'Event types'],
         ['#/activity', 'Activity'],
       ];
-      for (const [hash, heading] of pages) {
+      const fits = async (hash: string, heading: string) => {
         await page.goto(`${base}/ui/${hash}`);
         await page.getByRole('heading', { name: heading, exact: true }).waitFor(WAIT);
         await page.waitForLoadState('networkidle');
         const [scrollWidth, width] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
         assert.ok(scrollWidth <= width, `${hash}: ${scrollWidth} px wide in a ${width} px window`);
-      }
+      };
+      for (const [hash, heading] of pages) await fits(hash, heading);
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await signIn(page, operator);
+      const operatorPages: Array<[string, string]> = [
+        ['#/operator/applications', 'Applications'],
+        ['#/operator/applications/new', 'New application'],
+        [`#/operator/applications/${me.clientId}`, longName],
+        ['#/operator/directory', 'Directory'],
+      ];
+      for (const [hash, heading] of operatorPages) await fits(hash, heading);
       clean(problems);
     } finally {
       await context.close();
@@ -348,7 +363,142 @@ describe('dashboard in Chromium', () => {
         assert.equal(await page.getByRole('button', { name }).count(), 0, `no ${name} for an operator`);
       }
       assert.equal((await api(alpha, 'GET', `/webhooks/${a.id}`)).json().active, true);
-      clean(problems, /\/admin\/(clients|itwins|grants|org-admins)$/);
+      clean(problems);
+    } finally {
+      await context.close();
+    }
+  });
+
+  /** The status of a token request with these credentials (the built-in issuer). */
+  const tokenStatus = async (clientId: string, clientSecret: string) =>
+    (
+      await h.inject({
+        method: 'POST',
+        url: '/oauth/token',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret }).toString(),
+      })
+    ).statusCode;
+
+  it('lets an operator register an application (its secret shown once), rotate its secret, grant it an iTwin, see the grant and remove it, then delete it', async () => {
+    const operator = await h.client({ scopes: [SCOPES.admin, SCOPES.read] });
+    const account = randomUUID();
+    const itwinId = randomUUID();
+    // A tenant-supplied name that would run script if it were ever HTML.
+    const name = '<img src=x onerror="window.__xss=1">ops <b>app</b>';
+    const { context, page, problems } = await openPage(b);
+    try {
+      await signIn(page, operator);
+      await page.getByRole('link', { name: 'Applications', exact: true }).click();
+      await page.getByRole('link', { name: 'New application' }).click();
+      await page.getByLabel('Name').fill(name);
+      await page.getByLabel('Account ID').fill('not-an-account');
+      await page.getByLabel('webhooks:publish').check();
+      await page.getByRole('button', { name: 'Register application' }).click();
+      await page.locator('#accountId-error').waitFor(WAIT);
+      assert.equal(await page.getByLabel('Account ID').getAttribute('aria-describedby'), 'accountId-error');
+      assert.match(await page.locator('#accountId-error').innerText(), /accountId/);
+      await page.getByLabel('Account ID').fill(account);
+      await page.getByRole('button', { name: 'Register application' }).click();
+      const secret = await page.getByLabel('Client secret', { exact: true }).inputValue({ timeout: WAIT.timeout });
+      await page.getByRole('button', { name: 'Copy client secret' }).waitFor();
+      const [client] = (await api(operator, 'GET', `/admin/clients?accountId=${account}`)).json().clients;
+      assert.equal(client.name, name, 'registered with the name as typed');
+      assert.deepEqual(client.scopes, [SCOPES.platform, SCOPES.read, SCOPES.modify, SCOPES.publish]);
+      await page.getByText(client.clientId, { exact: true }).waitFor();
+      assert.equal(await tokenStatus(client.clientId, secret), 200, 'the secret shown signs the application in');
+
+      await page.getByRole('link', { name: 'Go to the application' }).click();
+      await page.getByRole('heading', { name, exact: true }).waitFor(WAIT);
+      await page.reload();
+      await page.getByRole('button', { name: 'Rotate secret' }).waitFor(WAIT);
+      assert.equal((await page.content()).includes(secret), false, 'the secret is never shown again');
+      await page.getByRole('button', { name: 'Rotate secret' }).click();
+      await page.getByLabel('The previous secret keeps working').selectOption('0');
+      await page.getByRole('button', { name: 'Rotate the secret' }).click();
+      await page.getByText('The previous secret no longer works.').waitFor(WAIT);
+      const rotated = await page.getByLabel('Client secret', { exact: true }).inputValue();
+      assert.notEqual(rotated, secret);
+      assert.equal(await tokenStatus(client.clientId, secret), 401, 'the old secret stopped at once');
+      assert.equal(await tokenStatus(client.clientId, rotated), 200);
+
+      await page.getByRole('link', { name: 'Directory', exact: true }).click();
+      const addItwin = page.getByRole('form', { name: 'Add iTwin' });
+      await addItwin.getByLabel('iTwin ID').fill('not-an-itwin');
+      await addItwin.getByLabel('Account ID').fill(account);
+      await addItwin.getByRole('button', { name: 'Add iTwin' }).click();
+      await page.locator('#itwin-itwinId-error').getByText('itwinId must be a UUID.').waitFor(WAIT);
+      await addItwin.getByLabel('iTwin ID').fill(itwinId);
+      await addItwin.getByRole('button', { name: 'Add iTwin' }).click();
+      await page.getByRole('table', { name: 'iTwins' }).getByRole('row').filter({ hasText: itwinId }).waitFor(WAIT);
+
+      const grant = page.getByRole('form', { name: 'Grant' });
+      await grant.getByLabel('Application (client ID)').fill(client.clientId);
+      await grant.getByLabel('iTwin ID').fill(randomUUID());
+      await grant.getByRole('button', { name: 'Grant' }).click();
+      await page.locator('#grant-itwinId-error').waitFor(WAIT); // an iTwin the directory does not know
+      await grant.getByLabel('iTwin ID').fill(itwinId);
+      await grant.getByRole('button', { name: 'Grant' }).click();
+      const row = page.getByRole('table', { name: 'Grants' }).getByRole('row').filter({ hasText: client.clientId });
+      await row.filter({ hasText: itwinId }).filter({ hasText: 'webhooks_maintainer' }).waitFor(WAIT);
+      const grants = async () => (await api(operator, 'GET', `/admin/grants?clientId=${encodeURIComponent(client.clientId)}`)).json().grants;
+      assert.deepEqual((await grants()).map((g: { itwinId: string; permission: string }) => [g.itwinId, g.permission]), [[itwinId, 'webhooks_maintainer']]);
+
+      await row.getByRole('button', { name: 'Remove' }).click();
+      await page.getByRole('alertdialog').getByText(`from ${client.clientId}`).waitFor(WAIT);
+      assert.equal((await grants()).length, 1, 'nothing removed before the confirmation');
+      await page.getByRole('button', { name: 'Yes, remove it' }).click();
+      await page.getByText('Removed.').waitFor(WAIT);
+      await row.waitFor({ state: 'detached', ...WAIT });
+      assert.deepEqual(await grants(), []);
+
+      await page.getByRole('link', { name: 'Applications', exact: true }).click();
+      const listed = page.getByRole('table', { name: 'Applications' }).getByRole('row').filter({ hasText: client.clientId });
+      assert.equal(await listed.getByRole('cell').nth(1).innerText({ timeout: WAIT.timeout }), name, 'the name, as text');
+      await listed.getByRole('link', { name: client.clientId }).click();
+      await page.getByRole('button', { name: 'Delete' }).click();
+      await page.getByRole('button', { name: 'Keep it' }).click();
+      assert.equal((await api(operator, 'GET', `/admin/clients/${client.clientId}`)).statusCode, 200);
+      await page.getByRole('button', { name: 'Delete' }).click();
+      await page.getByRole('button', { name: 'Yes, delete it' }).click();
+      await page.getByRole('heading', { name: 'Applications', exact: true }).waitFor(WAIT);
+      assert.equal((await api(operator, 'GET', `/admin/clients/${client.clientId}`)).statusCode, 404);
+      assert.equal(await tokenStatus(client.clientId, rotated), 401, 'a deleted application cannot sign in');
+      assert.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined, 'the name ran nothing');
+      // The only failed loads are the refused requests the test made on purpose.
+      clean(problems, /\/admin\/(clients|itwins\/not-an-itwin|grants\/[^/]+\/[^/]+\/webhooks_maintainer)$/);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('never shows the operator pages to a client without webhooks:admin, and the admin API answers it 403', async () => {
+    const me = await h.client({ scopes: SUBSCRIBER });
+    await h.webhook(me, { callbackUrl: r.url('/ui-not-operator') });
+    const { context, page, problems } = await openPage(b);
+    try {
+      await signIn(page, me);
+      await page.getByRole('link', { name: r.url('/ui-not-operator') }).waitFor(WAIT);
+      for (const link of ['Applications', 'All webhooks', 'All activity', 'Directory']) assert.equal(await page.getByRole('link', { name: link }).count(), 0, `no ${link} link`);
+      for (const hash of ['#/operator/applications', '#/operator/applications/new', `#/operator/applications/${me.clientId}`, '#/operator/directory']) {
+        await page.goto(`${base}/ui/${hash}`);
+        await page.getByRole('heading', { name: 'Webhooks', exact: true }).waitFor(WAIT);
+        assert.equal(await page.getByRole('heading', { name: /Applications|Directory|New application/ }).count(), 0, hash);
+      }
+      // The page's own token, straight at the admin API.
+      const statuses = await page.evaluate(async (clientId) => {
+        const token = JSON.parse(sessionStorage.getItem('itwin-webhooks.session')!).token as string;
+        const call = async (method: string, path: string) => (await fetch(path, { method, headers: { authorization: `Bearer ${token}` } })).status;
+        return [
+          await call('GET', '/admin/clients'),
+          await call('POST', `/admin/clients/${clientId}/secret`),
+          await call('GET', '/admin/itwins'),
+          await call('GET', '/admin/grants'),
+          await call('PUT', `/admin/org-admins/${clientId}/${crypto.randomUUID()}`),
+        ];
+      }, me.clientId);
+      assert.deepEqual(statuses, [403, 403, 403, 403, 403]);
+      clean(problems, /\/admin\//);
     } finally {
       await context.close();
     }

@@ -98,3 +98,30 @@ export function PageTitle({ children }) {
   }, []);
   return html`<h1 tabindex="-1" ref=${ref}>${children}</h1>`;
 }
+
+/**
+ * A secret shown once: after this page it cannot be read again. The follow-on link comes as children.
+ * @param {{ title: string, intro: any, label?: string, secret: string, children?: any }} props
+ */
+export function SecretOnce({ title, intro, label = 'Secret', secret, children }) {
+  return html`<section class="card secret-once" aria-labelledby="secret-title">
+    <h2 id="secret-title">${title}</h2>
+    <p>Store it now: it is shown this once and never again. ${intro}</p>
+    <label for="secret-value">${label}</label>
+    <input id="secret-value" class="mono" readonly value=${secret} onFocus=${(e) => e.currentTarget.select()} />
+    <${CopyButton} text=${secret} label=${`Copy ${label.toLowerCase()}`} />
+    ${children}
+  </section>`;
+}
+
+/**
+ * Asks before something that cannot be undone.
+ * @param {{ text: string, yes: string, onYes: () => void, onNo: () => void }} props
+ */
+export function Confirm({ text, yes, onYes, onNo }) {
+  return html`<div class="confirm" role="alertdialog" aria-labelledby="confirm-text">
+    <p id="confirm-text">${text}</p>
+    <button type="button" class="danger" onClick=${onYes}>${yes}</button>
+    <button type="button" class="secondary" onClick=${onNo}>Keep it</button>
+  </div>`;
+}

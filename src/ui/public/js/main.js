@@ -27,7 +27,7 @@ function Page({ session, loc }) {
     if (b === 'webhooks' && c !== undefined) return html`<${WebhookPage} view=${EVERYONE} webhookId=${c} query=${loc.query} key=${c} />`;
     if (b === 'webhooks') return html`<${WebhookList} view=${EVERYONE} query=${loc.query} key=${loc.query.toString()} />`;
     if (b === 'activity') return html`<${Activity} path=${['operator', 'activity']} statsApi="/admin/statistics" title="Activity of every application" query=${loc.query} />`;
-    return html`<${Operator} section=${b ?? 'applications'} />`;
+    return html`<${Operator} section=${b ?? 'applications'} id=${c} />`;
   }
   return html`<${WebhookList} view=${OWN} query=${loc.query} key=${loc.query.toString()} />`;
 }

@@ -1,6 +1,6 @@
 import { api } from '../api.js';
 import { DeliveriesChart, DurationChart } from '../charts.js';
-import { ActiveBadge, afterError, ErrorNote, PageTitle, StatusBadge, usePolling } from '../components.js';
+import { ActiveBadge, afterError, Confirm, ErrorNote, PageTitle, StatusBadge, usePolling } from '../components.js';
 import { ago, when } from '../format.js';
 import { html, useState } from '../html.js';
 import { go, hrefOf, nextToken } from '../router.js';
@@ -59,11 +59,7 @@ function Actions({ view, webhook, onChange }) {
       ${!confirming && html`<button type="button" class="danger" onClick=${() => setConfirming(true)}>Delete</button>`}
     </div>
     ${confirming &&
-    html`<div class="confirm" role="alertdialog" aria-labelledby="confirm-text">
-      <p id="confirm-text">Delete this webhook? Its pending deliveries are cancelled and its history goes with it.</p>
-      <button type="button" class="danger" onClick=${remove}>Yes, delete it</button>
-      <button type="button" class="secondary" onClick=${() => setConfirming(false)}>Keep it</button>
-    </div>`}
+    html`<${Confirm} text="Delete this webhook? Its pending deliveries are cancelled and its history goes with it." yes="Yes, delete it" onYes=${remove} onNo=${() => setConfirming(false)} />`}
     <${TestEventButton} base=${view.api} webhook=${webhook} />
     <${ErrorNote} error=${error} />
   </section>`;

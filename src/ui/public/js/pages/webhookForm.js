@@ -1,5 +1,5 @@
 import { api } from '../api.js';
-import { CopyButton, ErrorNote, FieldError, fieldErrors, PageTitle } from '../components.js';
+import { ErrorNote, FieldError, fieldErrors, PageTitle, SecretOnce } from '../components.js';
 import { html, useEffect, useState } from '../html.js';
 import { hrefOf } from '../router.js';
 
@@ -24,18 +24,6 @@ function EventTypePicker({ types, chosen, onChange, errors }) {
     )}
     <${FieldError} id="eventTypes" messages=${errors.eventTypes} />
   </fieldset>`;
-}
-
-/** The secret, shown once: after this page it cannot be read again. @param {{ secret: string, webhookId: string, created: boolean }} props */
-export function SecretOnce({ secret, webhookId, created }) {
-  return html`<section class="card secret-once" aria-labelledby="secret-title">
-    <h2 id="secret-title">${created ? 'Webhook created: its secret' : 'The new secret'}</h2>
-    <p>Store it now, in your receiver's configuration: it is shown this once and never again. Receivers verify the <code>Signature</code> header (HMAC-SHA256 of the body) with it.</p>
-    <label for="secret-value">Secret</label>
-    <input id="secret-value" class="mono" readonly value=${secret} onFocus=${(e) => e.currentTarget.select()} />
-    <${CopyButton} text=${secret} label="Copy secret" />
-    <p><a class="button" href=${hrefOf(['webhooks', webhookId])}>Go to the webhook</a></p>
-  </section>`;
 }
 
 /**
@@ -99,7 +87,12 @@ export function WebhookForm({ webhookId }) {
     }
   };
 
-  if (shown !== undefined) return html`<main id="main" class="narrow"><${PageTitle}>${editing ? 'Secret rotated' : 'Webhook created'}<//><${SecretOnce} secret=${shown.secret} webhookId=${shown.id} created=${!editing} /></main>`;
+  if (shown !== undefined) return html`<main id="main" class="narrow"><${PageTitle}>${editing ? 'Secret rotated' : 'Webhook created'}<//><${SecretOnce}
+      title=${editing ? 'The new secret' : 'Webhook created: its secret'}
+      intro=${html`Put it in your receiver's configuration: receivers verify the <code>Signature</code> header (HMAC-SHA256 of the body) with it.`}
+      secret=${shown.secret}>
+      <p><a class="button" href=${hrefOf(['webhooks', shown.id])}>Go to the webhook</a></p>
+    <//></main>`;
 
   const errs = fieldErrors(error);
   const described = (id) => (errs[id] === undefined ? undefined : `${id}-error`);
