@@ -34,6 +34,9 @@ const ENV: Record<string, string> = {
   DATABASE_URL: '',
   ENCRYPTION_KEY: '',
   AUTH_AUDIENCE: '',
+  PORT: '',
+  HOST: '',
+  PUBLIC_URL: '',
   NODE_COMPILE_CACHE: compileCache,
 };
 
@@ -315,6 +318,42 @@ describe('events trigger and listen', () => {
     assert.deepEqual(line!.content, { a: 1 });
     open.proc.kill('SIGTERM');
     assert.equal(await open.exited, 0, 'SIGTERM closes the listener with status 0');
+  });
+
+  it('without --url finds the server where serve does: PUBLIC_URL, or HOST and PORT', async () => {
+    const { hostname, port } = new URL(serve.url);
+    const closed = await closedPort();
+    const noUrl = (env: Record<string, string>) => run(['events', 'trigger', CREATED, '--itwin', ITWIN, '--data-dir', dataDir], env);
+    const [byPort, byPublicUrl, wrongPort] = await Promise.all([
+      noUrl({ HOST: hostname, PORT: port }),
+      noUrl({ PUBLIC_URL: serve.url, PORT: String(closed) }),
+      noUrl({ PORT: String(closed) }),
+    ]);
+    assert.equal(byPort.code, 0, byPort.stderr);
+    assert.match(byPort.stdout, /: 1 delivery queued\.\n$/);
+    assert.equal(byPublicUrl.code, 0, byPublicUrl.stderr);
+    assert.match(assertRefused(wrongPort, 'PORT of no server'), new RegExp(`server at http://127\\.0\\.0\\.1:${closed} is not reachable`));
+  });
+
+  it('"0 deliveries queued" says why: a matching webhook is inactive, or none subscribes', async () => {
+    const account = randomUUID();
+    const owner = JSON.parse(await ok(['clients', 'create', '--name', 'inactive-owner', '--account', account, '--json', '--data-dir', dataDir])) as { clientId: string; clientSecret: string };
+    const token = await tokenFor(serve.url, owner.clientId, owner.clientSecret);
+    const created = await fetch(`${serve.url}/webhooks`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ callbackUrl: readable.url, scope: 'Account', eventTypes: ['forms.attachmentAttached.v1'] }),
+    });
+    assert.equal(created.status, 201);
+    const { id } = (await created.json()) as { id: string };
+    const [inactive, none] = await Promise.all([
+      trigger(['forms.attachmentAttached.v1', '--account', account]),
+      trigger(['forms.attachmentUnattached.v1', '--account', account]),
+    ]);
+    assert.equal(inactive.code, 0, inactive.stderr);
+    assert.ok(inactive.stdout.includes(`0 deliveries queued: 1 webhook subscribes to it but is inactive (${id}); activate with PATCH /webhooks/{id} {"active": true}.`), inactive.stdout);
+    assert.equal(none.code, 0, none.stderr);
+    assert.match(none.stdout, /0 deliveries queued: no active webhook subscribes to forms\.attachmentUnattached\.v1 for this iTwin or account\. Webhooks are created inactive/);
   });
 
   it('bad arguments and an unreachable server: exit 1 and one line', async () => {

@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Command, Option } from 'commander';
 import { freshExample } from '../catalog/freshExample.ts';
-import { resolveSetting, type FlagValues } from '../config/load.ts';
+import { loadStoreConfig, resolveSetting, serverBaseUrl, type FlagValues } from '../config/load.ts';
 import { SETTINGS, type SettingKey } from '../config/settings.ts';
+import { openStore } from '../store/open.ts';
 import { describeApiError } from './apiErrors.ts';
 import { closeNames } from './closeNames.ts';
 import { requireUuid, UsageError } from './errors.ts';
 import { http } from './http.ts';
 import { drawBar } from './progressBar.ts';
+import { flagValues } from './options.ts';
 import { storeCommand } from './store.ts';
 import { clientCredentials, localToken, PUBLISH_SCOPE, type LocalAuth, type TokenSource } from './tokens.ts';
 
@@ -161,7 +163,9 @@ async function trigger(type: string, opts: TriggerOptions, cmd: Command): Promis
   // Every event carries an iTwinId (receivers read it); with only --account it is a fresh one of that account.
   const itwinId = opts.itwin === undefined ? randomUUID() : requireUuid(opts.itwin, '--itwin');
   const count = parseCount(opts.count);
-  const base = parseBaseUrl(opts.url ?? envValue('ITWIN_WEBHOOKS_URL') ?? 'http://127.0.0.1:3000');
+  // Without --url, the server is where `serve` says it is, from the same settings.
+  const { publicUrl, defaultBaseUrl } = serverBaseUrl({}, process.env);
+  const base = parseBaseUrl(opts.url ?? envValue('ITWIN_WEBHOOKS_URL') ?? publicUrl ?? defaultBaseUrl);
   const clientId = opts.clientId ?? envValue('ITWIN_WEBHOOKS_CLIENT_ID');
   const clientSecret = opts.clientSecret ?? envValue('ITWIN_WEBHOOKS_CLIENT_SECRET');
   if ((clientId === undefined) !== (clientSecret === undefined)) {
@@ -178,6 +182,7 @@ async function trigger(type: string, opts: TriggerOptions, cmd: Command): Promis
     accountId ??= local.accountId; // only for the summary: the server resolves the account itself
   }
   const def = await eventTypeDef(base, tokens, type);
+  const local = clientId === undefined;
 
   const showBar = count > BATCH && process.stderr.isTTY === true;
   const chunks: string[] = [];
@@ -211,7 +216,48 @@ async function trigger(type: string, opts: TriggerOptions, cmd: Command): Promis
     return;
   }
   const scope = [`iTwin ${itwinId}${opts.itwin === undefined ? ' (new)' : ''}`, accountId === undefined ? undefined : `account ${accountId}`].filter(Boolean).join(', ');
-  console.log(`Published ${count} × ${def.type} (${scope}): ${matched} ${matched === 1 ? 'delivery' : 'deliveries'} queued.`);
+  const summary = `Published ${count} × ${def.type} (${scope}): ${matched} ${matched === 1 ? 'delivery' : 'deliveries'} queued`;
+  if (matched > 0) {
+    console.log(`${summary}.`);
+    return;
+  }
+  const inactive = local ? await inactiveSubscribers(cmd, def.type, itwinId, accountId) : undefined;
+  if (inactive === undefined || inactive.length === 0) {
+    console.log(`${summary}: no active webhook subscribes to ${def.type} for this iTwin${accountId === undefined ? '' : ' or account'}. Webhooks are created inactive: activate one with PATCH /webhooks/{id} {"active": true}.`);
+  } else {
+    const ids = inactive.slice(0, 3).join(', ') + (inactive.length > 3 ? ', …' : '');
+    console.log(`${summary}: ${inactive.length} ${inactive.length === 1 ? 'webhook subscribes' : 'webhooks subscribe'} to it but ${inactive.length === 1 ? 'is' : 'are'} inactive (${ids}); activate with PATCH /webhooks/{id} {"active": true}.`);
+  }
+}
+
+/**
+ * The inactive webhooks that would have matched: the one reason for "0 deliveries" a newcomer
+ * cannot see from the answer (webhooks are created inactive). Read from the data store the
+ * local token came from; undefined when it cannot be read.
+ */
+async function inactiveSubscribers(cmd: Command, type: string, itwinId: string, accountId: string | undefined): Promise<string[] | undefined> {
+  try {
+    const { store } = await openStore(loadStoreConfig(flagValues(cmd), process.env));
+    try {
+      const out: string[] = [];
+      let after: number | undefined;
+      // Bounded: a hint, not an audit.
+      for (let pages = 0; pages < 10; pages++) {
+        const page = await store.listAllWebhooks(undefined, 1000, after);
+        for (const w of page.items) {
+          const inScope = w.scope === 'iTwin' ? w.scopeId === itwinId : w.scopeId === accountId;
+          if (!w.active && inScope && w.eventTypes.includes(type)) out.push(w.id);
+        }
+        if (page.nextCursor === undefined) break;
+        after = page.nextCursor;
+      }
+      return out;
+    } finally {
+      await store.close();
+    }
+  } catch {
+    return undefined;
+  }
 }
 
 function parseTokenUrl(raw: string): string {
@@ -236,12 +282,13 @@ export function eventsCommand(): Command {
     .option('--itwin <itwinId>', 'iTwinId of the events (UUID); the account is taken from the directory')
     .option('--account <accountId>', 'accountId of the events (UUID); needed when the iTwin is not in the directory (without --itwin, the events are about a new iTwin of it)')
     .option('--count <n>', `how many events (1 to ${MAX_COUNT.toLocaleString('en-US')}), published in batches of ${BATCH}`, '1')
-    .option('--url <url>', 'base URL of the server [env ITWIN_WEBHOOKS_URL, default http://127.0.0.1:3000]')
+    .option('--url <url>', 'base URL of the server [env ITWIN_WEBHOOKS_URL; default: where serve listens, from PUBLIC_URL, or HOST and PORT (http://127.0.0.1:3000)]')
     .option('--client-id <id>', `client of the built-in (or --token-url) issuer with scope ${PUBLISH_SCOPE} [env ITWIN_WEBHOOKS_CLIENT_ID]`)
     .option('--client-secret <secret>', 'its secret [env ITWIN_WEBHOOKS_CLIENT_SECRET]')
     .option('--token-url <url>', 'OAuth2 token endpoint for --client-id (default: the server\'s /oauth/token)')
     .option('--json', 'print {"events": [...]} with the API\'s result for every event instead of the summary');
-  storeCommand(triggerCmd);
+  // It never creates a store: it signs with the key of the server's.
+  storeCommand(triggerCmd, { create: false });
   addAuthOptions(triggerCmd);
   triggerCmd.action((type: string, opts: TriggerOptions, cmd: Command) => trigger(type, opts, cmd));
   return events;

@@ -8,9 +8,11 @@ import type { Store } from '../store/types.ts';
 import { UsageError } from './errors.ts';
 import { addSettingOptions, flagValues } from './options.ts';
 
-/** Gives an administration command the options that locate the data store. */
-export function storeCommand(cmd: Command): Command {
-  return addSettingOptions(cmd, ['store']).option('--create', 'make a new embedded store when DATA_DIR does not exist yet (otherwise that is refused as a mistyped --data-dir)');
+/** Gives an administration command the options that locate the data store (and --create, for those that use withStore). */
+export function storeCommand(cmd: Command, options: { create?: boolean } = {}): Command {
+  addSettingOptions(cmd, ['store']);
+  if (options.create === false) return cmd;
+  return cmd.option('--create', 'make a new embedded store when DATA_DIR does not exist yet (otherwise that is refused as a mistyped --data-dir)');
 }
 
 /**

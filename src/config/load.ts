@@ -213,15 +213,24 @@ export function loadStoreConfig(flags: FlagValues, env: Env): StoreConfig {
   };
 }
 
+/**
+ * Where a server started with these settings is reached: PUBLIC_URL, else http://HOST:PORT.
+ * Listening on every interface names no address a client could use: that is 127.0.0.1 here.
+ * `serve` names itself by it; `events trigger` finds the server by it.
+ */
+export function serverBaseUrl(flags: FlagValues, env: Env): { publicUrl: string | undefined; defaultBaseUrl: string } {
+  const host = get<string>('host', flags, env);
+  const port = get<number>('port', flags, env);
+  const publicUrl = get<string | undefined>('publicUrl', flags, env)?.replace(/\/+$/, '');
+  const linkHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return { publicUrl, defaultBaseUrl: `http://${linkHost.includes(':') ? `[${linkHost}]` : linkHost}:${port}` };
+}
+
 export function loadConfig(flags: FlagValues, env: Env): Config {
   const store = loadStoreConfig(flags, env);
   const host = get<string>('host', flags, env);
   const port = get<number>('port', flags, env);
-  const publicUrl = get<string | undefined>('publicUrl', flags, env)?.replace(/\/+$/, '');
-  // Listening on every interface names no address a client could use: links and the issuer
-  // then say 127.0.0.1 (PUBLIC_URL names the real one).
-  const linkHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  const defaultBaseUrl = `http://${linkHost.includes(':') ? `[${linkHost}]` : linkHost}:${port}`;
+  const { publicUrl, defaultBaseUrl } = serverBaseUrl(flags, env);
 
   const jwksUrl = get<string | undefined>('authJwksUrl', flags, env);
   const builtinFlag = get<boolean | undefined>('builtinIssuer', flags, env);
