@@ -76,13 +76,22 @@ describe('tenant isolation', () => {
   });
 
   it('needs webhooks_maintainer on the iTwin, or Organization Administrator of its account', async () => {
+    // Its own applications and iTwins: the webhooks it creates must not show up in the other tests' lists.
+    const x = randomUUID();
+    const y = randomUUID();
+    const a1 = await h.client({ accountId: x, name: 'a1' });
+    const a2 = await h.client({ accountId: x, name: 'a2' });
+    const b = await h.client({ accountId: y, name: 'b' });
+    const itwinX = await h.itwin(x);
+    const itwinY = await h.itwin(y);
+    await h.server.deps.store.grant(a1.clientId, itwinX, 'webhooks_maintainer', Date.now());
     const body = (itwinId: string) => ({ callbackUrl: 'https://x.example.com/h', scope: 'iTwin', scopeId: itwinId, eventTypes: ['iModels.iModelCreated.v1'] });
     const post = (c: TestClient, itwinId: string) => h.inject({ method: 'POST', url: '/webhooks', headers: { authorization: c.auth }, payload: body(itwinId) });
     assert.equal((await post(a2, itwinX)).statusCode, 403, 'same account, no permission');
     assert.equal((await post(b, itwinX)).statusCode, 403, 'other account');
     assert.equal((await post(a1, itwinY)).statusCode, 403, 'maintainer of another iTwin only');
 
-    await h.server.deps.store.addOrgAdmin(a2.clientId, accountX, Date.now());
+    await h.server.deps.store.addOrgAdmin(a2.clientId, x, Date.now());
     assert.equal((await post(a2, itwinX)).statusCode, 201, 'org admin of the owning account');
     assert.equal((await post(a2, itwinY)).statusCode, 403, 'org admin of X is nothing in Y');
 
