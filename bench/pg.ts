@@ -1,20 +1,21 @@
-// npm run bench:pg -- [--rows[=pg1,pgboss,graphile]] [--workers[=1,2,4]] [--drains[=4]] [--history[=1000000]]
+// npm run bench:pg -- [--rows[=pg1,pgboss,graphile]] [--workers[=1,2,4]] [--drains[=4]] [--history[=1000000]] [--soak[=sqlite,postgres]]
 //
 // The PostgreSQL scenarios of `npm run bench` on their own, for working on the PostgreSQL
 // store: rows written per delivery (both shapes), the 1/2/4-worker drain table, repeated
-// drains on one schema, and a drain with a large finished history already present.
-// Without arguments it runs all four. Prints what it measured; writes nothing.
+// drains on one schema, a drain with a large finished history already present, and a
+// soak of both stores under a short RETENTION. Without arguments it runs all five. Prints what it measured; writes nothing.
 import { graphileBaseline, pgbossBaseline } from './baselines/index.ts';
 import { itwinPostgres } from './lib/itwinSystem.ts';
 import { drainWithHistory, repeatedDrains, rowsPerDelivery, workerScaling } from './lib/pgScenarios.ts';
 import { startReceiver } from './lib/procs.ts';
+import { retentionSoak } from './lib/soak.ts';
 import type { SystemFactory } from './lib/system.ts';
 
 const arg = (name: string): string | undefined => {
   const a = process.argv.find((x) => x === `--${name}` || x.startsWith(`--${name}=`));
   return a === undefined ? undefined : (a.split('=')[1] ?? '');
 };
-const any = ['rows', 'workers', 'drains', 'history'].some((n) => arg(n) !== undefined);
+const any = ['rows', 'workers', 'drains', 'history', 'soak'].some((n) => arg(n) !== undefined);
 const want = (name: string) => !any || arg(name) !== undefined;
 const list = (name: string, fallback: string) => (arg(name) || fallback).split(',');
 const ROWS: Record<string, SystemFactory> = { pg1: itwinPostgres(1), pgboss: pgbossBaseline, graphile: graphileBaseline };
@@ -47,6 +48,14 @@ try {
     log('drain with history present');
     const r = await drainWithHistory(receiver, Number(arg('history') || '1000000'), log);
     console.log(`with history: ${Math.round(r.perSecond)} deliveries/s, database ${Math.round(r.dbUsPerDelivery)} µs per delivery (history inserted in ${r.fillSeconds.toFixed(0)} s)`);
+  }
+  if (want('soak')) {
+    for (const store of list('soak', 'sqlite,postgres') as Array<'sqlite' | 'postgres'>) {
+      log(`retention soak: ${store}, RETENTION=2s, 500 deliveries/s`);
+      const samples = await retentionSoak(store, receiver);
+      const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+      console.log(`soak (${store}): ${samples.map((s) => `${s.atSeconds} s: ${s.rows} rows, ${mib(s.bytes)} MiB, ${s.remembered} messageIds remembered`).join('; ')}`);
+    }
   }
 } finally {
   receiver.close();

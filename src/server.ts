@@ -11,8 +11,10 @@ import { ConfigError, type Config } from './config/load.ts';
 import type { LookupFn } from './delivery/connector.ts';
 import type { DeliveryDispatcher } from './delivery/dispatcher.ts';
 import { createDeliveryWorker, type DeliveryWorker } from './deliveryWorker.ts';
-import { createPublisher } from './ingest/publisher.ts';
+import { createRetention, type RetentionLoop } from './delivery/retention.ts';
+import { createPublisher, IDEMPOTENCY_WINDOW_MS } from './ingest/publisher.ts';
 import { createMetrics } from './observability/metrics.ts';
+import { registerRetentionMetrics } from './observability/retentionMetrics.ts';
 import { openStore } from './store/open.ts';
 import type { StoreThreadFaults } from './store/sqlite/threadProtocol.ts';
 import { VERSION } from './version.ts';
@@ -65,6 +67,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
   if (opened.dataDirLoose) logger.warn({ dataDir: config.dataDir }, 'the data directory is readable by other users and holds files of others; run chmod 700 on it');
 
   let worker: DeliveryWorker | undefined;
+  let retention: RetentionLoop | undefined;
   try {
     await bootstrapStore({ store, box, config, now });
     const issuer = config.auth.builtinIssuer ? await createBuiltinIssuer({ store, box, auth: config.auth, now }) : undefined;
@@ -84,12 +87,18 @@ export async function startServer(config: Config, options: StartOptions): Promis
     }
     const dispatcher = worker?.dispatcher;
     const metrics = createMetrics(store, now, () => worker?.counts());
+    // Retention runs where deliveries are made (on PostgreSQL, one process prunes at a time).
+    retention =
+      config.role !== 'api' ? createRetention({ store, retentionMs: config.delivery.retentionMs, idempotencyWindowMs: IDEMPOTENCY_WINDOW_MS, now, logger }) : undefined;
+    const pruning = retention;
+    registerRetentionMetrics(metrics.registry, () => pruning?.counts());
     const wake = () => dispatcher?.wake();
     const publisher = createPublisher({ store, now, metrics, wake, publishAlong: worker?.publishAlong });
     const webhookState = (id: string, active: boolean) => dispatcher?.webhookState(id, active);
     const deps: AppDeps = { config, store, box, verifier, issuer, contentValidator: createContentValidator(), publisher, metrics, wake, webhookState, logger, now };
     const app = await createApp(deps, { api: config.role !== 'worker' });
     await worker?.start();
+    retention?.start();
     let url = '';
     if (options.listen !== false) {
       try {
@@ -121,6 +130,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
         closing ??= (async () => {
           await app.close();
           await running?.stop(config.delivery.shutdownGraceMs);
+          await pruning?.stop();
           unsubscribeClients?.();
           await store.close();
         })();
@@ -128,6 +138,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
       },
     };
   } catch (err) {
+    await retention?.stop();
     await worker?.stop(0).catch(() => {});
     await store.close();
     throw err;

@@ -196,3 +196,26 @@ export async function itwinPostgresDrainTarget(receiverUrl: (path: string) => st
     },
   };
 }
+
+/**
+ * itwin-webhooks with settings of its own (environment variables, e.g. RETENTION): one
+ * `serve` process on SQLite, or one API and one worker process on PostgreSQL. Says where
+ * its data is, for scenarios that look at it.
+ */
+export async function startItwinWith(
+  store: 'sqlite' | 'postgres',
+  settings: Record<string, string>,
+  receiverUrl: (path: string) => string,
+): Promise<{ sys: SystemInstance; dataDir?: string; schema?: string }> {
+  if (store === 'sqlite') {
+    const dataDir = mkdtempSync(join(tmpdir(), 'itwh-bench-'));
+    const p = await provisionStore(loadStoreConfig({ dataDir }, {}));
+    const server = await startServer(['--data-dir', dataDir, ...serveArgs(CONCURRENCY)], settings);
+    return { sys: instance('itwin-webhooks (SQLite)', [server], undefined, p, receiverUrl, async () => rmSync(dataDir, { recursive: true, force: true })), dataDir };
+  }
+  const { schema, env, p, drop } = await postgresSchema();
+  const all = { ...env, ...settings };
+  const api = await startServer(['--role', 'api', ...serveArgs(CONCURRENCY)], all);
+  const worker = await startServer(['--role', 'worker', ...serveArgs(CONCURRENCY)], all);
+  return { sys: instance('itwin-webhooks (PostgreSQL, 1 worker)', [api, worker], { schema, appName: schema }, p, receiverUrl, drop), schema };
+}

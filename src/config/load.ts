@@ -59,6 +59,8 @@ export interface DeliveryConfig {
   heartbeatMs: number;
   pollMs: number;
   shutdownGraceMs: number;
+  /** Delivered history older than this goes (retention, contract §6). */
+  retentionMs: number;
 }
 
 /** What callbacks may connect to (the SSRF guard). */
@@ -263,6 +265,7 @@ export function loadConfig(flags: FlagValues, env: Env): Config {
     heartbeatMs: get<number>('heartbeatInterval', flags, env),
     pollMs: get<number>('pollInterval', flags, env),
     shutdownGraceMs: get<number>('shutdownGrace', flags, env),
+    retentionMs: get<number>('retention', flags, env),
   };
   const role = get<Role>('role', flags, env);
   if (role !== 'all' && store.databaseUrl === undefined) {

@@ -126,6 +126,8 @@ export const SETTINGS = {
     description: 'How often a worker renews its lease.' },
   pollInterval: { flag: '--poll-interval', env: 'POLL_INTERVAL', kind: { type: 'duration', min: 10, max: 600_000 }, default: '1s', group: 'delivery',
     description: 'Backstop: how often an idle worker looks for due deliveries without being woken.' },
+  retention: { flag: '--retention', env: 'RETENTION', kind: { type: 'duration', min: 1000, max: 3650 * 86_400_000 }, default: '30d', group: 'delivery',
+    description: 'Delivered history (events, finished deliveries and their attempts) older than this, by its last change, is removed within a minute, in small batches. Pending and retried deliveries stay whatever their age; a removed event\'s messageId stays a duplicate for the rest of its 7-day window.' },
   shutdownGrace: { flag: '--shutdown-grace', env: 'SHUTDOWN_GRACE', kind: { type: 'duration', min: 0, max: 600_000 }, default: '10s', group: 'delivery',
     description: 'On SIGTERM, how long in-flight deliveries may take to finish before their leases are released.' },
 } as const satisfies Record<string, SettingSpec>;

@@ -5,6 +5,7 @@
  * (see crypto/secretBox) and the store never sees them in clear.
  */
 import type { DeliveryInsightsRepo } from './insights.ts';
+import type { RetentionRepo } from './retention.ts';
 import type { OperatorReadsRepo } from './operatorReads.ts';
 
 export type WebhookScope = 'Account' | 'iTwin';
@@ -475,7 +476,7 @@ export interface DeliveryHistoryRepo {
 }
 
 export interface Store
-  extends ClientsRepo, SigningKeysRepo, DirectoryRepo, EventTypesRepo, WebhooksRepo, EventsRepo, DeliveryQueue, DeliveryHistoryRepo, DeliveryInsightsRepo, OperatorReadsRepo {
+  extends ClientsRepo, SigningKeysRepo, DirectoryRepo, EventTypesRepo, WebhooksRepo, EventsRepo, DeliveryQueue, DeliveryHistoryRepo, DeliveryInsightsRepo, OperatorReadsRepo, RetentionRepo {
   readonly kind: 'sqlite' | 'postgres';
   /** Key-value metadata (e.g. the encryption key check value). */
   getMeta(key: string): Promise<string | undefined>;

@@ -1720,5 +1720,105 @@ export function storeConformance(factory: StoreFactory): void {
         assert.deepEqual(await store.listAllWebhooks('nobody', 10, undefined), { items: [], nextCursor: undefined });
       });
     });
+
+    // -----------------------------------------------------------------------------------
+    describe('retention: pruneHistory', () => {
+      /**
+       * Prunes in batches of `limit` as the retention loop does, round after round (a round
+       * ends when a call says nothing more is due), until a round removes nothing; the totals.
+       */
+      const pruneAll = async (store: Store, before: number, now: number, limit = 3) => {
+        const total = { deliveries: 0, attempts: 0, events: 0, messageIds: 0 };
+        for (let calls = 0, removed = 1; removed > 0; ) {
+          removed = 0;
+          for (;;) {
+            assert.ok(calls++ < 200, 'prune ends');
+            const r = await store.pruneHistory({ before, now, idempotencyWindowMs: WINDOW, limit });
+            for (const k of ['deliveries', 'attempts', 'events', 'messageIds'] as const) total[k] += r[k];
+            removed += r.deliveries + r.events + r.messageIds;
+            // A batch looks at `limit` rows of each kind at most.
+            assert.ok(r.deliveries <= limit && r.events <= limit && r.messageIds <= limit, JSON.stringify(r));
+            if (!r.more) break;
+          }
+        }
+        return total;
+      };
+
+      seeded('what goes: finished deliveries last changed before the cutoff, their attempts, and events nothing refers to', async (store) => {
+        const w = await hook(store);
+        await publish(store, T0, ...Array.from({ length: 5 }, () => newEvent()));
+        await publish(store, T0, newEvent({ eventType: TYPE_B })); // matches no webhook
+        await store.heartbeat(W1, T0);
+        const [ok, failed, retried, cancelled, pending] = await claim(store, W1, T0, 5);
+        await complete(store, W1, [result(ok!, 'succeeded', T0 + 1), result(failed!, 'failed', T0 + 1), result(retried!, 'retry', T0 + 1)]);
+        const [again] = await claim(store, W1, T0 + MINUTE, 1);
+        assert.equal(again!.id, retried!.id);
+        await complete(store, W1, [result(again!, 'succeeded', T0 + MINUTE)]);
+        await complete(store, W1, [result(cancelled!, 'retry', T0 + 2)]);
+        await store.updateWebhook(OWNER_A, w.id, { active: false }, T0 + 3); // cancels the retry
+        await store.updateWebhook(OWNER_A, w.id, { active: true }, T0 + 4);
+        await store.releaseDeliveries(W1, [pending!.id], T0 + 5);
+        assert.equal(await statusOf(store, w.id, cancelled!.id), 'cancelled');
+
+        const total = await pruneAll(store, T0 + HOUR, T0 + 2 * HOUR);
+        assert.deepEqual(total, { deliveries: 4, attempts: 5, events: 5, messageIds: 0 }, 'four finished deliveries with their five attempts, their events and the unmatched one');
+        for (const d of [ok, failed, retried, cancelled]) assert.equal(await store.getDelivery(w.id, d!.id), undefined);
+        assert.deepEqual((await deliveries(store, w.id)).map((d) => d.id), [pending!.id], 'the pending delivery stays, whatever its age');
+        const kept = await store.getDelivery(w.id, pending!.id);
+        assert.equal(kept?.contentJson, pending!.contentJson, 'with its event');
+        const [sent] = await claim(store, W1, T0 + 2 * HOUR, 10);
+        assert.equal(sent?.id, pending!.id, 'and is still sent');
+        assert.equal(sent?.contentJson, pending!.contentJson);
+        assert.deepEqual(await pruneAll(store, T0 + HOUR, T0 + 2 * HOUR), { deliveries: 0, attempts: 0, events: 0, messageIds: 0 }, 'nothing twice');
+      });
+
+      seeded('what stays: history changed after the cutoff, deliveries being retried, and everything newer', async (store) => {
+        const w = await hook(store);
+        await publish(store, T0, newEvent(), newEvent(), newEvent());
+        await store.heartbeat(W1, T0);
+        const [old, redelivered, retrying] = await claim(store, W1, T0, 3);
+        await complete(store, W1, [result(old!, 'succeeded', T0 + 1), result(redelivered!, 'succeeded', T0 + 1), result(retrying!, 'retry', T0 + 1, { nextAttemptAt: T0 + DAY })]);
+        await store.redeliver(w.id, redelivered!.id, T0 + 2 * HOUR);
+        const [resent] = await claim(store, W1, T0 + 2 * HOUR, 10);
+        assert.equal(resent!.id, redelivered!.id);
+        await complete(store, W1, [result(resent!, 'succeeded', T0 + 2 * HOUR)]);
+        await publish(store, T0 + 3 * HOUR, newEvent());
+        const [fresh] = await deliveries(store, w.id);
+
+        const total = await pruneAll(store, T0 + HOUR, T0 + 4 * HOUR, 1);
+        assert.deepEqual(total, { deliveries: 1, attempts: 1, events: 1, messageIds: 0 });
+        assert.equal(await store.getDelivery(w.id, old!.id), undefined);
+        const left = await store.getDelivery(w.id, redelivered!.id);
+        assert.deepEqual(left?.attemptLog.map((a) => a.startedAt), [T0 + 1, T0 + 2 * HOUR], 'changed after the cutoff: stays with its attempts');
+        assert.equal(await statusOf(store, w.id, retrying!.id), 'pending', 'a delivery being retried stays');
+        assert.equal(await statusOf(store, w.id, fresh!.id), 'pending');
+        // Once everything is older than the cutoff and finished, it all goes.
+        const [retry, next] = await claim(store, W1, T0 + DAY, 10);
+        await complete(store, W1, [result(retry!, 'failed', T0 + DAY), result(next!, 'succeeded', T0 + DAY)]);
+        assert.deepEqual(await pruneAll(store, T0 + 2 * DAY, T0 + 2 * DAY), { deliveries: 3, attempts: 5, events: 3, messageIds: 0 });
+        assert.deepEqual(await deliveries(store, w.id), []);
+      });
+
+      seeded('the idempotency window outlives a pruned event: its messageId is a duplicate with the first result until the window ends', async (store) => {
+        await hook(store);
+        const e = newEvent();
+        const [first] = await publish(store, T0, e);
+        const unmatched = newEvent({ eventType: TYPE_B });
+        await publish(store, T0, unmatched);
+        await store.heartbeat(W1, T0);
+        const [d] = await claim(store, W1, T0, 10);
+        await complete(store, W1, [result(d!, 'succeeded', T0 + 1)]);
+        const total = await pruneAll(store, T0 + HOUR, T0 + HOUR);
+        assert.equal(total.events, 2);
+        assert.deepEqual(await publish(store, T0 + DAY, e), [{ ...first!, duplicate: true }], 'pruned, still a duplicate inside the window');
+        assert.equal((await publish(store, T0 + DAY, unmatched))[0]!.duplicate, true);
+        assert.equal((await store.deliveryStats()).pending, 0, 'nothing new fanned out');
+        // The window ends: the messageId is forgotten and is a new event again.
+        assert.equal((await pruneAll(store, T0 + WINDOW + HOUR, T0 + WINDOW + HOUR)).messageIds, 2);
+        const [later] = await publish(store, T0 + WINDOW + HOUR, e);
+        assert.deepEqual(later, { messageId: e.messageId, eventType: TYPE_A, enqueuedAt: T0 + WINDOW + HOUR, matchedWebhooks: 1, duplicate: false });
+        assert.equal((await store.deliveryStats()).pending, 1);
+      });
+    });
   });
 }

@@ -12,6 +12,7 @@ import { laneMarks } from './laneMarks.ts';
 import { migratePostgres } from './migrations.ts';
 import { withClient } from './pool.ts';
 import { queueRepo } from './queue.ts';
+import { retentionRepo } from './retention.ts';
 import { markLanesReady } from './sql/events.ts';
 import { CLIENT_CHANNEL } from './sql/identity.ts';
 import * as meta from './sql/meta.ts';
@@ -56,6 +57,7 @@ export async function openPostgresStore(
     ...queueRepo(db, wakeups),
     ...historyRepo(db, lanes),
     ...insightsRepo(db),
+    ...retentionRepo(db),
     ...operatorReadsRepo(db),
 
     async getMeta(key) {

@@ -225,6 +225,25 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX directory_org_admins_account ON directory_org_admins (account_id);
     `,
   },
+  {
+    version: 7,
+    name: 'retention: events found by their deliveries, messageIds remembered beyond their events',
+    sql: `
+      -- Retention (retention.ts) removes an event only once no delivery refers to it, and the
+      -- foreign key from deliveries makes SQLite look for those on every event removed.
+      CREATE INDEX deliveries_event ON deliveries (event_seq);
+      -- An event removed inside its messageId's window: what a repeated publish answers.
+      -- Its event_ids row stays until the window ends, and this row with it.
+      CREATE TABLE pruned_message_ids (
+        seq         INTEGER PRIMARY KEY,
+        message_id  TEXT NOT NULL,
+        event_type  TEXT NOT NULL,
+        enqueued_at INTEGER NOT NULL,
+        matched     INTEGER NOT NULL
+      );
+      CREATE INDEX pruned_message_ids_age ON pruned_message_ids (enqueued_at);
+    `,
+  },
 ];
 
 export function migrate(db: SqliteDb): number[] {

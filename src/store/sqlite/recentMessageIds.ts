@@ -87,6 +87,10 @@ export function recentMessageIds(db: SqliteDb, options: { filterMinCapacity?: nu
     const rows = db.all<{ seq: number; message_id: string }>('SELECT seq, message_id FROM events WHERE seq > $upTo ORDER BY seq', { upTo });
     // In seq order: a later event with the same id (outside the window of the first) wins.
     for (const r of rows) recent.set(r.message_id, r.seq);
+    // Events of the tail that retention removed inside their window (see retention.ts).
+    for (const r of db.all<{ seq: number; message_id: string }>('SELECT seq, message_id FROM pruned_message_ids WHERE seq > $upTo ORDER BY seq', { upTo })) {
+      if ((recent.get(r.message_id) ?? 0) < r.seq) recent.set(r.message_id, r.seq);
+    }
     // At most one id per event: the newest seq bounds the table's size without counting it.
     startBuild(Number(db.get<{ n: number | null }>('SELECT MAX(seq) AS n FROM events')?.n ?? 0));
     loaded = true;
@@ -102,15 +106,24 @@ export function recentMessageIds(db: SqliteDb, options: { filterMinCapacity?: nu
       // The tail holds the newest event of any id it has: if that one is too old, so are the others.
       const seq = recent.get(messageId);
       if (seq !== undefined) {
-        const hit = db.get<{ event_type: string; enqueued_at: number; matched: number }>('SELECT event_type, enqueued_at, matched FROM events WHERE seq = $seq', { seq })!;
+        // The event, or what retention kept of it inside its window (retention.ts).
+        const hit = db.get<{ event_type: string; enqueued_at: number; matched: number }>(
+          `SELECT event_type, enqueued_at, matched FROM events WHERE seq = $seq
+           UNION ALL SELECT event_type, enqueued_at, matched FROM pruned_message_ids WHERE seq = $seq LIMIT 1`,
+          { seq },
+        );
+        if (hit === undefined) return undefined;
         return hit.enqueued_at > since ? { seq, eventType: hit.event_type, enqueuedAt: hit.enqueued_at, matched: hit.matched } : undefined;
       }
       if (filter !== undefined && !filter.has(messageId)) return undefined;
       tableLookups++;
-      // The newest event of the id (a later seq is a later publish); if it is too old, so are the others.
+      // The newest event of the id (a later seq is a later publish); if it is too old, so are
+      // the others. One that retention removed inside its window is remembered apart.
       const row = db.get<{ seq: number; event_type: string; enqueued_at: number; matched: number }>(
-        `SELECT e.seq, e.event_type, e.enqueued_at, e.matched FROM event_ids k JOIN events e ON e.seq = k.seq
-         WHERE k.message_id = $m ORDER BY k.seq DESC LIMIT 1`,
+        `SELECT k.seq, coalesce(e.event_type, p.event_type) AS event_type, coalesce(e.enqueued_at, p.enqueued_at) AS enqueued_at,
+                coalesce(e.matched, p.matched) AS matched
+           FROM event_ids k LEFT JOIN events e ON e.seq = k.seq LEFT JOIN pruned_message_ids p ON p.seq = k.seq
+          WHERE k.message_id = $m AND (e.seq IS NOT NULL OR p.seq IS NOT NULL) ORDER BY k.seq DESC LIMIT 1`,
         { m: messageId },
       );
       return row !== undefined && row.enqueued_at > since ? { seq: row.seq, eventType: row.event_type, enqueuedAt: row.enqueued_at, matched: row.matched } : undefined;
@@ -122,6 +135,11 @@ export function recentMessageIds(db: SqliteDb, options: { filterMinCapacity?: nu
       const before = recent.get(messageId);
       recent.set(messageId, seq);
       db.onRollback(() => (before === undefined ? recent.delete(messageId) : recent.set(messageId, before)));
+    },
+
+    /** Retention removed this event after its window: the tail need not remember it. */
+    forget(messageId: string, seq: number): void {
+      if (recent.get(messageId) === seq) recent.delete(messageId);
     },
 
     /** Message ids not in the table yet. */

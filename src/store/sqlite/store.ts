@@ -13,6 +13,7 @@ import { createLeaseTable } from './leases.ts';
 import { migrate } from './migrations.ts';
 import { queueRepo } from './queue.ts';
 import { recentMessageIds, type RecentMessageIds } from './recentMessageIds.ts';
+import { retentionRepo } from './retention.ts';
 import { webhooksRepo } from './webhooks.ts';
 
 export { DATABASE_FILE, prepareDataDir } from './dataDir.ts';
@@ -52,6 +53,7 @@ export function openSqliteSync(
     ...historyRepo(db, leases),
     ...insightsRepo(db),
     ...operatorReadsRepo(db),
+    ...retentionRepo(db, leases, messageIds),
     publishAndClaim(newEvents, now, windowMs, claim) {
       // One transaction (the inner ones join it): the claim is durable when the publish is.
       return db.tx(() => ({ results: events.publishEvents(newEvents, now, windowMs), claimed: queue.claimDeliveries(claim) }));

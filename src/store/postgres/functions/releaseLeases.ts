@@ -7,12 +7,13 @@ export const releaseLeases: Routine = {
 -- Returns leased deliveries of p_worker to the queue, due now: those in p_ids, or (p_ids
 -- NULL) those leased before p_before that are not in p_held, or (both NULL) all of them;
 -- with p_forget the worker's row goes too. A delivery of a webhook that is no longer active
--- is cancelled instead. Their lanes stay awake while anything is leased there, so nothing
--- needs waking. Returns how many it returned.
+-- is cancelled instead. Their lanes are woken (a lane deactivated and activated again while
+-- they were leased went idle). Returns how many it returned.
 CREATE OR REPLACE FUNCTION release_leases(p_worker text, p_ids bigint[], p_held bigint[], p_before bigint, p_now bigint, p_forget boolean)
 RETURNS integer LANGUAGE plpgsql AS $fn$
 DECLARE
   v_back bigint[];
+  v_lanes text[];
 BEGIN
   PERFORM set_config('synchronous_commit', 'off', true);
   SELECT coalesce(array_agg(u.d), '{}') INTO v_back
@@ -30,9 +31,14 @@ BEGIN
       leased_at = (SELECT coalesce(array_agg(u.t ORDER BY u.o), '{}') FROM unnest(w.leased, w.leased_at) WITH ORDINALITY AS u(d, t, o) WHERE NOT (u.d = ANY (v_back)))
      WHERE w.id = p_worker;
   END IF;
-  UPDATE deliveries d SET due_at = p_now, updated_at = p_now,
-         status = CASE WHEN (SELECT wh.active FROM webhooks wh WHERE wh.id = d.webhook_id) THEN 'pending' ELSE 'cancelled' END
-   WHERE d.id = ANY (v_back) AND d.status = 'pending';
+  WITH back AS (
+    UPDATE deliveries d SET due_at = p_now, updated_at = p_now,
+           status = CASE WHEN (SELECT wh.active FROM webhooks wh WHERE wh.id = d.webhook_id) THEN 'pending' ELSE 'cancelled' END
+     WHERE d.id = ANY (v_back) AND d.status = 'pending'
+    RETURNING d.webhook_id, d.status
+  )
+  SELECT array_agg(DISTINCT webhook_id) FILTER (WHERE status = 'pending') INTO v_lanes FROM back;
+  IF v_lanes IS NOT NULL THEN PERFORM mark_lanes_ready(v_lanes, p_now); END IF;
   RETURN cardinality(v_back);
 END $fn$;
 `,
