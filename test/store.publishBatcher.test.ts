@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { laneMarks } from '../src/store/postgres/laneMarks.ts';
+import { laneMarks, MARK_CHUNK } from '../src/store/postgres/laneMarks.ts';
 import { publishBatcher, type CommittedEvent } from '../src/store/postgres/publishBatcher.ts';
 import type { NewEvent, PublishedEvent } from '../src/store/types.ts';
 
@@ -170,5 +170,17 @@ describe('PostgreSQL lane marks after a publish', () => {
     assert.equal(woken, 1, 'the workers are woken after each mark written, not after a failed one');
     await marks.markReady([], 9);
     assert.equal(writes.length, 2, 'nothing to mark writes nothing');
+  });
+
+  it('marks many lanes in statements of at most MARK_CHUNK lanes', async () => {
+    const writes: string[][] = [];
+    const marks = laneMarks({ mark: async (ids) => writes.push(ids), marked: () => {} });
+    const lanes = Array.from({ length: 2 * MARK_CHUNK + 1 }, (_, i) => `w${String(i).padStart(5, '0')}`);
+    await marks.markReady(lanes, 1);
+    assert.deepEqual(
+      writes.map((w) => w.length),
+      [MARK_CHUNK, MARK_CHUNK, 1],
+    );
+    assert.deepEqual(writes.flat(), [...lanes].sort());
   });
 });

@@ -10,6 +10,13 @@ export interface LaneMarks {
   markReady(webhookIds: string[], now: number): Promise<void>;
 }
 
+/**
+ * Lanes marked per statement at most: a mark holds an advisory lock per lane until it
+ * commits, and the server's lock table is shared by every session (a fan-out to 10,000
+ * webhooks in one statement would hold 10,000).
+ */
+export const MARK_CHUNK = 500;
+
 export function laneMarks(deps: {
   /** Marks the lanes (sorted ids) ready at `at`. */
   mark(webhookIds: string[], at: number): Promise<unknown>;
@@ -29,7 +36,7 @@ export function laneMarks(deps: {
       marks = new Set();
       waiters = [];
       try {
-        await deps.mark(ids, markAt);
+        for (let i = 0; i < ids.length; i += MARK_CHUNK) await deps.mark(ids.slice(i, i + MARK_CHUNK), markAt);
         deps.marked();
       } catch {
         // repaired later; see above
