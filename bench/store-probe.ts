@@ -40,7 +40,7 @@ try {
   let seq = 0;
   let delivered = 0;
   const leased: ClaimedDelivery[] = [];
-  const room = (now: number) => ({ now, limit: CONCURRENCY - leased.length, maxInFlightPerWebhook: CAP });
+  const room = (now: number) => ({ now, limit: CONCURRENCY - leased.length, maxInFlightPerWebhook: CAP, maxInFlightPerApplication: CONCURRENCY });
   const start = performance.now();
   let cpuAtWarm = process.cpuUsage();
   let deliveredAtWarm = 0;

@@ -13,7 +13,7 @@ const TENANT: Record<string, string> = { w0: 'app-a', w1: 'app-a', w2: 'app-a', 
 let seq = 0;
 function delivery(webhookId: string): ClaimedDelivery {
   const id = String(++seq);
-  return { id, webhookId, attempt: 1, callbackUrl: `https://r.example.com/${webhookId}`, secretSealed: 's', messageId: `m${id}`, eventType: 't.e.v1', itwinId: undefined, contentJson: '{}', enqueuedAt: 0 };
+  return { id, webhookId, ownerClientId: TENANT[webhookId] ?? `app-of-${webhookId}`, attempt: 1, callbackUrl: `https://r.example.com/${webhookId}`, secretSealed: 's', messageId: `m${id}`, eventType: 't.e.v1', itwinId: undefined, contentJson: '{}', enqueuedAt: 0 };
 }
 
 type Op =
@@ -38,17 +38,24 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ op: 'stop' as const }) },
 );
 const limitsArb: fc.Arbitrary<SchedulerLimits> = fc
-  .record({ concurrency: fc.integer({ min: 1, max: 8 }), maxInFlightPerWebhook: fc.integer({ min: 1, max: 4 }), factor: fc.integer({ min: 1, max: 2 }), ahead: fc.integer({ min: 0, max: 8 }) })
-  .map(({ concurrency, maxInFlightPerWebhook, factor, ahead }) => ({
+  .record({
+    concurrency: fc.integer({ min: 1, max: 8 }),
+    maxInFlightPerWebhook: fc.integer({ min: 1, max: 4 }),
+    maxInFlightPerApplication: fc.integer({ min: 1, max: 10 }),
+    factor: fc.integer({ min: 1, max: 2 }),
+    ahead: fc.integer({ min: 0, max: 8 }),
+  })
+  .map(({ concurrency, maxInFlightPerWebhook, maxInFlightPerApplication, factor, ahead }) => ({
     concurrency,
     maxInFlightPerWebhook,
+    maxInFlightPerApplication,
     unrecordedCap: concurrency * factor,
     leaseBudget: concurrency * factor + ahead,
   }));
 
 /** Runs the operations against a scheduler and a model of what it was told and answered, checking both after each. */
 function run(limits: SchedulerLimits, ops: Op[]): void {
-  const s = createScheduler({ ...limits, tenantOf: (d) => TENANT[d.webhookId]! });
+  const s = createScheduler(limits);
   const offered = new Map<string, ClaimedDelivery>();
   const sending = new Map<string, ClaimedDelivery>();
   const sent = new Set<string>();
@@ -59,11 +66,45 @@ function run(limits: SchedulerLimits, ops: Op[]): void {
   let recorded = 0;
   let stopped = false;
 
+  const waitingOf = (w: string) => [...offered.values()].filter((d) => d.webhookId === w && !sent.has(d.id) && !released.has(d.id)).length;
+  const sendingTo = (w: string) => [...sending.values()].filter((d) => d.webhookId === w).length;
+  const sendingOfTenant = (t: string) => [...sending.values()].filter((d) => TENANT[d.webhookId] === t).length;
+  /** A lane with work it may send now, but for the process-wide caps. */
+  const laneReady = (w: string) =>
+    !stopped && waitingOf(w) > 0 && sendingTo(w) < limits.maxInFlightPerWebhook && sendingOfTenant(TENANT[w]!) < limits.maxInFlightPerApplication;
+  const tenantReady = (t: string) => WEBHOOKS.some((w) => TENANT[w] === t && laneReady(w));
+  const TENANTS = [...new Set(Object.values(TENANT))];
+  /**
+   * Fairness: how many sends of each other tenant (of each other lane of the same tenant)
+   * went out while a ready tenant (lane) waited, since it last sent or stopped being ready.
+   */
+  const behindTenant = new Map<string, Map<string, number>>();
+  const behindLane = new Map<string, Map<string, number>>();
+  const waitBehind = (table: Map<string, Map<string, number>>, waiter: string, other: string, what: string) => {
+    const row = table.get(waiter) ?? new Map<string, number>();
+    table.set(waiter, row);
+    const n = (row.get(other) ?? 0) + 1;
+    row.set(other, n);
+    assert.ok(n <= 1, `${what} ${waiter}, ready, waited behind ${n} sends of ${other}`);
+  };
+  const forgetWaits = () => {
+    for (const t of TENANTS) if (!tenantReady(t)) behindTenant.delete(t);
+    for (const w of WEBHOOKS) if (!laneReady(w)) behindLane.delete(w);
+  };
+  const checkTurn = (d: ClaimedDelivery) => {
+    const tenant = TENANT[d.webhookId]!;
+    for (const t of TENANTS) if (t !== tenant && tenantReady(t)) waitBehind(behindTenant, t, tenant, 'tenant');
+    for (const w of WEBHOOKS) if (w !== d.webhookId && TENANT[w] === tenant && laneReady(w)) waitBehind(behindLane, w, d.webhookId, 'lane');
+    behindTenant.delete(tenant);
+    behindLane.delete(d.webhookId);
+  };
+
   const apply = (actions: SchedulerAction[]) => {
     for (const a of actions) {
       if (a.kind === 'send') {
         const d = a.delivery;
         assert.ok(offered.has(d.id), 'sends only what was offered');
+        checkTurn(d);
         assert.ok(!sent.has(d.id) && !released.has(d.id), `${d.id} sent once, and never after its release`);
         assert.ok(!stopped, 'nothing is sent once stopped');
         assert.ok(!inactive.has(d.webhookId), 'nothing is sent to an inactive webhook');
@@ -98,13 +139,16 @@ function run(limits: SchedulerLimits, ops: Op[]): void {
     const perWebhook = new Map<string, number>();
     for (const d of sending.values()) perWebhook.set(d.webhookId, (perWebhook.get(d.webhookId) ?? 0) + 1);
     for (const [w, n] of perWebhook) assert.ok(n <= limits.maxInFlightPerWebhook, `${w}: ${n} in flight`);
-    // Work-conserving: while work waits that a lane could send, the process-wide caps are full.
+    for (const t of TENANTS) assert.ok(sendingOfTenant(t) <= limits.maxInFlightPerApplication, `${t}: ${sendingOfTenant(t)} in flight`);
+    // Work-conserving: while work waits that its lane and tenant could send, the process-wide
+    // caps are full (what a tenant at its cap leaves goes to the others).
     if (!stopped && !s.full()) {
       for (const id of waitingIds) {
         const w = offered.get(id)!.webhookId;
-        assert.ok((perWebhook.get(w) ?? 0) >= limits.maxInFlightPerWebhook, `${id} of ${w} waits while the process has room`);
+        assert.ok(!laneReady(w), `${id} of ${w} waits while the process, its webhook and its application have room`);
       }
     }
+    forgetWaits();
   };
 
   for (const o of ops) {
@@ -160,12 +204,12 @@ function run(limits: SchedulerLimits, ops: Op[]): void {
 }
 
 describe('delivery scheduler', () => {
-  it('holds every cap and accounts for every lease, whatever happens in whatever order', () => {
+  it('holds every cap, accounts for every lease, and no tenant with work waits behind more than its share of another, whatever happens in whatever order', () => {
     fc.assert(fc.property(limitsArb, fc.array(opArb, { maxLength: 120 }), (limits, ops) => run(limits, ops)), { numRuns: 400 });
   });
 
   it('gives the process-wide slots to applications in turn, then to the webhooks of one application in turn', () => {
-    const s = createScheduler({ concurrency: 1, maxInFlightPerWebhook: 4, unrecordedCap: 1, leaseBudget: 100, tenantOf: (d) => TENANT[d.webhookId]! });
+    const s = createScheduler({ concurrency: 1, maxInFlightPerWebhook: 4, maxInFlightPerApplication: 4, unrecordedCap: 1, leaseBudget: 100 });
     // app-a offers 9 deliveries over three webhooks before app-b's 3 arrive.
     const batch = [...['w0', 'w0', 'w0', 'w1', 'w1', 'w1', 'w2', 'w2', 'w2'], ...['w3', 'w3', 'w3']].map(delivery);
     const order: string[] = [];
@@ -181,8 +225,33 @@ describe('delivery scheduler', () => {
     assert.deepEqual(order, ['w0', 'w3', 'w1', 'w3', 'w2', 'w3', 'w0', 'w1', 'w2', 'w0', 'w1', 'w2']);
   });
 
+  it('an application whose receivers hang holds its cap and no more; every other application is served meanwhile; alone, one gets everything up to its cap', () => {
+    const limits = { concurrency: 256, maxInFlightPerWebhook: 16, maxInFlightPerApplication: 128, unrecordedCap: 512, leaseBudget: 768 };
+    const s = createScheduler(limits);
+    // The attack: 64 webhooks of one application, 30 deliveries each, none ever answered.
+    const attack = Array.from({ length: 64 * 30 }, (_, i) => ({ ...delivery(`attacker-${i % 64}`), ownerClientId: 'app-attacker' }));
+    const sends = (actions: SchedulerAction[]) => actions.flatMap((a) => (a.kind === 'send' ? [a.delivery] : []));
+    // The store leases it its application cap's worth: its sends, unwritten results and as many waiting.
+    const hanging = sends(s.offer(attack.slice(0, 128 * 3)));
+    assert.equal(hanging.length, 128, 'the attacker alone: its cap');
+    // Another application's deliveries arrive while all of those hang: every one is sent.
+    const victim = Array.from({ length: 500 }, () => delivery('w3'));
+    let victimSent = 0;
+    for (let i = 0; i < victim.length; i += 4) {
+      assert.ok(s.room() >= 4, 'the attacker\'s leases leave room for claims');
+      for (const d of sends(s.offer(victim.slice(i, i + 4)))) {
+        assert.equal(d.ownerClientId, 'app-b');
+        victimSent++;
+        assert.deepEqual(sends(s.finish(d)), [], 'the slot a victim\'s delivery frees goes to no attacker delivery');
+        s.recorded(1);
+      }
+    }
+    assert.equal(victimSent, victim.length);
+    assert.equal(s.counts().sending, 128, 'the attacker still holds its cap, nothing more');
+  });
+
   it('refuses to count what it was never told (a finish without a send, more results than attempts)', () => {
-    const s = createScheduler({ concurrency: 2, maxInFlightPerWebhook: 1, unrecordedCap: 2, leaseBudget: 4 });
+    const s = createScheduler({ concurrency: 2, maxInFlightPerWebhook: 1, maxInFlightPerApplication: 2, unrecordedCap: 2, leaseBudget: 4 });
     const d = delivery('w0');
     assert.throws(() => s.finish(d), /was not being sent/);
     assert.throws(() => s.recorded(1), /only 0 unrecorded/);

@@ -53,7 +53,7 @@ describe('sqlite: deliveries recorded before migration 3', () => {
       store.publishEvents([{ messageId: randomUUID(), eventType: 'a.b.v1', itwinId: itwin, accountId: 'account', contentJson: '{}', publisherClientId: 'publisher' }], t0, 60_000);
       store.heartbeat('w1', t0);
       const attempt = (n: number, outcome: 'retry' | 'succeeded', at: number) => {
-        const [d] = store.claimDeliveries({ workerId: 'w1', now: at, limit: 1, maxInFlightPerWebhook: 1 });
+        const [d] = store.claimDeliveries({ workerId: 'w1', now: at, limit: 1, maxInFlightPerWebhook: 1, maxInFlightPerApplication: 1000 });
         assert.equal(d!.attempt, n);
         const statusCode = outcome === 'retry' ? 503 : 200;
         store.completeDeliveries('w1', [{ deliveryId: d!.id, webhookId, attempt: n, startedAt: at, durationMs: n, statusCode, error: undefined, responseBody: `answer ${n}`, outcome, nextAttemptAt: outcome === 'retry' ? at + 1000 : undefined }], { deactivateFailingAfterMs: 1e9 });
@@ -99,17 +99,17 @@ describe('sqlite: publishAndClaim', () => {
       const event = () => ({ messageId: randomUUID(), eventType: 'a.b.v1', itwinId: itwin, accountId: 'account', contentJson: '{}', publisherClientId: 'publisher' });
       const batch = [event(), event(), event()];
       // 3 events × 2 webhooks = 6 deliveries; the cap lets 2 per webhook go, the limit 3 in all.
-      const { results, claimed } = store.publishAndClaim(batch, t0, 60_000, { workerId: 'w1', now: t0, limit: 3, maxInFlightPerWebhook: 2 });
+      const { results, claimed } = store.publishAndClaim(batch, t0, 60_000, { workerId: 'w1', now: t0, limit: 3, maxInFlightPerWebhook: 2, maxInFlightPerApplication: 1000 });
       assert.deepEqual(results.map((r) => [r.messageId, r.matchedWebhooks, r.duplicate]), batch.map((e) => [e.messageId, 2, false]));
       assert.equal(claimed.length, 3);
       assert.ok(hooks.every((h) => claimed.filter((d) => d.webhookId === h).length <= 2));
       assert.ok(claimed.every((d) => batch.some((e) => e.messageId === d.messageId) && d.attempt === 1));
       // With no room it is a plain publish; a duplicate leases nothing new either.
-      const again = store.publishAndClaim([batch[0]!, event()], t0 + 1, 60_000, { workerId: 'w1', now: t0 + 1, limit: 0, maxInFlightPerWebhook: 2 });
+      const again = store.publishAndClaim([batch[0]!, event()], t0 + 1, 60_000, { workerId: 'w1', now: t0 + 1, limit: 0, maxInFlightPerWebhook: 2, maxInFlightPerApplication: 1000 });
       assert.deepEqual(again.results.map((r) => r.duplicate), [true, false]);
       assert.deepEqual(again.claimed, []);
       // Everything published is there: 3 leased, the other 5 pending and claimable.
-      const rest = store.claimDeliveries({ workerId: 'w1', now: t0 + 2, limit: 100, maxInFlightPerWebhook: 100 });
+      const rest = store.claimDeliveries({ workerId: 'w1', now: t0 + 2, limit: 100, maxInFlightPerWebhook: 100, maxInFlightPerApplication: 1000 });
       assert.equal(rest.length, 5);
       assert.equal(new Set([...claimed, ...rest].map((d) => d.id)).size, 8);
     } finally {
@@ -141,10 +141,10 @@ describe('sqlite: leases live in the server\'s memory', () => {
     try {
       const before = first.db.all('SELECT * FROM deliveries ORDER BY id');
       first.store.heartbeat('w1', t0);
-      const leased = first.store.claimDeliveries({ workerId: 'w1', now: t0, limit: 10, maxInFlightPerWebhook: 2 });
+      const leased = first.store.claimDeliveries({ workerId: 'w1', now: t0, limit: 10, maxInFlightPerWebhook: 2, maxInFlightPerApplication: 1000 });
       assert.equal(leased.length, 2, 'the cap holds');
       assert.deepEqual(first.db.all('SELECT * FROM deliveries ORDER BY id'), before, 'no delivery row changed');
-      assert.deepEqual(first.store.claimDeliveries({ workerId: 'w2', now: t0 + 1, limit: 10, maxInFlightPerWebhook: 3 }).map((d) => d.id), [
+      assert.deepEqual(first.store.claimDeliveries({ workerId: 'w2', now: t0 + 1, limit: 10, maxInFlightPerWebhook: 3, maxInFlightPerApplication: 1000 }).map((d) => d.id), [
         String(before.at(-1)!.id),
       ], 'only the one nobody holds');
     } finally {
@@ -153,7 +153,7 @@ describe('sqlite: leases live in the server\'s memory', () => {
     }
     const second = openSqliteSync(dir);
     try {
-      const again = second.store.claimDeliveries({ workerId: 'w3', now: t0 + 2, limit: 10, maxInFlightPerWebhook: 16 });
+      const again = second.store.claimDeliveries({ workerId: 'w3', now: t0 + 2, limit: 10, maxInFlightPerWebhook: 16, maxInFlightPerApplication: 1000 });
       assert.equal(again.length, 3, 'every delivery is claimable again, without waiting for a lease to expire');
       assert.ok(again.every((d) => d.attempt === 1));
     } finally {
@@ -168,7 +168,7 @@ describe('sqlite: leases live in the server\'s memory', () => {
     const { db, store, webhookId } = seededSync(dir, t0, 2);
     try {
       store.heartbeat('w1', t0);
-      const claim = () => store.claimDeliveries({ workerId: 'w1', now: t0, limit: 1, maxInFlightPerWebhook: 16 });
+      const claim = () => store.claimDeliveries({ workerId: 'w1', now: t0, limit: 1, maxInFlightPerWebhook: 16, maxInFlightPerApplication: 1000 });
       let undone: string | undefined;
       assert.throws(() => db.tx(() => {
         undone = claim()[0]!.id;
@@ -207,8 +207,8 @@ describe('sqlite: leases live in the server\'s memory', () => {
     const { db, store } = openSqliteSync(dir);
     try {
       assert.equal(db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending'`)!.n, 3);
-      assert.equal(store.nextReadyAt(16), t0, 'the lane is ready');
-      assert.equal(store.claimDeliveries({ workerId: 'w1', now: t0 + 1, limit: 10, maxInFlightPerWebhook: 16 }).length, 3);
+      assert.equal(store.nextReadyAt(16, 1000), t0, 'the lane is ready');
+      assert.equal(store.claimDeliveries({ workerId: 'w1', now: t0 + 1, limit: 10, maxInFlightPerWebhook: 16, maxInFlightPerApplication: 1000 }).length, 3);
       assert.deepEqual(db.all(`SELECT name FROM pragma_table_info('deliveries') WHERE name = 'lease_owner'`), []);
     } finally {
       store.close();
@@ -247,7 +247,7 @@ describe('sqlite (threaded): publishes that arrive together', () => {
       assert.deepEqual(again.map((r) => r.duplicate), [false, true]);
       // Three stored events, three deliveries: those of batches 1 and 3, and the re-published one.
       await store.heartbeat('w1', t0);
-      const claimed = await store.claimDeliveries({ workerId: 'w1', now: t0 + 2, limit: 10, maxInFlightPerWebhook: 10 });
+      const claimed = await store.claimDeliveries({ workerId: 'w1', now: t0 + 2, limit: 10, maxInFlightPerWebhook: 10, maxInFlightPerApplication: 1000 });
       assert.deepEqual(claimed.map((d) => d.contentJson).sort(), ['{"n":1}', '{"n":2}', '{"n":3}']);
     });
   });
@@ -263,7 +263,7 @@ describe('sqlite (threaded): publishes that arrive together', () => {
       const results = await Promise.all(many.map((b) => store.publishEvents(b, t0 + 2, 60_000)));
       assert.deepEqual(results.map((r) => r[0]!.duplicate), many.map(() => false));
       await store.heartbeat('w1', t0);
-      const claimed = await store.claimDeliveries({ workerId: 'w1', now: t0 + 3, limit: 100, maxInFlightPerWebhook: 100 });
+      const claimed = await store.claimDeliveries({ workerId: 'w1', now: t0 + 3, limit: 100, maxInFlightPerWebhook: 100, maxInFlightPerApplication: 1000 });
       assert.equal(claimed.length, 41);
     });
   });

@@ -53,6 +53,7 @@ export interface DeliveryConfig {
   retryAfterMaxMs: number;
   deactivateFailingAfterMs: number;
   maxInFlightPerWebhook: number;
+  maxInFlightPerApplication: number;
   concurrency: number;
   claimBatch: number;
   leaseTtlMs: number;
@@ -259,6 +260,7 @@ export function loadConfig(flags: FlagValues, env: Env): Config {
     retryAfterMaxMs: get<number>('retryAfterMax', flags, env),
     deactivateFailingAfterMs: get<number>('deactivateFailingAfter', flags, env),
     maxInFlightPerWebhook: get<number>('maxInFlightPerWebhook', flags, env),
+    maxInFlightPerApplication: get<number>('maxInFlightPerApplication', flags, env),
     concurrency: get<number>('deliveryConcurrency', flags, env),
     claimBatch: get<number>('claimBatch', flags, env),
     leaseTtlMs: get<number>('leaseTtl', flags, env),

@@ -116,6 +116,8 @@ export const SETTINGS = {
     description: 'A webhook whose every attempt has failed for this long is deactivated.' },
   maxInFlightPerWebhook: { flag: '--max-in-flight-per-webhook', env: 'MAX_IN_FLIGHT_PER_WEBHOOK', kind: { type: 'int', min: 1, max: 10_000 }, default: '16', group: 'delivery',
     description: 'Deliveries to one webhook that may be in flight at once (across all workers).' },
+  maxInFlightPerApplication: { flag: '--max-in-flight-per-application', env: 'MAX_IN_FLIGHT_PER_APPLICATION', kind: { type: 'int', min: 1, max: 100_000 }, default: '128', group: 'delivery',
+    description: 'Deliveries to the webhooks of one application that may be in flight at once (across all workers). Below DELIVERY_CONCURRENCY, what it leaves of a worker is there for the other applications however slow this one\'s receivers are.' },
   deliveryConcurrency: { flag: '--delivery-concurrency', env: 'DELIVERY_CONCURRENCY', kind: { type: 'int', min: 1, max: 100_000 }, default: '256', group: 'delivery',
     description: 'Requests one worker process has in flight at most. On the embedded store up to twice as many may have been sent with their result not yet written; that is what a crash can make it send again.' },
   claimBatch: { flag: '--claim-batch', env: 'CLAIM_BATCH', kind: { type: 'int', min: 1, max: 10_000 }, default: '256', group: 'delivery',

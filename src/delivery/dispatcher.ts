@@ -19,13 +19,16 @@ import { createScheduler, type SchedulerAction, type SchedulerCounts } from './s
  * the async shell around it (the pump that claims, the flush that writes results, the
  * maintenance loops), doing the I/O the scheduler asks for.
  *
- * Fairness and the per-webhook cap across workers are the store's job (lanes). With
+ * Fairness between tenants has two halves: inside the process the scheduler takes turns
+ * between applications, then between their webhooks; across workers the store's claim
+ * leases at most the per-webhook and per-application caps (lanes), so that one
+ * application's backlog cannot fill any worker's lease budget. With
  * `leaseAhead` > 0 (a single delivery process, e.g. the embedded store) a worker may
  * lease that many more deliveries per webhook than it sends at once: when one finishes,
  * the next goes out at once instead of after a store round trip. It may also send while
  * earlier results wait for their commit (see UNRECORDED_FACTOR). The number being sent
- * to one webhook still never exceeds maxInFlightPerWebhook, nor the process's
- * requests in flight `concurrency`.
+ * to one webhook still never exceeds maxInFlightPerWebhook, to one application
+ * maxInFlightPerApplication, nor the process's requests in flight `concurrency`.
  *
  * Every loop survives its errors: it logs, counts, backs off and tries again.
  */
@@ -100,12 +103,16 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
   const scheduler = createScheduler({
     concurrency: config.concurrency,
     maxInFlightPerWebhook: config.maxInFlightPerWebhook,
+    maxInFlightPerApplication: config.maxInFlightPerApplication,
     unrecordedCap,
     // The unrecorded ones plus, with lease-ahead, as many waiting as it sends at once.
     leaseBudget: leaseAhead > 0 ? unrecordedCap + config.concurrency : config.concurrency,
   });
   /** What a claim asks the store to lease per webhook: its sends and unwritten results plus, with lease-ahead, as many waiting. */
   const laneCap = leaseAhead > 0 ? config.maxInFlightPerWebhook * UNRECORDED_FACTOR + leaseAhead : config.maxInFlightPerWebhook;
+  /** What it asks per application: likewise, its sends and unwritten results plus, with lease-ahead, as many waiting as it sends at once. */
+  const appCap = leaseAhead > 0 ? config.maxInFlightPerApplication * (UNRECORDED_FACTOR + 1) : config.maxInFlightPerApplication;
+  const caps = { maxInFlightPerWebhook: laneCap, maxInFlightPerApplication: appCap };
 
   let running = false;
   let pumping = false;
@@ -234,7 +241,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
         while (running && scheduler.room() > 0) {
           const limit = Math.min(config.claimBatch, scheduler.room());
           const at = now();
-          const batch = await leases.claiming(at, () => store.claimDeliveries({ workerId, now: at, limit, maxInFlightPerWebhook: laneCap }));
+          const batch = await leases.claiming(at, () => store.claimDeliveries({ workerId, now: at, limit, ...caps }));
           if (!running) {
             // Stopped while claiming: these were never sent; give them straight back.
             if (batch.length > 0) await store.releaseWorker(workerId, now());
@@ -246,7 +253,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
       } while (pumpAgain && running);
       succeeded('claim');
       if (scheduler.room() > 0) {
-        const readyAt = await store.nextReadyAt(config.maxInFlightPerWebhook);
+        const readyAt = await store.nextReadyAt(config.maxInFlightPerWebhook, config.maxInFlightPerApplication);
         if (readyAt !== undefined) next = Math.min(next, readyAt - now());
       }
     } catch (err) {
@@ -285,7 +292,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
             workerId,
             batch,
             { deactivateFailingAfterMs: config.deactivateFailingAfterMs },
-            limit > 0 ? { now: at, limit, maxInFlightPerWebhook: laneCap } : undefined,
+            limit > 0 ? { now: at, limit, ...caps } : undefined,
           );
         const effects = await (limit > 0 ? leases.claiming(at, complete) : complete());
         for (const r of batch) leases.drop(r.deliveryId);
@@ -345,7 +352,11 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
       await store.heartbeat(workerId, now());
       counts.leasesReaped(await store.reapExpiredLeases(now(), config.leaseTtlMs));
       maintenance = startMaintenance({ store, workerId, config, counts, log, leases, health: { failed, succeeded }, now, onWork: () => void pump() });
-      log.info({ concurrency: config.concurrency, maxInFlightPerWebhook: config.maxInFlightPerWebhook }, 'dispatcher started');
+      const { concurrency, maxInFlightPerWebhook, maxInFlightPerApplication } = config;
+      log.info({ concurrency, maxInFlightPerWebhook, maxInFlightPerApplication }, 'dispatcher started');
+      if (maxInFlightPerApplication >= concurrency) {
+        log.warn({ concurrency, maxInFlightPerApplication }, 'MAX_IN_FLIGHT_PER_APPLICATION is not below DELIVERY_CONCURRENCY: one application whose receivers hang can hold every delivery slot of this worker');
+      }
       void pump();
     },
     webhookState(webhookId, active) {
@@ -361,7 +372,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
       const at = now();
       let r: R;
       try {
-        r = await leases.claiming(at, () => call({ workerId, now: at, limit, maxInFlightPerWebhook: laneCap }));
+        r = await leases.claiming(at, () => call({ workerId, now: at, limit, ...caps }));
       } finally {
         scheduler.unreserve(limit);
       }

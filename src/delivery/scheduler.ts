@@ -19,24 +19,25 @@ import type { ClaimedDelivery } from '../store/types.ts';
  *   whose deliveries have not arrived yet.
  *
  * Lanes are per webhook (one queue each, at most `maxInFlightPerWebhook` sending) and are
- * grouped by tenant (`tenantOf`, the owning application when the store tells it). When
- * several lanes could send and the process-wide caps leave room for fewer, `nextLane`
- * decides: round-robin between tenants first, then between the lanes of one tenant.
+ * grouped by tenant: the application that owns the webhook (at most
+ * `maxInFlightPerApplication` sending over all its lanes). When several lanes could send
+ * and the process-wide caps leave room for fewer, `nextLane` decides: round-robin between
+ * tenants first, then between the lanes of one tenant. So a tenant with work never waits
+ * behind more than one send of each other tenant, however many webhooks or deliveries
+ * they have; a tenant at its cap is passed over (keeping its turn), and what it leaves is
+ * there for the others; a tenant alone gets everything up to its cap.
  */
 export interface SchedulerLimits {
   /** Requests in flight at once (DELIVERY_CONCURRENCY). */
   concurrency: number;
   /** Requests in flight to one webhook (MAX_IN_FLIGHT_PER_WEBHOOK). */
   maxInFlightPerWebhook: number;
+  /** Requests in flight to the webhooks of one application (MAX_IN_FLIGHT_PER_APPLICATION). */
+  maxInFlightPerApplication: number;
   /** Attempts sent and not yet recorded (sending + unrecorded), at most; bounds what a crash can make the worker send twice. */
   unrecordedCap: number;
   /** Leases held at once, at most (what claims may ask for is the room under it). */
   leaseBudget: number;
-}
-
-export interface SchedulerOptions extends SchedulerLimits {
-  /** The tenant a delivery's lane belongs to; lanes of one tenant share its turn. Default: each webhook its own. */
-  tenantOf?: (delivery: ClaimedDelivery) => string;
 }
 
 /** What the shell must do: start an attempt, or give leases back to the store unsent. */
@@ -85,10 +86,11 @@ interface Lane {
 
 const NOTHING: SchedulerAction[] = [];
 
-export function createScheduler(options: SchedulerOptions): Scheduler {
-  const { concurrency, maxInFlightPerWebhook, unrecordedCap, leaseBudget } = options;
-  const tenantOf = options.tenantOf ?? ((d: ClaimedDelivery) => d.webhookId);
+export function createScheduler(limits: SchedulerLimits): Scheduler {
+  const { concurrency, maxInFlightPerWebhook, maxInFlightPerApplication, unrecordedCap, leaseBudget } = limits;
   const lanes = new Map<string, Lane>();
+  /** Requests in flight per tenant (those with none are absent). */
+  const tenantSending = new Map<string, number>();
   /**
    * Lanes that could send now but for the process-wide caps, by tenant. A Map keeps insertion
    * order: the first tenant is the next to be served, then moves to the back (round-robin);
@@ -121,12 +123,21 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     if (lane.sending === 0 && lane.queue.length === 0) lanes.delete(lane.webhookId);
   };
 
+  const atTenantCap = (tenant: string) => (tenantSending.get(tenant) ?? 0) >= maxInFlightPerApplication;
+  const countSend = (tenant: string, delta: 1 | -1) => {
+    const n = (tenantSending.get(tenant) ?? 0) + delta;
+    if (n === 0) tenantSending.delete(tenant);
+    else tenantSending.set(tenant, n);
+  };
+
   /**
    * The choice of the lane that sends next: the tenant whose turn it is, then the lane whose
-   * turn it is inside that tenant. Both then go to the back of their rotation.
+   * turn it is inside that tenant. Both then go to the back of their rotation. A tenant at
+   * its cap is passed over and keeps its place: it is first once it may send again.
    */
   const nextLane = (): Lane | undefined => {
     for (const [tenant, tenantLanes] of ready) {
+      if (atTenantCap(tenant)) continue;
       for (const [webhookId, lane] of tenantLanes) {
         tenantLanes.delete(webhookId);
         tenantLanes.set(webhookId, lane);
@@ -147,6 +158,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       waiting--;
       lane.sending++;
       sending++;
+      countSend(lane.tenant, 1);
       track(lane);
       out.push({ kind: 'send', delivery });
     }
@@ -156,7 +168,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   const laneOf = (d: ClaimedDelivery): Lane => {
     let lane = lanes.get(d.webhookId);
     if (lane === undefined) {
-      lane = { webhookId: d.webhookId, tenant: tenantOf(d), sending: 0, queue: [] };
+      lane = { webhookId: d.webhookId, tenant: d.ownerClientId, sending: 0, queue: [] };
       lanes.set(d.webhookId, lane);
     }
     return lane;
@@ -185,6 +197,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       if (lane === undefined || lane.sending === 0) throw new Error(`scheduler: ${d.id} finished but was not being sent`);
       lane.sending--;
       sending--;
+      countSend(lane.tenant, -1);
       unrecorded++;
       track(lane);
       return dispatch([]);

@@ -286,6 +286,8 @@ export interface EventsRepo {
 export interface ClaimedDelivery {
   id: string;
   webhookId: string;
+  /** The application that owns the webhook: the tenant whose share the delivery uses. */
+  ownerClientId: string;
   /** 1 for the first attempt. */
   attempt: number;
   callbackUrl: string;
@@ -326,7 +328,10 @@ export interface CompletionEffects {
 export interface ClaimOptions {
   now: number;
   limit: number;
+  /** Leases on one webhook's deliveries, across all workers, at most. */
   maxInFlightPerWebhook: number;
+  /** Leases on the deliveries of one application's webhooks, across all workers, at most. */
+  maxInFlightPerApplication: number;
 }
 
 /** What a worker asks for when it leases deliveries. */
@@ -425,8 +430,8 @@ export interface DeliveryQueue {
   repairLanes(now: number): Promise<number>;
   /** Takes over the leases of workers whose heartbeat is older than `leaseTtlMs`. */
   reapExpiredLeases(now: number, leaseTtlMs: number): Promise<number>;
-  /** The earliest time a webhook with spare capacity has work, for the idle timer. */
-  nextReadyAt(maxInFlightPerWebhook: number): Promise<number | undefined>;
+  /** The earliest time a webhook with spare capacity, of an application with spare capacity, has work, for the idle timer. */
+  nextReadyAt(maxInFlightPerWebhook: number, maxInFlightPerApplication: number): Promise<number | undefined>;
   deliveryStats(): Promise<{ pending: number; oldestDueAt: number | undefined }>;
 }
 

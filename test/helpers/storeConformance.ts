@@ -150,12 +150,20 @@ async function publish(store: Store, now: number, ...events: NewEvent[]) {
   return store.publishEvents(events, now, WINDOW);
 }
 
-async function claim(store: Store, workerId: string, now: number, limit = 100, cap = 16): Promise<ClaimedDelivery[]> {
-  return store.claimDeliveries({ workerId, now, limit, maxInFlightPerWebhook: cap });
+/** No cap per application unless a test sets one. */
+const NO_APP_CAP = 1_000_000;
+
+async function claim(store: Store, workerId: string, now: number, limit = 100, cap = 16, appCap = NO_APP_CAP): Promise<ClaimedDelivery[]> {
+  return store.claimDeliveries({ workerId, now, limit, maxInFlightPerWebhook: cap, maxInFlightPerApplication: appCap });
 }
 
-async function complete(store: Store, workerId: string, results: AttemptResult[], claimOpts?: { now: number; limit: number; maxInFlightPerWebhook: number }) {
-  return store.completeDeliveries(workerId, results, POLICY, claimOpts);
+async function complete(
+  store: Store,
+  workerId: string,
+  results: AttemptResult[],
+  claimOpts?: { now: number; limit: number; maxInFlightPerWebhook: number; maxInFlightPerApplication?: number },
+) {
+  return store.completeDeliveries(workerId, results, POLICY, claimOpts && { maxInFlightPerApplication: NO_APP_CAP, ...claimOpts });
 }
 
 async function deliveries(store: Store, webhookId: string, status?: DeliveryStatus): Promise<DeliverySummary[]> {
@@ -634,7 +642,7 @@ export function storeConformance(factory: StoreFactory): void {
         const effects = await complete(store, W1, [result(claimed[0]!, 'succeeded', T0 + 2), result(claimed[1]!, 'retry', T0 + 2)]);
         assert.deepEqual(effects, { deactivated: [], stale: 2, claimed: [] });
         assert.deepEqual(await store.deliveryStats(), { pending: 0, oldestDueAt: undefined });
-        assert.equal(await store.nextReadyAt(2), undefined);
+        assert.equal(await store.nextReadyAt(2, NO_APP_CAP), undefined);
         // A webhook created with the same scope afterwards starts with a clean slate.
         const fresh = await hook(store);
         await publish(store, T0 + 3, newEvent(), newEvent());
@@ -866,6 +874,7 @@ export function storeConformance(factory: StoreFactory): void {
         assert.deepEqual({ ...d, id: 'x' }, {
           id: 'x',
           webhookId: w.id,
+          ownerClientId: OWNER_A,
           attempt: 1,
           callbackUrl: 'https://receiver.example.com/a?b=c',
           secretSealed: 'sealed-xyz',
@@ -913,6 +922,30 @@ export function storeConformance(factory: StoreFactory): void {
         await complete(store, W1, [result(a.find((d) => d.webhookId === busy.id)!, 'succeeded', T0 + 4)]);
         assert.deepEqual(await claim(store, W2, T0 + 5, 100, 2), [], 'still two in flight: one of W1, one of W2');
         assert.equal((await claim(store, W2, T0 + 5, 100, 3)).length, 1);
+      });
+
+      seeded('never more than maxInFlightPerApplication leased per application, across workers; the others are still served', async (store) => {
+        const busy = [await hook(store), await hook(store), await hook(store)];
+        const other = await hook(store, { ownerClientId: OWNER_B, scopeId: ITWIN_3 });
+        for (let i = 0; i < 5; i++) await publish(store, T0, newEvent());
+        for (let i = 0; i < 2; i++) await publish(store, T0, newEvent({ itwinId: ITWIN_3, accountId: ACCOUNT_2 }));
+        const a = await claim(store, W1, T0 + 1, 100, 16, 4);
+        assert.deepEqual(countBy(a, (d) => d.ownerClientId), new Map([[OWNER_A, 4], [OWNER_B, 2]]));
+        assert.ok(a.every((d) => d.ownerClientId === (d.webhookId === other.id ? OWNER_B : OWNER_A)), 'each delivery names its webhook\'s owner');
+        assert.deepEqual(await claim(store, W2, T0 + 2, 100, 16, 4), [], 'the cap counts every worker\'s leases');
+        // The application at its cap is passed over: the idle timer does not wake for it.
+        assert.equal(await store.nextReadyAt(16, 4), undefined);
+        assert.ok((await store.nextReadyAt(16, 5))! <= T0 + 2, 'with room for one more, its lanes are ready');
+        await complete(store, W1, [result(a.find((d) => d.ownerClientId === OWNER_A)!, 'succeeded', T0 + 3)]);
+        const b = await claim(store, W2, T0 + 4, 100, 16, 4);
+        assert.deepEqual(b.map((d) => d.ownerClientId), [OWNER_A], 'one result written: one more');
+        const refill = await complete(store, W1, a.filter((d) => d.ownerClientId === OWNER_A).slice(1, 3).map((d) => result(d, 'succeeded', T0 + 5)), {
+          now: T0 + 6, limit: 100, maxInFlightPerWebhook: 16, maxInFlightPerApplication: 4,
+        });
+        assert.equal(refill.claimed.length, 2, 'a refill along a completion keeps to the cap too');
+        const all = [...a, ...b, ...refill.claimed].filter((d) => d.ownerClientId === OWNER_A);
+        assert.equal(new Set(all.map((d) => d.id)).size, 7, 'no delivery leased twice');
+        assert.ok(all.every((d) => busy.some((w) => w.id === d.webhookId)));
       });
 
       seeded('concurrent claims never lease one delivery twice nor exceed the cap', async (store) => {
@@ -1373,18 +1406,18 @@ export function storeConformance(factory: StoreFactory): void {
       seeded('nextReadyAt: undefined when nothing is pending, else the earliest ready time of a lane with room', async (store) => {
         const w1 = await hook(store, { eventTypes: [TYPE_A] });
         await hook(store, { eventTypes: [TYPE_B] });
-        assert.equal(await store.nextReadyAt(16), undefined);
+        assert.equal(await store.nextReadyAt(16, NO_APP_CAP), undefined);
         await publish(store, T0 + 10, newEvent({ eventType: TYPE_A }));
         await publish(store, T0 + 20, newEvent({ eventType: TYPE_B }));
-        assert.equal(await store.nextReadyAt(16), T0 + 10);
+        assert.equal(await store.nextReadyAt(16, NO_APP_CAP), T0 + 10);
         await store.heartbeat(W1, T0);
         const leased = await claim(store, W1, T0 + 30);
         assert.equal(leased.length, 2);
-        assert.equal(await store.nextReadyAt(16), undefined, 'everything is leased');
+        assert.equal(await store.nextReadyAt(16, NO_APP_CAP), undefined, 'everything is leased');
         await complete(store, W1, leased.map((d) => result(d, 'retry', T0 + 40, { nextAttemptAt: d.webhookId === w1.id ? T0 + HOUR : T0 + MINUTE })));
-        assert.equal(await store.nextReadyAt(16), T0 + MINUTE);
+        assert.equal(await store.nextReadyAt(16, NO_APP_CAP), T0 + MINUTE);
         await claim(store, W1, T0 + MINUTE);
-        assert.equal(await store.nextReadyAt(16), T0 + HOUR);
+        assert.equal(await store.nextReadyAt(16, NO_APP_CAP), T0 + HOUR);
       });
 
       seeded('nextReadyAt skips lanes that are at their cap', async (store) => {
@@ -1392,8 +1425,8 @@ export function storeConformance(factory: StoreFactory): void {
         await publish(store, T0, newEvent(), newEvent());
         await store.heartbeat(W1, T0);
         await claim(store, W1, T0 + 5, 1, 16);
-        assert.equal(await store.nextReadyAt(1), undefined, 'cap 1: the lane is full');
-        const at = await store.nextReadyAt(2);
+        assert.equal(await store.nextReadyAt(1, NO_APP_CAP), undefined, 'cap 1: the lane is full');
+        const at = await store.nextReadyAt(2, NO_APP_CAP);
         assert.ok(at !== undefined && at <= T0 + 5, `cap 2: the lane has room and due work (${at})`);
       });
 
@@ -1565,7 +1598,7 @@ export function storeConformance(factory: StoreFactory): void {
         const s = await store.redeliver(w.id, a!.id, T0 + MINUTE);
         assert.equal(s!.status, 'pending');
         assert.equal(s!.nextAttemptAt, T0 + MINUTE);
-        assert.equal(await store.nextReadyAt(16), T0 + MINUTE);
+        assert.equal(await store.nextReadyAt(16, NO_APP_CAP), T0 + MINUTE);
         const leasedSummary = await store.redeliver(w.id, b!.id, T0 + MINUTE);
         assert.equal(leasedSummary!.status, 'pending');
         const claimed = await claim(store, W2, T0 + MINUTE);

@@ -6,6 +6,7 @@ import type { Wakeups } from './wakeups.ts';
 const toClaimed = (r: sql.ClaimRow): ClaimedDelivery => ({
   id: String(r.id),
   webhookId: r.webhook_id,
+  ownerClientId: r.owner_client_id,
   attempt: r.attempt,
   callbackUrl: r.callback_url,
   secretSealed: r.secret_sealed,
@@ -59,8 +60,8 @@ export function queueRepo(db: PgDb, wakeups: Wakeups): DeliveryQueue {
     async repairLanes(now) {
       return count(sql.repairLanes(now));
     },
-    async nextReadyAt(cap) {
-      return (await db.rows<{ at: number | null }>(sql.selectNextReadyAt(cap)))[0]?.at ?? undefined;
+    async nextReadyAt(cap, appCap) {
+      return (await db.rows<{ at: number | null }>(sql.selectNextReadyAt(cap, appCap)))[0]?.at ?? undefined;
     },
     async deliveryStats() {
       const [r] = await db.rows<{ pending: number; oldest: number | null }>(sql.selectDeliveryStats());

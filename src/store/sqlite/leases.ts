@@ -4,6 +4,8 @@ import type { SqliteDb } from './db.ts';
 export interface Lease {
   workerId: string;
   webhookId: string;
+  /** The application owning the webhook (its count against the per-application cap). */
+  ownerClientId: string;
   at: number;
 }
 
@@ -28,6 +30,10 @@ export interface LeaseTable {
   ids(webhookId?: string): number[];
   /** Webhooks holding at least `cap` leases. */
   lanesAtCap(cap: number): string[];
+  /** Leases held on the deliveries of an application's webhooks. */
+  countOfOwner(ownerClientId: string): number;
+  /** Applications holding at least `cap` leases. */
+  ownersAtCap(cap: number): string[];
   /** Leases matching `keep`, with their delivery ids. */
   filter(keep: (lease: Lease, deliveryId: number) => boolean): Array<{ deliveryId: number; lease: Lease }>;
   add(deliveryId: number, lease: Lease): void;
@@ -37,18 +43,23 @@ export interface LeaseTable {
 export function createLeaseTable(db: SqliteDb): LeaseTable {
   const byId = new Map<number, Lease>();
   const byLane = new Map<string, Set<number>>();
+  const byOwner = new Map<string, number>();
 
   const put = (deliveryId: number, lease: Lease) => {
     byId.set(deliveryId, lease);
     let lane = byLane.get(lease.webhookId);
     if (lane === undefined) byLane.set(lease.webhookId, (lane = new Set()));
     lane.add(deliveryId);
+    byOwner.set(lease.ownerClientId, (byOwner.get(lease.ownerClientId) ?? 0) + 1);
   };
   const remove = (deliveryId: number, lease: Lease) => {
     byId.delete(deliveryId);
     const lane = byLane.get(lease.webhookId)!;
     lane.delete(deliveryId);
     if (lane.size === 0) byLane.delete(lease.webhookId);
+    const n = byOwner.get(lease.ownerClientId)! - 1;
+    if (n === 0) byOwner.delete(lease.ownerClientId);
+    else byOwner.set(lease.ownerClientId, n);
   };
 
   return {
@@ -58,6 +69,12 @@ export function createLeaseTable(db: SqliteDb): LeaseTable {
     lanesAtCap(cap) {
       const out: string[] = [];
       for (const [webhookId, lane] of byLane) if (lane.size >= cap) out.push(webhookId);
+      return out;
+    },
+    countOfOwner: (ownerClientId) => byOwner.get(ownerClientId) ?? 0,
+    ownersAtCap(cap) {
+      const out: string[] = [];
+      for (const [owner, n] of byOwner) if (n >= cap) out.push(owner);
       return out;
     },
     filter(keep) {

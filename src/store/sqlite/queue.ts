@@ -75,18 +75,21 @@ export function queueRepo(db: SqliteDb, leases: LeaseTable): Sync<DeliveryQueue>
   let turn = db.get<{ t: number | null }>('SELECT MAX(turn) AS t FROM delivery_lanes')?.t ?? 0;
 
   /** Leases due deliveries, lane by lane in round-robin order (inside the caller's transaction). */
-  const claim = (workerId: string, { now, limit, maxInFlightPerWebhook: cap }: ClaimOptions): ClaimedDelivery[] => {
-    // Lanes at their cap stay ready (they have due work) but are passed over: read enough
-    // lanes that `limit` others are among them.
-    const lanes = db.all<{ webhook_id: string }>(
-      'SELECT webhook_id FROM delivery_lanes WHERE ready_at <= $now ORDER BY ready_at, turn LIMIT CAST($limit AS INTEGER)',
-      { now, limit: limit + leases.lanesAtCap(cap).length },
+  const claim = (workerId: string, { now, limit, maxInFlightPerWebhook: cap, maxInFlightPerApplication: appCap }: ClaimOptions): ClaimedDelivery[] => {
+    // Lanes at their cap, and those of applications at theirs, stay ready (they have due
+    // work) but are passed over, keeping their place: read enough lanes that `limit` others
+    // are among them.
+    const lanes = db.all<{ webhook_id: string; owner: string }>(
+      `SELECT l.webhook_id, w.owner_client_id AS owner FROM delivery_lanes l JOIN webhooks w ON w.id = l.webhook_id
+       WHERE l.ready_at <= $now AND w.owner_client_id NOT IN (SELECT value FROM json_each($full))
+       ORDER BY l.ready_at, l.turn LIMIT CAST($limit AS INTEGER)`,
+      { now, limit: limit + leases.lanesAtCap(cap).length, full: JSON.stringify(leases.ownersAtCap(appCap)) },
     );
     const claimed: ClaimedDelivery[] = [];
-    for (const { webhook_id: webhookId } of lanes) {
+    for (const { webhook_id: webhookId, owner } of lanes) {
       if (claimed.length >= limit) break;
       const held = leases.countOf(webhookId);
-      const room = Math.min(cap - held, limit - claimed.length);
+      const room = Math.min(cap - held, appCap - leases.countOfOwner(owner), limit - claimed.length);
       if (room <= 0) continue;
       // The lane's pending deliveries by due time, through those already leased (they read
       // `pending` too): the first `room` free ones that are due are taken, and the next
@@ -120,10 +123,11 @@ export function queueRepo(db: SqliteDb, leases: LeaseTable): Sync<DeliveryQueue>
         );
         for (const id of take) {
           const r = rows.get(id)!;
-          leases.add(id, { workerId, webhookId, at: now });
+          leases.add(id, { workerId, webhookId, ownerClientId: owner, at: now });
           claimed.push({
             id: String(id),
             webhookId,
+            ownerClientId: owner,
             attempt: r.attempts + 1,
             callbackUrl: target.callback_url,
             secretSealed: target.secret_sealed,
@@ -279,12 +283,14 @@ export function queueRepo(db: SqliteDb, leases: LeaseTable): Sync<DeliveryQueue>
       );
     },
 
-    nextReadyAt(cap) {
+    nextReadyAt(cap, appCap) {
       return (
         db.get<{ at: number }>(
-          `SELECT ready_at AS at FROM delivery_lanes
-           WHERE ready_at IS NOT NULL AND webhook_id NOT IN (SELECT value FROM json_each($full)) ORDER BY ready_at LIMIT 1`,
-          { full: JSON.stringify(leases.lanesAtCap(cap)) },
+          `SELECT l.ready_at AS at FROM delivery_lanes l JOIN webhooks w ON w.id = l.webhook_id
+           WHERE l.ready_at IS NOT NULL AND l.webhook_id NOT IN (SELECT value FROM json_each($full))
+             AND w.owner_client_id NOT IN (SELECT value FROM json_each($fullOwners))
+           ORDER BY l.ready_at LIMIT 1`,
+          { full: JSON.stringify(leases.lanesAtCap(cap)), fullOwners: JSON.stringify(leases.ownersAtCap(appCap)) },
         )?.at ?? undefined
       );
     },

@@ -2,8 +2,9 @@ import type { Routine } from './routine.ts';
 
 export const completeDeliveries: Routine = {
   name: 'complete_deliveries',
-  version: 3,
+  version: 4,
   sql: `
+DROP FUNCTION IF EXISTS complete_deliveries(text, jsonb, bigint, bigint, integer, integer);
 -- Writes attempt results and refills the freed slots (lease_due), in one transaction.
 -- p_results: [{id, w, o, n, st, ms, code, err, body, next}]. Only results for deliveries in
 -- p_worker's leases change state; the others are stale: their attempt is recorded in the
@@ -12,7 +13,7 @@ export const completeDeliveries: Routine = {
 -- moves to delivery_attempts only when a later one is recorded, so a first success writes
 -- one row.
 CREATE OR REPLACE FUNCTION complete_deliveries(p_worker text, p_results jsonb, p_failing_after bigint,
-                                               p_now bigint, p_limit integer, p_cap integer)
+                                               p_now bigint, p_limit integer, p_cap integer, p_app_cap integer)
 RETURNS jsonb LANGUAGE plpgsql AS $fn$
 DECLARE
   v_mine bigint[];
@@ -104,7 +105,7 @@ BEGIN
      WHERE id = ANY (v_done) AND webhook_id = ANY (v_gone) AND status = 'pending';
   END IF;
 
-  SELECT coalesce(jsonb_agg(to_jsonb(c)), '[]') INTO v_claimed FROM lease_due(p_worker, p_now, p_limit, p_cap, v_done) c;
+  SELECT coalesce(jsonb_agg(to_jsonb(c)), '[]') INTO v_claimed FROM lease_due(p_worker, p_now, p_limit, p_cap, p_app_cap, v_done) c;
 
   RETURN jsonb_build_object(
     'stale', jsonb_array_length(p_results) - jsonb_array_length(v_applied),

@@ -2,11 +2,12 @@ import type { Routine } from './routine.ts';
 
 export const leaseDue: Routine = {
   name: 'lease_due',
-  version: 1,
+  version: 2,
   sql: `
+DROP FUNCTION IF EXISTS lease_due(text, bigint, integer, integer, bigint[]);
 -- Leases up to p_limit due deliveries to p_worker and drops p_done from its leases (the
 -- results just written), in one write of the worker's row; never more than p_cap leased
--- per webhook across all workers.
+-- per webhook, nor p_app_cap per application (the webhooks' owner), across all workers.
 --
 -- Round-robin: the awake lanes are served in webhook_seq order from the worker's own
 -- cursor (kept on its row), each up to its free slots, so that every lane with due work
@@ -16,8 +17,9 @@ export const leaseDue: Routine = {
 -- held the lane before has committed and is counted. A lane found with nothing due that
 -- has been awake for a second goes to sleep until its next due delivery, or idle: the
 -- second keeps a lane that empties between publishes from being written twice each time.
-CREATE OR REPLACE FUNCTION lease_due(p_worker text, p_now bigint, p_limit integer, p_cap integer, p_done bigint[])
-RETURNS TABLE (id bigint, webhook_id text, attempt integer, callback_url text, secret_sealed text,
+-- The lanes of an application at its cap are passed over and keep their place.
+CREATE OR REPLACE FUNCTION lease_due(p_worker text, p_now bigint, p_limit integer, p_cap integer, p_app_cap integer, p_done bigint[])
+RETURNS TABLE (id bigint, webhook_id text, owner_client_id text, attempt integer, callback_url text, secret_sealed text,
                message_id text, event_type text, itwin_id text, content text, enqueued_at bigint)
 LANGUAGE plpgsql AS $fn$
 #variable_conflict use_column
@@ -29,6 +31,10 @@ DECLARE
   v_lanes bigint[];
   v_webhooks text[];
   v_room integer[];
+  v_owners text[];
+  v_app_room integer[];
+  v_got_owners text[];
+  v_picked_owners text[] := '{}';
   v_leased bigint[];
   v_chunk integer;
   v_got_ids bigint[];
@@ -77,30 +83,45 @@ BEGIN
         FROM unnest(v_lanes) WITH ORDINALITY AS l(s, o)
         LEFT JOIN (SELECT u.l, count(*)::integer AS n FROM workers w, unnest(w.leased, w.leased_lanes) AS u(d, l)
                     WHERE u.l = ANY (v_lanes) AND NOT (u.d = ANY (coalesce(p_done, '{}'))) GROUP BY u.l) x ON x.l = l.s;
+      -- Each lane's application, and what it may lease yet: its leases of every worker and
+      -- what this claim took for it in earlier rounds count.
+      SELECT array_agg(coalesce(wh.owner_client_id, '') ORDER BY l.o) INTO v_owners
+        FROM unnest(v_webhooks) WITH ORDINALITY AS l(w, o) LEFT JOIN webhooks wh ON wh.id = l.w;
+      SELECT array_agg(greatest(0, p_app_cap - coalesce(x.n, 0) - (SELECT count(*) FROM unnest(v_picked_owners) AS p(c) WHERE p.c = l.c)::integer) ORDER BY l.o)
+        INTO v_app_room
+        FROM unnest(v_owners) WITH ORDINALITY AS l(c, o)
+        LEFT JOIN (SELECT wh.owner_client_id AS c, count(*)::integer AS n
+                     FROM workers w, unnest(w.leased, w.leased_lanes) AS u(d, l) JOIN webhooks wh ON wh.seq = u.l
+                    WHERE wh.owner_client_id = ANY (v_owners) AND NOT (u.d = ANY (coalesce(p_done, '{}'))) GROUP BY wh.owner_client_id) x ON x.c = l.c;
 
-      -- Lane by lane in turn order, each its oldest due deliveries up to its free slots; the
-      -- nested loop stops as soon as the claim has enough (no ORDER BY: it would read every lane).
-      SELECT array_agg(g.id ORDER BY g.o, g.due_at), array_agg(g.s ORDER BY g.o, g.due_at), max(g.o)
-        INTO v_got_ids, v_got_lanes, v_last_o FROM (
-        SELECT l.o, l.s, d.id, d.due_at FROM unnest(v_lanes, v_webhooks, v_room) WITH ORDINALITY AS l(s, w, room, o)
-        CROSS JOIN LATERAL (
-          SELECT d.id, d.due_at FROM deliveries d
-           WHERE d.webhook_id = l.w AND d.status = 'pending' AND d.due_at <= p_now AND NOT (d.id = ANY (v_leased))
-           ORDER BY d.due_at LIMIT l.room) d
-        WHERE l.room > 0
-        LIMIT p_limit - cardinality(v_picked)
+      -- Lane by lane in turn order, each its oldest due deliveries up to its free slots and
+      -- its application's (the first lanes of an application in turn order fill its room).
+      SELECT array_agg(g.id ORDER BY g.o, g.due_at), array_agg(g.s ORDER BY g.o, g.due_at), array_agg(g.c ORDER BY g.o, g.due_at), max(g.o)
+        INTO v_got_ids, v_got_lanes, v_got_owners, v_last_o FROM (
+        SELECT t.o, t.s, t.c, t.id, t.due_at FROM (
+          SELECT l.o, l.s, l.c, l.app, d.id, d.due_at, row_number() OVER (PARTITION BY l.c ORDER BY l.o, d.due_at) AS n
+            FROM unnest(v_lanes, v_webhooks, v_room, v_owners, v_app_room) WITH ORDINALITY AS l(s, w, room, c, app, o)
+            CROSS JOIN LATERAL (
+              SELECT d.id, d.due_at FROM deliveries d
+               WHERE d.webhook_id = l.w AND d.status = 'pending' AND d.due_at <= p_now AND NOT (d.id = ANY (v_leased))
+               ORDER BY d.due_at LIMIT least(l.room, l.app)) d
+           WHERE least(l.room, l.app) > 0) t
+         WHERE t.n <= t.app
+         ORDER BY t.o, t.due_at
+         LIMIT p_limit - cardinality(v_picked)
       ) g;
       v_picked := v_picked || coalesce(v_got_ids, '{}');
       v_picked_lanes := v_picked_lanes || coalesce(v_got_lanes, '{}');
+      v_picked_owners := v_picked_owners || coalesce(v_got_owners, '{}');
       IF v_got_lanes IS NOT NULL THEN v_cursor := v_got_lanes[cardinality(v_got_lanes)]; END IF;
       -- Lanes read to the end (all of them, unless the claim filled up first).
       v_probed := CASE WHEN cardinality(v_picked) >= p_limit THEN v_last_o ELSE cardinality(v_lanes) END;
 
       -- Lanes read that gave nothing and have nothing due at all (leased or not): asleep or idle.
       SELECT array_agg(l.s), array_agg(m.next) INTO v_sleep, v_next
-        FROM unnest(v_lanes, v_webhooks, v_room) WITH ORDINALITY AS l(s, w, room, o)
+        FROM unnest(v_lanes, v_webhooks, v_room, v_app_room) WITH ORDINALITY AS l(s, w, room, app, o)
         CROSS JOIN LATERAL (SELECT min(d.due_at) AS next FROM deliveries d WHERE d.webhook_id = l.w AND d.status = 'pending') m
-       WHERE l.o <= v_probed AND l.room > 0 AND NOT (l.s = ANY (coalesce(v_got_lanes, '{}'))) AND (m.next IS NULL OR m.next > p_now);
+       WHERE l.o <= v_probed AND least(l.room, l.app) > 0 AND NOT (l.s = ANY (coalesce(v_got_lanes, '{}'))) AND (m.next IS NULL OR m.next > p_now);
       IF v_sleep IS NOT NULL THEN
         UPDATE delivery_lanes dl SET awake = false, ready_at = n.next FROM unnest(v_sleep, v_next) AS n(s, next)
          WHERE dl.webhook_seq = n.s AND dl.awake AND dl.ready_at < p_now - 1000;
@@ -126,7 +147,7 @@ BEGIN
   END IF;
 
   RETURN QUERY
-    SELECT d.id, d.webhook_id, d.attempts + 1, w.callback_url, w.secret_sealed, e.message_id, e.event_type, e.itwin_id, e.content, e.enqueued_at
+    SELECT d.id, d.webhook_id, w.owner_client_id, d.attempts + 1, w.callback_url, w.secret_sealed, e.message_id, e.event_type, e.itwin_id, e.content, e.enqueued_at
       FROM unnest(v_picked) WITH ORDINALITY AS p(id, o)
       JOIN deliveries d ON d.id = p.id JOIN events e ON e.seq = d.event_seq JOIN webhooks w ON w.id = d.webhook_id
      ORDER BY p.o;

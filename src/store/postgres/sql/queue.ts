@@ -9,14 +9,15 @@ export const upsertHeartbeat = (workerId: string, now: number): Query => ({
 });
 
 export const claimDeliveries = (c: ClaimRequest): Query => ({
-  text: 'SELECT * FROM claim_deliveries($1, $2, $3, $4)',
-  values: [c.workerId, c.now, c.limit, c.maxInFlightPerWebhook],
+  text: 'SELECT * FROM claim_deliveries($1, $2, $3, $4, $5)',
+  values: [c.workerId, c.now, c.limit, c.maxInFlightPerWebhook, c.maxInFlightPerApplication],
 });
 
 /** A claimed delivery as claim_deliveries returns it. */
 export interface ClaimRow {
   id: number;
   webhook_id: string;
+  owner_client_id: string;
   attempt: number;
   callback_url: string;
   secret_sealed: string;
@@ -28,7 +29,7 @@ export interface ClaimRow {
 }
 
 export const completeDeliveries = (workerId: string, results: AttemptResult[], failingAfterMs: number, claim: ClaimOptions | undefined): Query => ({
-  text: 'SELECT complete_deliveries($1, $2::jsonb, $3, $4, $5, $6) AS effects',
+  text: 'SELECT complete_deliveries($1, $2::jsonb, $3, $4, $5, $6, $7) AS effects',
   values: [
     workerId,
     JSON.stringify(
@@ -49,6 +50,7 @@ export const completeDeliveries = (workerId: string, results: AttemptResult[], f
     claim?.now ?? 0,
     claim?.limit ?? 0,
     claim?.maxInFlightPerWebhook ?? 0,
+    claim?.maxInFlightPerApplication ?? 0,
   ],
 });
 
@@ -74,20 +76,23 @@ export const repairLanes = (now: number): Query => ({ text: 'SELECT repair_lanes
 
 /**
  * The earliest due time of a delivery no one holds, on a lane with fewer than `cap`
- * leased: over the awake lanes (their first unleased pending delivery) and the sleeping
- * ones (their wake-up time).
+ * leased of an application with fewer than `appCap`: over the awake lanes (their first
+ * unleased pending delivery) and the sleeping ones (their wake-up time).
  */
-export const selectNextReadyAt = (cap: number): Query => ({
+export const selectNextReadyAt = (cap: number, appCap: number): Query => ({
   text: `WITH leases AS (SELECT u.d, u.l FROM workers w, unnest(w.leased, w.leased_lanes) AS u(d, l)),
-              busy AS (SELECT l, count(*) AS n FROM leases GROUP BY l)
+              busy AS (SELECT l, count(*) AS n FROM leases GROUP BY l),
+              full_apps AS (SELECT wh.owner_client_id AS c FROM leases JOIN webhooks wh ON wh.seq = leases.l
+                             GROUP BY wh.owner_client_id HAVING count(*) >= $2),
+              open_lanes AS (SELECT l.* FROM delivery_lanes l LEFT JOIN busy b ON b.l = l.webhook_seq
+                              WHERE coalesce(b.n, 0) < $1
+                                AND NOT EXISTS (SELECT 1 FROM webhooks wh JOIN full_apps f ON f.c = wh.owner_client_id WHERE wh.seq = l.webhook_seq))
          SELECT least(
            (SELECT min((SELECT min(d.due_at) FROM deliveries d
                          WHERE d.webhook_id = l.webhook_id AND d.status = 'pending' AND NOT (d.id = ANY (SELECT leases.d FROM leases))))
-              FROM delivery_lanes l LEFT JOIN busy b ON b.l = l.webhook_seq
-             WHERE l.awake AND coalesce(b.n, 0) < $1),
-           (SELECT min(l.ready_at) FROM delivery_lanes l LEFT JOIN busy b ON b.l = l.webhook_seq
-             WHERE NOT l.awake AND l.ready_at IS NOT NULL AND coalesce(b.n, 0) < $1)) AS at`,
-  values: [cap],
+              FROM open_lanes l WHERE l.awake),
+           (SELECT min(l.ready_at) FROM open_lanes l WHERE NOT l.awake AND l.ready_at IS NOT NULL)) AS at`,
+  values: [cap, appCap],
 });
 
 /** Pending deliveries (leased ones included) and the earliest due time among them, lane by lane. */
