@@ -948,6 +948,18 @@ export function storeConformance(factory: StoreFactory): void {
         assert.ok(all.every((d) => busy.some((w) => w.id === d.webhookId)));
       });
 
+      seeded('the lanes of an application at its cap do not hide another application\'s lane from small claims', async (store) => {
+        for (let i = 0; i < 100; i++) await hook(store);
+        await publish(store, T0, newEvent());
+        const other = await hook(store, { ownerClientId: OWNER_B, scopeId: ITWIN_3 });
+        await publish(store, T0, newEvent({ itwinId: ITWIN_3, accountId: ACCOUNT_2 }));
+        assert.deepEqual((await claim(store, W1, T0 + 1, 1, 16, 1)).map((d) => d.ownerClientId), [OWNER_A]);
+        // 99 lanes of OWNER_A have due work and no room; each small claim passes over some of them.
+        const served: ClaimedDelivery[] = [];
+        for (let i = 0; i < 5 && served.length === 0; i++) served.push(...(await claim(store, W1, T0 + 2 + i, 2, 16, 1)));
+        assert.deepEqual(served.map((d) => d.webhookId), [other.id]);
+      });
+
       seeded('concurrent claims never lease one delivery twice nor exceed the cap', async (store) => {
         const hooks = [await hook(store), await hook(store), await hook(store)];
         for (let i = 0; i < 10; i++) await publish(store, T0, newEvent());

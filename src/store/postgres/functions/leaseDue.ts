@@ -35,6 +35,7 @@ DECLARE
   v_app_room integer[];
   v_got_owners text[];
   v_picked_owners text[] := '{}';
+  v_passed boolean := false;
   v_leased bigint[];
   v_chunk integer;
   v_got_ids bigint[];
@@ -93,6 +94,7 @@ BEGIN
         LEFT JOIN (SELECT wh.owner_client_id AS c, count(*)::integer AS n
                      FROM workers w, unnest(w.leased, w.leased_lanes) AS u(d, l) JOIN webhooks wh ON wh.seq = u.l
                     WHERE wh.owner_client_id = ANY (v_owners) AND NOT (u.d = ANY (coalesce(p_done, '{}'))) GROUP BY wh.owner_client_id) x ON x.c = l.c;
+      SELECT v_passed OR coalesce(bool_or(x.room > 0 AND x.app = 0), false) INTO v_passed FROM unnest(v_room, v_app_room) AS x(room, app);
 
       -- Lane by lane in turn order, each its oldest due deliveries up to its free slots and
       -- its application's (the first lanes of an application in turn order fill its room).
@@ -129,11 +131,16 @@ BEGIN
 
       EXIT WHEN cardinality(v_picked) >= p_limit OR cardinality(v_lanes) < v_chunk;
     END LOOP;
+    -- A claim that did not fill up served every lane it read. When it passed over lanes of
+    -- applications at their cap, the next one starts after them: many such lanes must not
+    -- hide the lanes behind them from claims too small to read that far.
+    v_passed := v_passed AND cardinality(v_picked) < p_limit;
+    IF v_passed THEN v_cursor := v_pos; END IF;
   END IF;
 
   -- One write of the worker's row: the results' leases out, the new ones in. (A worker
   -- that never sent a heartbeat gets a row that the reaper treats as long dead.)
-  IF cardinality(v_picked) > 0 OR cardinality(coalesce(p_done, '{}')) > 0 THEN
+  IF cardinality(v_picked) > 0 OR cardinality(coalesce(p_done, '{}')) > 0 OR v_passed THEN
     INSERT INTO workers AS w (id, started_at, heartbeat_at, leased, leased_lanes, leased_at, lane_cursor)
     VALUES (p_worker, p_now, 0, v_picked, v_picked_lanes, array_fill(p_now, ARRAY[cardinality(v_picked)]), v_cursor)
     ON CONFLICT (id) DO UPDATE SET
