@@ -1,7 +1,7 @@
 // npm run bench [-- --quick] [-- --only=name,name]
 //
 // Loopback benchmarks of itwin-webhooks and of what a team would build instead (BullMQ on
-// Redis, pg-boss on PostgreSQL), against a raw undici POST loop measured in the same run,
+// Redis, pg-boss and graphile-worker on PostgreSQL), against a raw undici POST loop measured in the same run,
 // all delivering to the same receiver process. The machine is shared and noisy: compare
 // ratios to the raw loop, not absolute numbers between runs. Bounded in time; prints one
 // table and writes it, with the machine and the command, to BENCHMARKS.md.
@@ -9,8 +9,10 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { bullmqBaseline, pgbossBaseline } from './baselines/index.ts';
+import { bullmqBaseline, graphileBaseline, pgbossBaseline } from './baselines/index.ts';
 import { itwinPostgres, itwinSqlite } from './lib/itwinSystem.ts';
+import { DRAIN_BACKLOG, DRAIN_WEBHOOKS, drainWithHistory, repeatedDrains, rowsPerDelivery, workerScaling, type DrainResult, type RowsResult } from './lib/pgScenarios.ts';
+import { retentionSoak, type SoakSample } from './lib/soak.ts';
 import { cpuMs, rssMiB, ROOT, startReceiver, type ReceiverProc } from './lib/procs.ts';
 import { rawAtRate, rawThroughput } from './lib/raw.ts';
 import { sleep, summarize, until, type LatencySummary } from './lib/stats.ts';
@@ -23,10 +25,15 @@ const CAP = 16;
 const CONCURRENCY = WEBHOOKS * CAP;
 const RATE = 1000;
 const T = quick
-  ? { warmup: 1000, measure: 4000, latency: 4000, fanOut: 2000, backlogEvents: 1000, backlogFanOut: 100, drainWindow: 5000, systems: ['raw', 'sqlite', 'pg1', 'bullmq', 'pgboss'] }
-  : { warmup: 5000, measure: 8000, latency: 8000, fanOut: 10_000, backlogEvents: 10_000, backlogFanOut: 100, drainWindow: 20_000, systems: ['raw', 'sqlite', 'pg1', 'pg2', 'bullmq', 'pgboss'] };
-/** Scenarios a system skips: the second PostgreSQL worker adds nothing to the backlog picture, and time is bounded. */
-const SKIP: Record<string, string[]> = { pg2: ['backlog'] };
+  ? { warmup: 1000, measure: 4000, latency: 4000, fanOut: 2000, backlogEvents: 1000, backlogFanOut: 100, drainWindow: 5000, systems: ['raw', 'sqlite', 'pg1', 'bullmq', 'pgboss', 'graphile'],
+      rows: 2000, workers: [1, 2], drains: 2, history: 100_000, soakSeconds: 20 }
+  : { warmup: 5000, measure: 8000, latency: 8000, fanOut: 10_000, backlogEvents: 10_000, backlogFanOut: 100, drainWindow: 20_000, systems: ['raw', 'sqlite', 'pg1', 'bullmq', 'pgboss', 'graphile'],
+      rows: 8000, workers: [1, 2, 4], drains: 4, history: 1_000_000, soakSeconds: 45 };
+/**
+ * Scenarios a system skips, time being bounded: graphile-worker's backlog would say what
+ * pg-boss's does (how a PostgreSQL job table takes a million rows).
+ */
+const SKIP: Record<string, string[]> = { graphile: ['backlog'] };
 const BACKLOG = T.backlogEvents * T.backlogFanOut;
 
 const SYSTEMS: Record<string, SystemFactory> = {
@@ -35,7 +42,10 @@ const SYSTEMS: Record<string, SystemFactory> = {
   pg2: itwinPostgres(2),
   bullmq: bullmqBaseline,
   pgboss: pgbossBaseline,
+  graphile: graphileBaseline,
 };
+/** Whose rows written per delivery are counted (the systems on PostgreSQL). */
+const ROWS_OF = ['pg1', 'pgboss', 'graphile'];
 
 const ANALYSIS_MARKER = '<!-- analysis: kept across runs -->';
 
@@ -55,6 +65,9 @@ interface Result {
   rawAdjacent?: Array<{ perSecond: number; cpuMsPerThousand: number }>;
   /** CPU time of the system's processes and its database per 1,000 deliveries, in the throughput window. */
   cpuPerThousand?: number;
+  /** Of which its database's (the backends serving it; Redis: the server), in µs per delivery. */
+  dbUsPerDelivery?: number;
+  rows?: RowsResult;
   latency?: LatencySummary;
   fanOutMs?: number;
   backlog?: { buildSeconds: number; rssStart: number; rssPeakBuild: number; drainRate: number; rssPeakDrain: number };
@@ -77,7 +90,7 @@ async function audit(receiver: ReceiverProc, published: string[], deliveriesPerE
 const memory = (sys: SystemInstance) => sys.pids().reduce((sum, pid) => sum + rssMiB(pid), 0);
 
 /** Closed loop: keep at most 20,000 published events not yet received. */
-async function throughput(sys: SystemInstance, receiver: ReceiverProc): Promise<{ perSecond: number; cpuPerThousand: number; audit: Audit }> {
+async function throughput(sys: SystemInstance, receiver: ReceiverProc): Promise<{ perSecond: number; cpuPerThousand: number; dbUsPerDelivery: number; audit: Audit }> {
   const routes = await sys.subscribe(WEBHOOKS);
   await receiver.call({ cmd: 'reset' }, 'ok');
   const published: string[] = [];
@@ -116,6 +129,7 @@ async function throughput(sys: SystemInstance, receiver: ReceiverProc): Promise<
   const result = {
     perSecond: (atEnd - atStart) / (T.measure / 1000),
     cpuPerThousand: (1000 * cpuUsed) / Math.max(1, atEnd - atStart),
+    dbUsPerDelivery: (1000 * dbUsed) / Math.max(1, atEnd - atStart),
     audit: await audit(receiver, published, 1, 180_000),
   };
   await sys.unsubscribeAll();
@@ -211,8 +225,9 @@ async function measure(key: string, factory: SystemFactory, receiver: ReceiverPr
     result.rawAdjacent = [rawBefore, await rawRun(urls)];
     result.throughput = tp.perSecond;
     result.cpuPerThousand = tp.cpuPerThousand;
+    result.dbUsPerDelivery = tp.dbUsPerDelivery;
     result.audits.push(['throughput', tp.audit]);
-    log(`  ${Math.round(tp.perSecond)}/s, ${fmt(tp.cpuPerThousand)} CPU ms per 1,000 (raw loop ${result.rawAdjacent.map((r) => Math.round(r.perSecond)).join('/s, ')}/s); latency at ${RATE}/s`);
+    log(`  ${Math.round(tp.perSecond)}/s, ${fmt(tp.cpuPerThousand)} CPU ms per 1,000, database ${fmt(tp.dbUsPerDelivery)} µs per delivery (raw loop ${result.rawAdjacent.map((r) => Math.round(r.perSecond)).join('/s, ')}/s); latency at ${RATE}/s`);
     const lat = await latency(sys, receiver);
     result.latency = lat.summary;
     result.audits.push(['latency', lat.audit]);
@@ -235,23 +250,77 @@ async function measure(key: string, factory: SystemFactory, receiver: ReceiverPr
   return result;
 }
 
+/** The PostgreSQL store's own scenarios (bench/lib/pgScenarios.ts, soak.ts). */
+interface PgExtras {
+  workers?: Array<[number, DrainResult]>;
+  drains?: DrainResult[];
+  history?: DrainResult & { fillSeconds: number };
+  soak: Partial<Record<'sqlite' | 'postgres', SoakSample[]>>;
+  errors: string[];
+}
+
+async function postgresScenarios(receiver: ReceiverProc, results: Result[]): Promise<PgExtras> {
+  const extras: PgExtras = { soak: {}, errors: [] };
+  const attempt = async <R>(what: string, fn: () => Promise<R>): Promise<R | undefined> => {
+    try {
+      return await fn();
+    } catch (err) {
+      extras.errors.push(`${what}: ${(err as Error).message}`);
+      log(`  ${what} failed: ${(err as Error).message}`);
+      return undefined;
+    }
+  };
+  for (const key of ROWS_OF.filter((k) => T.systems.includes(k) && (only === undefined || only.includes(k)))) {
+    log(`rows written per delivery: ${SYSTEMS[key]!.name}`);
+    const rows = await attempt(`rows of ${key}`, () => rowsPerDelivery(SYSTEMS[key]!, receiver, T.rows));
+    const r = results.find((x) => x.name === SYSTEMS[key]!.name);
+    if (rows !== undefined && r !== undefined) r.rows = rows;
+    if (rows !== undefined) log(`  ${rows.single.toFixed(2)} single, ${rows.fanOut.toFixed(2)} fan-out`);
+  }
+  if (only !== undefined && !only.includes('pg1')) return extras;
+  log(`worker processes draining ${fmt(DRAIN_BACKLOG)} deliveries to ${DRAIN_WEBHOOKS} webhooks`);
+  extras.workers = await attempt('workers', () => workerScaling(receiver, T.workers, log));
+  log(`${T.drains} drains in a row on one schema`);
+  extras.drains = await attempt('drains', () => repeatedDrains(receiver, T.drains, log));
+  log(`a drain with ${fmt(T.history)} finished deliveries present`);
+  extras.history = await attempt('history', () => drainWithHistory(receiver, T.history, log));
+  for (const store of ['sqlite', 'postgres'] as const) {
+    log(`retention soak: ${store}, RETENTION=2s, 500 deliveries/s for ${T.soakSeconds} s`);
+    const samples = await attempt(`soak of ${store}`, () => retentionSoak(store, receiver, { seconds: T.soakSeconds, everySeconds: Math.max(2, Math.round(T.soakSeconds / 9)) }));
+    if (samples !== undefined) extras.soak[store] = samples;
+  }
+  return extras;
+}
+
+/** Whether the soak stayed flat: the last third's peak within a quarter of the middle third's. */
+function soakFlat(samples: SoakSample[] | undefined, value: (s: SoakSample) => number): { flat: boolean; middle: number; last: number } | undefined {
+  if (samples === undefined || samples.length < 6) return undefined;
+  const third = Math.floor(samples.length / 3);
+  const middle = Math.max(...samples.slice(third, 2 * third).map(value));
+  const last = Math.max(...samples.slice(2 * third).map(value));
+  return { flat: last <= middle * 1.25, middle, last };
+}
+
 /**
  * The targets the issues set, checked against this run's figures: each line says met, NOT
  * met, or not measured. Throughput targets are ratios to systems measured in the same run.
  */
-function verdicts(results: Result[]): string[] {
-  const by = (name: string) => results.find((r) => r.name === SYSTEMS[name]?.name && r.error === undefined);
+function verdicts(results: Result[], extras: PgExtras): string[] {
+  // A system whose later scenario failed still has the figures of those before it.
+  const by = (name: string) => results.find((r) => r.name === SYSTEMS[name]?.name);
   const sqlite = by('sqlite');
   const pg = by('pg1');
   const baselines: Array<[string, Result | undefined]> = [
     ['BullMQ', by('bullmq')],
     ['pg-boss', by('pgboss')],
+    ['graphile-worker', by('graphile')],
   ];
   const line = (ok: boolean | undefined, text: string) => `- ${ok === undefined ? 'not measured' : ok ? 'met' : '**NOT met**'}: ${text}`;
   const p99 = (r: Result | undefined) => r?.latency?.p99;
   const ahead = (a: Result | undefined, b: Result | undefined, what: 'throughput' | 'p99') => {
-    if (a === undefined || b === undefined) return undefined;
-    return what === 'throughput' ? a.throughput! > b.throughput! : p99(a)! < p99(b)!;
+    const [x, y] = what === 'throughput' ? [a?.throughput, b?.throughput] : [p99(a), p99(b)];
+    if (x === undefined || y === undefined) return undefined;
+    return what === 'throughput' ? x > y : x < y;
   };
   const lossless = results.every((r) => r.audits.every(([, a]) => a.lost === 0 && a.duplicates === 0));
   return [
@@ -265,7 +334,113 @@ function verdicts(results: Result[]): string[] {
       `PostgreSQL (1 worker) ahead of pg-boss on throughput and p99 (${fmt(pg?.throughput)}/s vs ${fmt(by('pgboss')?.throughput)}/s; ${fmt(p99(pg), 1)} vs ${fmt(p99(by('pgboss')), 1)} ms)`,
     ),
     line(results.length === 0 ? undefined : lossless, 'no delivery lost or duplicated in any audited run'),
+    ...postgresVerdicts(by, extras, line),
   ];
+}
+
+/** Issue 18's targets for the PostgreSQL store. */
+function postgresVerdicts(by: (name: string) => Result | undefined, pg: PgExtras, line: (ok: boolean | undefined, text: string) => string): string[] {
+  const ours = by('pg1');
+  const boss = by('pgboss');
+  const graphile = by('graphile');
+  const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : a / b);
+  const w1 = pg.workers?.find(([n]) => n === 1)?.[1];
+  const w2 = pg.workers?.find(([n]) => n === 2)?.[1];
+  const d1 = pg.drains?.[0];
+  const dn = pg.drains?.at(-1);
+  const rate = ratio(ours?.throughput, boss?.throughput);
+  const db = ratio(ours?.dbUsPerDelivery, boss?.dbUsPerDelivery);
+  const vsGraphile = ratio(ours?.throughput, graphile?.throughput);
+  const twoWorkers = ratio(w2?.perSecond, w1?.perSecond);
+  const twoDb = ratio(w2?.dbUsPerDelivery, w1?.dbUsPerDelivery);
+  const growth = ratio(dn?.dbUsPerDelivery, d1?.dbUsPerDelivery);
+  const history = ratio(pg.history?.perSecond, d1?.perSecond);
+  const drain = ratio(ours?.backlog?.drainRate, ours?.throughput);
+  const pct = (x: number | undefined) => (x === undefined ? '–' : `${fmt(100 * x)} %`);
+  const times = (x: number | undefined) => (x === undefined ? '–' : `${fmt(x, 2)}×`);
+  const soak = (store: 'sqlite' | 'postgres') => {
+    const rows = soakFlat(pg.soak[store], (s) => s.rows);
+    const bytes = soakFlat(pg.soak[store], (s) => s.bytes);
+    return line(
+      rows === undefined || bytes === undefined ? undefined : rows.flat && bytes.flat,
+      `${store === 'sqlite' ? 'SQLite' : 'PostgreSQL'}: with RETENTION=2s, rows and bytes of deliveries, attempts and events flat while deliveries go on (peak of the last third against the middle third: ${fmt(rows?.last)} against ${fmt(rows?.middle)} rows, ${fmt((bytes?.last ?? NaN) / 2 ** 20, 1)} against ${fmt((bytes?.middle ?? NaN) / 2 ** 20, 1)} MiB)`,
+    );
+  };
+  return [
+    line(ours?.rows && ours.rows.single <= 4, `PostgreSQL: at most 4 rows written per delivery for single-delivery events (${fmt(ours?.rows?.single, 2)}; pg-boss ${fmt(boss?.rows?.single, 2)}, graphile-worker ${fmt(graphile?.rows?.single, 2)})`),
+    line(ours?.rows && ours.rows.fanOut <= 3, `PostgreSQL: at most 3 rows written per delivery for a 1 → 100 fan-out (${fmt(ours?.rows?.fanOut, 2)})`),
+    line(growth === undefined ? undefined : growth <= 1.3, `PostgreSQL: database CPU per delivery of the last of ${pg.drains?.length ?? 4} drains in a row within 30 % of the first's (${fmt(dn?.dbUsPerDelivery)} against ${fmt(d1?.dbUsPerDelivery)} µs: ${times(growth)})`),
+    line(history === undefined ? undefined : history >= 0.8, `PostgreSQL: a drain with ${fmt(T.history)} finished deliveries present at least 80 % as fast as on empty tables (${fmt(pg.history?.perSecond)} against ${fmt(d1?.perSecond)}/s: ${pct(history)})`),
+    line(twoWorkers === undefined ? undefined : twoWorkers >= 0.9 && twoDb! <= 1.15, `PostgreSQL: 2 workers at least 0.9× as fast as one, database CPU per delivery within 15 % (${times(twoWorkers)}; ${fmt(w2?.dbUsPerDelivery)} against ${fmt(w1?.dbUsPerDelivery)} µs)`),
+    line(rate === undefined ? undefined : rate >= 1.3, `PostgreSQL (1 worker) at least 1.3× pg-boss's deliveries/s (${fmt(ours?.throughput)} against ${fmt(boss?.throughput)}/s: ${times(rate)})`),
+    line(db === undefined ? undefined : db <= 0.7, `PostgreSQL (1 worker) at most 70 % of pg-boss's database CPU per delivery (${fmt(ours?.dbUsPerDelivery)} against ${fmt(boss?.dbUsPerDelivery)} µs: ${pct(db)})`),
+    line(vsGraphile === undefined ? undefined : vsGraphile >= 0.8, `PostgreSQL (1 worker) at least 0.8× graphile-worker's deliveries/s (${fmt(ours?.throughput)} against ${fmt(graphile?.throughput)}/s: ${times(vsGraphile)}; its database ${fmt(graphile?.dbUsPerDelivery)} µs per delivery)`),
+    line(ours?.latency === undefined ? undefined : ours.latency.p99 <= 50, `PostgreSQL p99 publish→receive at most 50 ms at ${RATE}/s (${fmt(ours?.latency?.p99, 1)} ms)`),
+    line(ours?.fanOutMs === undefined ? undefined : ours.fanOutMs <= 2000, `PostgreSQL fan-out to ${fmt(T.fanOut)} webhooks in at most 2 s (${fmt(ours?.fanOutMs)} ms)`),
+    line(drain === undefined ? undefined : drain >= 0.8, `PostgreSQL backlog drain at least 80 % of its steady rate (${fmt(ours?.backlog?.drainRate)} against ${fmt(ours?.throughput)}/s: ${pct(drain)})`),
+    soak('sqlite'),
+    soak('postgres'),
+  ];
+}
+
+/** The PostgreSQL sections of the report. */
+function postgresReport(results: Result[], pg: PgExtras): string {
+  const rowsOf = ROWS_OF.map((k) => results.find((r) => r.name === SYSTEMS[k]!.name)).filter((r): r is Result => r?.rows !== undefined);
+  const rowsTable = [
+    '| System | Rows written per delivery: single-delivery events | 1 → 100 fan-out | Where (single; fan-out), per delivery | Database CPU µs per delivery (throughput run) |',
+    '|---|---|---|---|---|',
+    ...rowsOf.map(
+      (r) =>
+        `| ${r.name} | ${fmt(r.rows!.single, 2)} | ${fmt(r.rows!.fanOut, 2)} | ${r.rows!.tables.single.map(([t, w]) => `${t} ${w}`).join(', ')}; ${r.rows!.tables.fanOut.map(([t, w]) => `${t} ${w}`).join(', ')} | ${fmt(r.dbUsPerDelivery)} |`,
+    ),
+  ].join('\n');
+  const w1 = pg.workers?.find(([n]) => n === 1)?.[1];
+  const workersTable = [
+    `| Worker processes (${DRAIN_WEBHOOKS} webhooks, backlog of ${fmt(DRAIN_BACKLOG)}) | Deliveries/s | vs 1 worker | Database CPU µs per delivery |`,
+    '|---|---|---|---|',
+    ...(pg.workers ?? []).map(([n, r]) => `| ${n} | ${fmt(r.perSecond)} | ${w1 === undefined ? '–' : `${fmt(r.perSecond / w1.perSecond, 2)}×`} | ${fmt(r.dbUsPerDelivery)} |`),
+  ].join('\n');
+  const historyTable = [
+    `| History already in the tables (1 worker, ${fmt(DRAIN_BACKLOG)} deliveries drained) | Deliveries/s | Database CPU µs per delivery |`,
+    '|---|---|---|',
+    ...(pg.drains ?? []).map((r, i) => `| drain ${i + 1} in a row on one schema (${fmt(i * DRAIN_BACKLOG)} finished before it) | ${fmt(r.perSecond)} | ${fmt(r.dbUsPerDelivery)} |`),
+    ...(pg.history === undefined ? [] : [`| ${fmt(T.history)} finished deliveries inserted first (generate_series, ${fmt(pg.history.fillSeconds)} s) | ${fmt(pg.history.perSecond)} | ${fmt(pg.history.dbUsPerDelivery)} |`]),
+  ].join('\n');
+  const soakRows = (['sqlite', 'postgres'] as const).flatMap((store) =>
+    (pg.soak[store] ?? []).map(
+      (s) =>
+        `| ${store === 'sqlite' ? 'SQLite' : 'PostgreSQL'} | ${s.atSeconds} s | ${fmt(s.delivered)} | ${fmt(s.rows)} | ${fmt(s.bytes / 2 ** 20, 1)} MiB | ${fmt(s.remembered)}, ${fmt(s.rememberedBytes / 2 ** 20, 1)} MiB | ${s.fileBytes === undefined ? '–' : `${fmt(s.fileBytes / 2 ** 20, 1)} MiB`} |`,
+    ),
+  );
+  const soakTable = [
+    '| Store | At | Delivered so far | Rows: deliveries, attempts, events | Their bytes (SQLite: with free pages) | MessageIds remembered past their events (SQLite: with the idempotency index) | SQLite file and WAL |',
+    '|---|---|---|---|---|---|---|',
+    ...soakRows,
+  ].join('\n');
+  return `## PostgreSQL: rows written, workers, history, retention
+
+Rows written: inserts + updates + deletes over every table of the system's schema in
+\`pg_stat_user_tables\`, per delivery, with every delivery accepted at its first attempt
+(${fmt(T.rows)} deliveries of each shape, published in batches). Database CPU: the backends
+serving the system's connections (told apart by application_name), not the server's
+background processes nor anyone else's.
+
+${rowsTable}
+
+Backlogs published with no worker running, then drained (the rate between 1 % and 99 % of
+the backlog received; database CPU over the whole drain):
+
+${workersTable}
+
+${historyTable}
+
+Retention soak: single-delivery events at 500/s with RETENTION=2s (the loop's rounds are
+10 s apart, so history lives 2 – 12 s); where the server's autovacuum is off, as here,
+retention vacuums PostgreSQL's tables. MessageIds of removed events are remembered for the
+rest of their 7-day idempotency window (contract §6), so those grow for 7 days by design.
+
+${soakTable}
+${pg.errors.length > 0 ? `\nNot measured: ${pg.errors.join('; ')}.\n` : ''}`;
 }
 
 /** Mean deliveries per second of the raw loop runs next to a system's throughput run. */
@@ -290,6 +465,7 @@ async function main() {
     await until(async () => (await receiver.stats()).total >= (RATE * T.latency) / 1000, 30_000);
     const rawLatency = summarize((await receiver.call<{ latencies: number[] }>({ cmd: 'latencies' }, 'latencies')).latencies);
     for (const name of systems) results.push(await measure(name, SYSTEMS[name]!, receiver, urls));
+    const extras = await postgresScenarios(receiver, results);
     const rawRuns = results.flatMap((r) => r.rawAdjacent ?? []);
     if (rawRuns.length === 0) rawRuns.push(await rawRun(urls));
     const raw = rawRuns.reduce((a, r) => a + r.perSecond, 0) / rawRuns.length;
@@ -307,7 +483,7 @@ async function main() {
         const dup = r.audits.reduce((a, [, x]) => a + x.duplicates, 0);
         const b = r.backlog;
         return (
-          `| ${r.name} | ${fmt(r.throughput)} | ${pct(r)} | ${fmt(r.cpuPerThousand)} | ${l === undefined ? '–' : `${fmt(l.p50, 1)} / ${fmt(l.p95, 1)} / ${fmt(l.p99, 1)}`} | ` +
+          `| ${r.name} | ${fmt(r.throughput)} | ${pct(r)} | ${fmt(r.cpuPerThousand)}${r.dbUsPerDelivery ? ` (${fmt(r.dbUsPerDelivery)})` : ''} | ${l === undefined ? '–' : `${fmt(l.p50, 1)} / ${fmt(l.p95, 1)} / ${fmt(l.p99, 1)}`} | ` +
           `${r.fanOutMs === undefined ? '–' : `${fmt(r.fanOutMs)} ms`} | ` +
           `${b === undefined ? '(not run)' : `${fmt(b.buildSeconds, 1)} s; RSS ${fmt(b.rssStart)} → peak ${fmt(b.rssPeakBuild)} MiB`} | ` +
           `${b === undefined ? '(not run)' : `${fmt(b.drainRate)}/s, peak ${fmt(b.rssPeakDrain)} MiB`} | ${lost} / ${dup} |`
@@ -315,7 +491,7 @@ async function main() {
       }),
     ];
     const table = [
-      `| System | Deliveries/s (sustained) | vs the raw loop run next to it | CPU ms per 1,000 deliveries | publish→receive p50 / p95 / p99 ms at ${RATE}/s | Fan-out: 1 event → ${fmt(T.fanOut)} webhooks | Backlog of ${fmt(BACKLOG)} built (receiver down) | Drain once it is back | Lost / duplicated |`,
+      `| System | Deliveries/s (sustained) | vs the raw loop run next to it | CPU ms per 1,000 deliveries (of which the database's) | publish→receive p50 / p95 / p99 ms at ${RATE}/s | Fan-out: 1 event → ${fmt(T.fanOut)} webhooks | Backlog of ${fmt(BACKLOG)} built (receiver down) | Drain once it is back | Lost / duplicated |`,
       '|---|---|---|---|---|---|---|---|---|',
       ...rows,
     ].join('\n');
@@ -331,7 +507,7 @@ ${table}
 
 Targets (from the issues), checked against the figures above:
 
-${verdicts(results).join('\n')}
+${verdicts(results, extras).join('\n')}
 
 How to read it:
 
@@ -349,8 +525,10 @@ How to read it:
   Throughput is a closed loop (at most 20,000 events outstanding), measured for ${T.measure / 1000} s
   after ${T.warmup / 1000} s of warm-up; one delivery per event.
 - CPU ms per 1,000 deliveries: CPU time (user + system, all threads) that the system's own
-  processes and its database server (PostgreSQL or Redis, all their processes) used in the
-  throughput window, per 1,000 deliveries received; not the receiver's nor the producer's.
+  processes and its database used in the throughput window, per 1,000 deliveries received;
+  not the receiver's nor the producer's. The database's share: on PostgreSQL the backends
+  serving the system's connections (told apart by application_name; the server's WAL writer
+  and checkpointer, shared by everyone, are not counted), on Redis the server's processes.
   For the raw loop it is the client alone. Unlike deliveries per second it hardly depends on
   how much of this shared 2-core machine a run was given, so it is the figure to compare
   when judging a change to the code.
@@ -367,7 +545,8 @@ How to read it:
 
 Systems:
 ${results.map((r) => `- **${r.name}**: ${r.describe}.${r.error !== undefined ? ` Error: ${r.error}` : ''}`).join('\n')}
-`;
+
+${postgresReport(results, extras)}`;
     process.stdout.write(`\n${report}\n`);
     // The hand-written analysis below the marker survives a re-run; the figures above it do not.
     const path = join(ROOT, 'BENCHMARKS.md');

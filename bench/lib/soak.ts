@@ -20,13 +20,12 @@ export interface SoakSample {
   rows: number;
   /** MessageIds remembered beyond their pruned events (kept for the 7-day idempotency window, by contract). */
   remembered: number;
-  /**
-   * Bytes on disk: SQLite, the database file and its WAL; PostgreSQL, the tables and
-   * indexes of deliveries, attempts and events.
-   */
+  /** Bytes of the tables and indexes of deliveries, attempts and events (SQLite: with the file's free pages). */
   bytes: number;
-  /** PostgreSQL: the bytes of the remembered messageIds (in SQLite's file, with the rest). */
+  /** Bytes of the remembered messageIds (SQLite: with their rows of the idempotency index). */
   rememberedBytes: number;
+  /** SQLite: the database file and its WAL, everything included. */
+  fileBytes?: number;
 }
 
 const TABLES = ['deliveries', 'delivery_attempts', 'events'];
@@ -39,10 +38,23 @@ async function sampler(store: 'sqlite' | 'postgres', where: string): Promise<{ s
     return {
       async sample() {
         const count = (t: string) => Number((db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n);
-        const bytes = readdirSync(where)
+        // Pages of the tables and their indexes (dbstat), and the free ones waiting for reuse.
+        const pages = (tables: string[]) =>
+          Number(
+            (db.prepare(`SELECT coalesce(sum(pgsize), 0) AS b FROM dbstat WHERE name IN (SELECT name FROM sqlite_schema WHERE tbl_name IN (SELECT value FROM json_each(?)))`).get(JSON.stringify(tables)) as { b: number }).b,
+          );
+        const pageSize = Number((db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size);
+        const free = Number((db.prepare('PRAGMA freelist_count').get() as { freelist_count: number }).freelist_count) * pageSize;
+        const fileBytes = readdirSync(where)
           .filter((f) => f.startsWith(DATABASE_FILE))
           .reduce((n, f) => n + statSync(join(where, f)).size, 0);
-        return { rows: TABLES.reduce((n, t) => n + count(t), 0), remembered: count('pruned_message_ids'), bytes, rememberedBytes: 0 };
+        return {
+          rows: TABLES.reduce((n, t) => n + count(t), 0),
+          remembered: count('pruned_message_ids'),
+          bytes: pages(TABLES) + free,
+          rememberedBytes: pages(['pruned_message_ids', 'event_ids']),
+          fileBytes,
+        };
       },
       async close() {
         db.close();
