@@ -12,18 +12,26 @@ const form = (id: string, secret: string) => new URLSearchParams({ grant_type: '
 describe('failed token requests are throttled per client id and per source address', () => {
   let h: Harness;
   let clock = Date.now();
-  let known: TestClient;
 
   before(async () => {
     h = await createHarness({ now: () => clock, flags: { tokenFailuresPerClient: '5', tokenFailuresPerAddress: '8', tokenFailureWindow: '60s' } });
-    known = await h.client({ scopes: [SCOPES.read] });
   });
   after(() => h.close());
+
+  /**
+   * Each test starts in a window of its own with an application of its own, so that the failures
+   * another test counted (on its client id, or on an address) cannot throttle it, in any order.
+   */
+  async function freshWindow(): Promise<TestClient> {
+    clock += 61_000;
+    return h.client({ scopes: [SCOPES.read] });
+  }
 
   const token = (id: string, secret: string, address: string) =>
     h.inject({ method: 'POST', url: '/oauth/token', headers: FORM, payload: form(id, secret), remoteAddress: address });
 
   it('refuses a client id after its failures, with Retry-After in the OAuth2 error shape, even with the right secret', async () => {
+    const known = await freshWindow();
     // Each guess from another address: the client id's own count is what stops them.
     for (let i = 0; i < 5; i++) assert.equal((await token(known.clientId, `wrong-${i}`, `10.1.0.${i}`)).statusCode, 401);
     const refused = await token(known.clientId, known.clientSecret, '10.1.0.99');
@@ -44,7 +52,7 @@ describe('failed token requests are throttled per client id and per source addre
   });
 
   it('refuses a source address after its failures, whichever client ids it tries', async () => {
-    clock += 61_000;
+    const known = await freshWindow();
     for (let i = 0; i < 8; i++) assert.equal((await token(`service-guess-${i}`, 'x', '10.2.0.1')).statusCode, 401);
     const refused = await token(known.clientId, known.clientSecret, '10.2.0.1');
     assert.equal(refused.statusCode, 429);
@@ -53,7 +61,7 @@ describe('failed token requests are throttled per client id and per source addre
   });
 
   it('counts unknown client ids like known ones, and costs them the same hashes', async () => {
-    clock += 61_000;
+    const known = await freshWindow();
     const unknown = 'service-000000000000000000000000';
     const answers: Record<string, number[]> = { known: [], unknown: [] };
     const hashes: Record<string, number[]> = { known: [], unknown: [] };
