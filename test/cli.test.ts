@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -111,6 +111,20 @@ describe('clients', () => {
     assert.equal(created.stderr, `itwin-webhooks: note: created a new, empty data store in ${missing}.\n`);
     const again = await cli(['clients', 'list', '--data-dir', missing]);
     assert.equal(again.stderr, '', 'an existing store is not announced');
+  });
+
+  it('run from a subfolder without --data-dir, a command is refused naming the folder ./data resolved to, and creates nothing', async () => {
+    const project = tempDir();
+    await createClient(join(project, 'data'), ['--create']);
+    const sub = join(project, 'src');
+    mkdirSync(sub);
+    const refused = await runCli(['clients', 'list'], {}, { base: childEnv(), timeoutMs: TIMEOUT_MS, track: children, cwd: sub });
+    const line = assertRefused(refused, 'the default ./data from a subfolder');
+    assert.ok(line.includes(`./data (${join(sub, 'data')})`) && line.includes('--data-dir') && line.includes('--create'), line);
+    assert.ok(!existsSync(join(sub, 'data')), 'nothing was created in the subfolder');
+    const fromProject = await runCli(['clients', 'list', '--json'], {}, { base: childEnv(), timeoutMs: TIMEOUT_MS, track: children, cwd: project });
+    assert.equal(fromProject.code, 0, fromProject.stderr);
+    assert.equal((JSON.parse(fromProject.stdout) as unknown[]).length, 1, 'from the project folder, ./data is the store');
   });
 
   it('create (--json and readable), --scopes, and list (table and --json)', async () => {
@@ -312,6 +326,33 @@ describe('directory', () => {
     // Removing an iTwin takes the permissions granted on it away.
     await ok(['directory', 'itwin', 'remove', itwin1, '--data-dir', dataDir]);
     assert.deepEqual(await listJson(['directory', 'grants'], dataDir), []);
+  });
+
+  it('a grant or role for an application the built-in issuer does not know is made, with a one-line warning', async () => {
+    const dataDir = tempDir();
+    const account = randomUUID();
+    const itwin = randomUUID();
+    const [{ clientId }] = await inOrder([() => createClient(dataDir, [], account), () => ok(['directory', 'itwin', 'add', itwin, '--account', account, '--data-dir', dataDir])]);
+    const typo = `${clientId}x`;
+    const [known, unknown, knownAdmin, unknownAdmin] = await inOrder([
+      () => cli(['directory', 'grant', clientId, '--itwin', itwin, '--data-dir', dataDir]),
+      () => cli(['directory', 'grant', typo, '--itwin', itwin, '--data-dir', dataDir]),
+      () => cli(['directory', 'org-admin', clientId, '--account', account, '--data-dir', dataDir]),
+      () => cli(['directory', 'org-admin', typo, '--account', account, '--data-dir', dataDir]),
+    ]);
+    for (const [r, what] of [[known, 'grant'], [knownAdmin, 'org-admin']] as const) {
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr, '', `${what} of a registered application: no warning`);
+    }
+    for (const [r, what] of [[unknown, 'the grant'], [unknownAdmin, 'the role']] as const) {
+      assert.equal(r.code, 0, `${what} is made (an external issuer's applications are not registered here): ${r.stderr}`);
+      assert.ok(r.stdout.includes(typo), r.stdout);
+      const lines = r.stderr.trimEnd().split('\n');
+      assert.equal(lines.length, 1, r.stderr);
+      assert.ok(lines[0]!.startsWith(`itwin-webhooks: warning: no application ${typo} is registered`) && lines[0]!.includes('clients list') && lines[0]!.includes(what), lines[0]);
+    }
+    type Grant = { clientId: string; itwinId: string };
+    assert.deepEqual((await listJson<Grant>(['directory', 'grants', '--itwin', itwin], dataDir)).map((g) => g.clientId).sort(), [clientId, typo].sort());
   });
 
   it('org-admin, org-admin --remove and org-admins', async () => {

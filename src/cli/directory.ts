@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { grantPermission, permissionProblem, syncAccountDirectory, UnknownItwinError } from '../auth/directory.ts';
 import { KNOWN_PERMISSIONS, MAINTAINER_PERMISSION } from '../auth/scopes.ts';
-import type { AccountDirectory, DirectoryEffects } from '../store/types.ts';
+import type { AccountDirectory, DirectoryEffects, Store } from '../store/types.ts';
 import { requireUuid, UsageError } from './errors.ts';
 import { iso, printTable, storeCommand, withStore } from './store.ts';
 
@@ -16,6 +16,18 @@ function reportDeactivated(effects: DirectoryEffects): void {
   if (effects.deactivated.length > 0) {
     console.log(`Deactivated ${effects.deactivated.length} webhook(s) whose owner no longer may manage them: ${effects.deactivated.join(', ')}.`);
   }
+}
+
+/**
+ * A client id the built-in issuer has not registered is usually a typo, which a grant would
+ * otherwise take without a word. It is not refused: an external issuer's applications are
+ * registered nowhere here, and a grant names them by the client id their tokens carry.
+ */
+async function warnIfUnregistered(store: Pick<Store, 'getClient'>, clientId: string, what: string): Promise<void> {
+  if ((await store.getClient(clientId)) !== undefined) return;
+  process.stderr.write(
+    `itwin-webhooks: warning: no application ${clientId} is registered with the built-in issuer (see clients list); ${what} applies only to tokens from an external issuer that name this client id.\n`,
+  );
 }
 
 /** Reads a sync file: {"itwins": [...], "grants": [{clientId, itwinId, permission}], "orgAdmins": [...]}. */
@@ -92,14 +104,15 @@ export function directoryCommand(): Command {
     async (clientId: string, opts: { itwin: string; permission: string }, cmd: Command) => {
       const itwinId = requireUuid(opts.itwin, '--itwin');
       const permission = requirePermission(opts.permission);
-      await withStore(cmd, (store) =>
-        grantPermission(store, clientId, itwinId, permission, Date.now()).catch((err: unknown) => {
+      await withStore(cmd, async (store) => {
+        await grantPermission(store, clientId, itwinId, permission, Date.now()).catch((err: unknown) => {
           if (err instanceof UnknownItwinError) {
             throw new UsageError(`No iTwin ${itwinId} in the directory; add it first with: directory itwin add ${itwinId} --account ACCOUNT_ID`);
           }
           throw err;
-        }),
-      );
+        });
+        await warnIfUnregistered(store, clientId, 'the grant');
+      });
       console.log(`${clientId} has ${permission} on iTwin ${itwinId}.`);
     },
   );
@@ -143,7 +156,10 @@ export function directoryCommand(): Command {
       reportDeactivated(result);
       return;
     }
-    await withStore(cmd, (store) => store.addOrgAdmin(clientId, accountId, Date.now()));
+    await withStore(cmd, async (store) => {
+      await store.addOrgAdmin(clientId, accountId, Date.now());
+      await warnIfUnregistered(store, clientId, 'the role');
+    });
     console.log(`${clientId} is Organization Administrator of account ${accountId}.`);
   });
   storeCommand(

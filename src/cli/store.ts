@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadStoreConfig } from '../config/load.ts';
 import { openStore } from '../store/open.ts';
@@ -25,9 +25,9 @@ export async function withStore<T>(cmd: Command, fn: (store: Store) => Promise<T
   const config = loadStoreConfig(flagValues(cmd), process.env);
   const fresh = config.databaseUrl === undefined && !existsSync(join(config.dataDir, DATABASE_FILE));
   if (fresh && !existsSync(config.dataDir) && (cmd.opts() as { create?: boolean }).create !== true) {
-    throw new UsageError(
-      `no data store in ${config.dataDir} (the directory does not exist): give the server's --data-dir (or DATA_DIR), or --create to make a new store there.`,
-    );
+    // A relative DATA_DIR is named as resolved too: run from a subfolder, ./data is not the server's.
+    const where = isAbsolute(config.dataDir) ? config.dataDir : `${config.dataDir} (${resolve(config.dataDir)})`;
+    throw new UsageError(`no data store in ${where}: the directory does not exist; give the server's --data-dir (or DATA_DIR), or --create to make a new store there.`);
   }
   const { store } = await openStore(config);
   if (fresh) process.stderr.write(`itwin-webhooks: note: created a new, empty data store in ${config.dataDir}.\n`);

@@ -59,12 +59,14 @@ export interface CliOptions {
   timeoutMs?: number;
   /** Holds the child while it runs, for an after-hook to kill what a failed test left. */
   track?: Set<ChildProcess>;
+  /** The folder it runs in (default: the runner's). */
+  cwd?: string;
 }
 
 /** Runs `itwin-webhooks <args>` to completion and returns its exit and output. */
 export function runCli(args: string[], env: Record<string, string> = {}, options: CliOptions = {}): Promise<CliResult> {
-  const { base = CHILD_ENV, timeoutMs = 60_000, track } = options;
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const { base = CHILD_ENV, timeoutMs = 60_000, track, cwd } = options;
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'], cwd });
   track?.add(child);
   let stdout = '';
   let stderr = '';
