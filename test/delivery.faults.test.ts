@@ -319,7 +319,12 @@ describe('SSRF guard in the delivery pipeline', () => {
       const detail = await h.inject({ method: 'GET', url: `/webhooks/${hook.id}/deliveries/${deliveryId}`, headers: { authorization: sub.auth } });
       assert.equal(detail.statusCode, 200, detail.body);
       assert.match(detail.body, /SSRF guard: the address internal\.test resolves to is not allowed/);
-      for (const leak of ['127.0.0.1', 'loopback']) assert.ok(!detail.body.includes(leak) && !list.body.includes(leak), `no ${leak} in ${detail.body}`);
+      const health = await h.inject({ method: 'GET', url: `/webhooks/${hook.id}/health`, headers: { authorization: sub.auth } });
+      assert.equal(health.statusCode, 200, health.body);
+      assert.equal(health.json().lastAttempt.error, 'refused by the SSRF guard: the address internal.test resolves to is not allowed');
+      for (const leak of ['127.0.0.1', 'loopback']) {
+        for (const body of [list.body, detail.body, health.body]) assert.ok(!body.includes(leak), `no ${leak} in ${body}`);
+      }
       assert.equal(r.received.length, 0);
     } finally {
       await h.close();
