@@ -47,7 +47,7 @@ export const SETTINGS = {
 
   // --- HTTP server
   host: { flag: '--host', env: 'HOST', kind: { type: 'string' }, default: '127.0.0.1', group: 'server',
-    description: 'Interface to listen on (0.0.0.0 for all).' },
+    description: 'Interface to listen on (0.0.0.0 for all; then set PUBLIC_URL to the address clients use).' },
   port: { flag: '--port', env: 'PORT', kind: { type: 'int', min: 0, max: 65535 }, default: '3000', group: 'server',
     description: 'TCP port to listen on (0 picks a free one).' },
   publicUrl: { flag: '--public-url', env: 'PUBLIC_URL', kind: { type: 'url', protocols: ['http:', 'https:'] }, group: 'server',
