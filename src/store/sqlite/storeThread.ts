@@ -66,11 +66,14 @@ function run(call: Call): void {
 }
 
 let syncs = 0;
-const syncWal = (done: (err: Error | null) => void) => {
-  if (faults?.walSyncFailsAfter !== undefined && syncs++ >= faults.walSyncFailsAfter) {
-    setImmediate(() => done(Object.assign(new Error('EIO: i/o error, fsync (injected)'), { code: 'EIO' })));
-  } else fsync(walFd, done);
-};
+/**
+ * A test's injected failure replaces what the disk answered, after the real fsync: so the
+ * outage test goes through the same sync as production, and a publish answered without
+ * waiting for that sync (or with the sync left out) is seen answering what it must refuse.
+ */
+const injectedFailure = (): Error | null =>
+  faults?.walSyncFailsAfter !== undefined && syncs++ >= faults.walSyncFailsAfter ? Object.assign(new Error('EIO: i/o error, fsync (injected)'), { code: 'EIO' }) : null;
+const syncWal = (done: (err: Error | null) => void) => fsync(walFd, (err) => done(err ?? injectedFailure()));
 
 const publishes = publishCommits<Call>({
   commitGroup(calls) {

@@ -10,7 +10,7 @@ export interface Call {
 
 /** Failures a test can make the store thread suffer, to see the server through a store outage. */
 export interface StoreThreadFaults {
-  /** The WAL's fsyncs fail, as a dying disk's would, after this many succeeded: the publish whose sync fails ends the thread. */
+  /** The WAL's fsyncs fail, as a dying disk's would, after this many succeeded (each still runs the real fsync first): the publish whose sync fails ends the thread. */
   walSyncFailsAfter?: number;
 }
 
