@@ -295,6 +295,32 @@ describe('SSRF guard in the delivery pipeline', () => {
     }
   });
 
+  it('an allow-list opts in exactly its addresses: with 127.0.0.1/32 allowed, a receiver on 127.0.0.2 gets nothing and the attempt says why', async () => {
+    const allowed = await new Receiver().start();
+    const neighbour = await new Receiver().start('127.0.0.2');
+    const h = await createHarness({ flags: { allowInsecureCallbacks: true, callbackAllowCidrs: '127.0.0.1/32' } });
+    try {
+      const sub = await h.client();
+      const pub = await h.client({ accountId: sub.accountId, scopes: [SCOPES.publish] });
+      const refused = await h.webhook(sub, { callbackUrl: neighbour.url('/neighbour'), eventTypes: [TYPE] });
+      await h.webhook(sub, { callbackUrl: allowed.url('/allowed'), eventTypes: [TYPE] });
+      await h.publish(pub, { eventType: TYPE, iTwinId: randomUUID(), accountId: sub.accountId, content: content() });
+      await allowed.waitFor(() => allowed.received.length === 1, 10_000, 'the delivery to the allowed address');
+      await eventually(async () => {
+        const [d] = (await h.server.deps.store.listDeliveries(refused.id, undefined, 1, undefined)).items;
+        return d !== undefined && (await h.server.deps.store.getDelivery(refused.id, d.id))!.attemptLog.length === 1;
+      });
+      const [d] = (await h.server.deps.store.listDeliveries(refused.id, undefined, 1, undefined)).items;
+      assert.match(d!.lastError!, /SSRF guard.*127\.0\.0\.2.*loopback/);
+      await quiescent(h.server);
+      assert.equal(neighbour.received.length, 0);
+    } finally {
+      await h.close();
+      await allowed.close();
+      await neighbour.close();
+    }
+  });
+
   it('a refused host name is recorded without what it resolved to: the tenant learns only that the address is not allowed', async () => {
     const r = await new Receiver().start();
     const h = await createHarness({ flags: { allowInsecureCallbacks: true }, lookup: async () => [{ address: '127.0.0.1', family: 4 }] });

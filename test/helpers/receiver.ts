@@ -31,9 +31,11 @@ export class Receiver {
   private server!: Server;
   private waiters: Array<() => void> = [];
   port = 0;
+  /** The loopback address it listens on (another than 127.0.0.1 to test the SSRF allow-list). */
+  host = '127.0.0.1';
 
   get origin(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `http://${this.host}:${this.port}`;
   }
 
   url(path: string): string {
@@ -53,13 +55,14 @@ export class Receiver {
     return this.received.filter((r) => r.path === path);
   }
 
-  async start(): Promise<this> {
+  async start(host = '127.0.0.1'): Promise<this> {
+    this.host = host;
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.on('connection', (s) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    await new Promise<void>((r) => this.server.listen(0, host, r));
     this.port = (this.server.address() as AddressInfo).port;
     return this;
   }
