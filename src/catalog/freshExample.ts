@@ -48,6 +48,9 @@ function allowsInteger(type: unknown): boolean {
   return type === 'integer' || (Array.isArray(type) && type.includes('integer'));
 }
 
+// Module state, but only a memo of a pure function (the same pattern always gets the same
+// answer, whoever asks), so no test or server can see another's; it holds one boolean per
+// distinct `pattern` in the catalog's schemas.
 const hexPatternCache = new Map<string, boolean>();
 
 /**

@@ -11,7 +11,8 @@
  * left. Here work added while the deferred work runs is run in the same pass (so a callback
  * must never defer itself again unconditionally: the turn would not end).
  *
- * The queue is module state on purpose, the one such in the program: it belongs to the
+ * The queue is module state on purpose, the one such in the program (freshExample.ts keeps
+ * only a memo of a pure function): it belongs to the
  * thread's event loop as setImmediate's own queue does, and one queue per thread is what
  * makes the chaining work (the dispatcher's result write and the store client's post run
  * in the same pass only because they share it). It holds nothing between turns.
