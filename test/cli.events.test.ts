@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -333,6 +333,14 @@ describe('events trigger and listen', () => {
     assert.match(byPort.stdout, /: 1 delivery queued\.\n$/);
     assert.equal(byPublicUrl.code, 0, byPublicUrl.stderr);
     assert.match(assertRefused(wrongPort, 'PORT of no server'), new RegExp(`server at http://127\\.0\\.0\\.1:${closed} is not reachable`));
+  });
+
+  it('without credentials and without a store where DATA_DIR points, it is refused naming the folder as resolved, and creates nothing', async () => {
+    const elsewhere = tempDir('itwh-events-nostore-');
+    const refused = await runCli(['events', 'trigger', CREATED, '--itwin', ITWIN, '--url', serve.url], ENV, { timeoutMs: RUN_TIMEOUT_MS, track: children, cwd: elsewhere });
+    const line = assertRefused(refused, 'no store in ./data');
+    assert.ok(line.includes(`no data store in ./data (${join(elsewhere, 'data')})`) && line.includes('--data-dir') && line.includes('--client-id'), line);
+    assert.ok(!existsSync(join(elsewhere, 'data')), 'no store was created there');
   });
 
   it('"0 deliveries queued" says why: a matching webhook is inactive, or none subscribes', async () => {

@@ -15,6 +15,11 @@ export function storeCommand(cmd: Command, options: { create?: boolean } = {}): 
   return cmd.option('--create', 'make a new embedded store when DATA_DIR does not exist yet (otherwise that is refused as a mistyped --data-dir)');
 }
 
+/** A DATA_DIR as a refusal names it: a relative one resolved too (run from a subfolder, ./data is not the server's). */
+export function dataDirName(dataDir: string): string {
+  return isAbsolute(dataDir) ? dataDir : `${dataDir} (${resolve(dataDir)})`;
+}
+
 /**
  * Opens the store named by the command's flags and environment, runs fn, closes it. A
  * mistyped --data-dir, or a command run from another folder, would otherwise create a new,
@@ -25,9 +30,7 @@ export async function withStore<T>(cmd: Command, fn: (store: Store) => Promise<T
   const config = loadStoreConfig(flagValues(cmd), process.env);
   const fresh = config.databaseUrl === undefined && !existsSync(join(config.dataDir, DATABASE_FILE));
   if (fresh && !existsSync(config.dataDir) && (cmd.opts() as { create?: boolean }).create !== true) {
-    // A relative DATA_DIR is named as resolved too: run from a subfolder, ./data is not the server's.
-    const where = isAbsolute(config.dataDir) ? config.dataDir : `${config.dataDir} (${resolve(config.dataDir)})`;
-    throw new UsageError(`no data store in ${where}: the directory does not exist; give the server's --data-dir (or DATA_DIR), or --create to make a new store there.`);
+    throw new UsageError(`no data store in ${dataDirName(config.dataDir)}: the directory does not exist; give the server's --data-dir (or DATA_DIR), or --create to make a new store there.`);
   }
   const { store } = await openStore(config);
   if (fresh) process.stderr.write(`itwin-webhooks: note: created a new, empty data store in ${config.dataDir}.\n`);
