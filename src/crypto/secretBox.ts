@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -35,10 +35,13 @@ export class KeyError extends Error {
 
 export function createSecretBox(key: Buffer): SecretBox {
   if (key.length !== 32) throw new KeyError('The encryption key must be 32 bytes.');
+  // Made once: given the Buffer, every cipher would make its own key object first, which
+  // cost four times the decryption itself (a fan-out to 10,000 webhooks opens 10,000 secrets).
+  const secretKey = createSecretKey(key);
   return {
     seal(plaintext, associatedData) {
       const iv = randomBytes(IV_BYTES);
-      const cipher = createCipheriv('aes-256-gcm', key, iv);
+      const cipher = createCipheriv('aes-256-gcm', secretKey, iv);
       cipher.setAAD(Buffer.from(associatedData, 'utf8'));
       const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
       return `${VERSION}.${iv.toString('base64url')}.${body.toString('base64url')}`;
@@ -51,7 +54,7 @@ export function createSecretBox(key: Buffer): SecretBox {
       const iv = Buffer.from(ivText, 'base64url');
       const body = Buffer.from(bodyText, 'base64url');
       if (iv.length !== IV_BYTES || body.length < TAG_BYTES) throw new KeyError('The stored secret is truncated.');
-      const decipher = createDecipheriv('aes-256-gcm', key, iv);
+      const decipher = createDecipheriv('aes-256-gcm', secretKey, iv);
       decipher.setAAD(Buffer.from(associatedData, 'utf8'));
       decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
       try {
