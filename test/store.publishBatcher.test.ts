@@ -136,7 +136,7 @@ describe('PostgreSQL publish batching', () => {
 });
 
 describe('PostgreSQL lane marks after a publish', () => {
-  it('writes one mark at a time; lanes marked meanwhile share the next, at the latest time, in id order', async () => {
+  it('writes one mark at a time; lanes marked meanwhile share the next, at the latest time, in the order given', async () => {
     const writes: Array<{ ids: string[]; at: number; done: ReturnType<typeof deferred<void>> }> = [];
     let woken = 0;
     const marks = laneMarks({
@@ -152,7 +152,7 @@ describe('PostgreSQL lane marks after a publish', () => {
     const third = marks.markReady(['w0'], 6);
     assert.deepEqual(
       writes.map((w) => [w.ids, w.at]),
-      [[['w1', 'w2'], 5]],
+      [[['w2', 'w1'], 5]],
     );
     writes[0]!.done.resolve();
     await first;
@@ -160,8 +160,8 @@ describe('PostgreSQL lane marks after a publish', () => {
     assert.deepEqual(
       writes.map((w) => [w.ids, w.at]),
       [
-        [['w1', 'w2'], 5],
-        [['w0', 'w1', 'w3'], 7],
+        [['w2', 'w1'], 5],
+        [['w3', 'w1', 'w0'], 7],
       ],
     );
     writes[1]!.done.reject(new Error('lock timeout'));
@@ -172,15 +172,18 @@ describe('PostgreSQL lane marks after a publish', () => {
     assert.equal(writes.length, 2, 'nothing to mark writes nothing');
   });
 
-  it('marks many lanes in statements of at most MARK_CHUNK lanes', async () => {
+  it('marks many lanes in statements of at most MARK_CHUNK lanes, waking the workers after each', async () => {
     const writes: string[][] = [];
-    const marks = laneMarks({ mark: async (ids) => writes.push(ids), marked: () => {} });
+    /** How many chunks were written when the workers were woken each time. */
+    const wokenAfter: number[] = [];
+    const marks = laneMarks({ mark: async (ids) => writes.push(ids), marked: () => wokenAfter.push(writes.length) });
     const lanes = Array.from({ length: 2 * MARK_CHUNK + 1 }, (_, i) => `w${String(i).padStart(5, '0')}`);
     await marks.markReady(lanes, 1);
     assert.deepEqual(
       writes.map((w) => w.length),
       [MARK_CHUNK, MARK_CHUNK, 1],
     );
-    assert.deepEqual(writes.flat(), [...lanes].sort());
+    assert.deepEqual(wokenAfter, [1, 2, 3], 'the workers are woken after each chunk, so that they claim while the rest is marked');
+    assert.deepEqual(writes.flat(), lanes, 'in the order given (a publish gives its lanes in the order claims serve them)');
   });
 });

@@ -18,9 +18,9 @@ export interface LaneMarks {
 export const MARK_CHUNK = 500;
 
 export function laneMarks(deps: {
-  /** Marks the lanes (sorted ids) ready at `at`. */
+  /** Marks the lanes of these webhooks ready at `at`. */
   mark(webhookIds: string[], at: number): Promise<unknown>;
-  /** Called after each mark that was written. */
+  /** Called after each mark statement that was written. */
   marked(): void;
 }): LaneMarks {
   let marks = new Set<string>();
@@ -31,13 +31,18 @@ export function laneMarks(deps: {
   const flush = async (): Promise<void> => {
     marking = true;
     while (marks.size > 0) {
-      const ids = [...marks].sort();
+      // In the order given (a publish gives its lanes in the order claims serve them), not
+      // sorted: each statement takes its lanes' locks in lane order itself.
+      const ids = [...marks];
       const done = waiters;
       marks = new Set();
       waiters = [];
       try {
-        for (let i = 0; i < ids.length; i += MARK_CHUNK) await deps.mark(ids.slice(i, i + MARK_CHUNK), markAt);
-        deps.marked();
+        // Each chunk wakes the workers once written: a large fan-out is claimed while the rest is marked.
+        for (let i = 0; i < ids.length; i += MARK_CHUNK) {
+          await deps.mark(ids.slice(i, i + MARK_CHUNK), markAt);
+          deps.marked();
+        }
       } catch {
         // repaired later; see above
       }

@@ -4,14 +4,14 @@ import type { PgDb } from './db.ts';
 import { notifyDue } from './sql/events.ts';
 
 const CHANNEL = 'itwin_webhooks_due';
-/** NOTIFYs sent by one process are at most this often: a burst of commits wakes the workers once. */
-const NOTIFY_COALESCE_MS = 2;
 
 export interface Wakeups {
   /**
-   * Wakes the workers after a commit that made work due: one NOTIFY per few milliseconds
-   * at most, outside the transaction that made it due (a NOTIFY inside would serialise
-   * every such commit on one lock). Lost or failed, it is covered by the workers' polling.
+   * Wakes the workers after a commit that made work due, outside the transaction that
+   * made it due (a NOTIFY inside would serialise every such commit on one lock). One
+   * NOTIFY at a time per process: it goes at once, and the commits that call for one
+   * while it is under way share the next. Lost or failed, it is covered by the workers'
+   * polling.
    */
   notifyDue(): void;
   /** Calls `onDue` whenever some process made a delivery due (LISTEN, reconnecting by itself). */
@@ -26,17 +26,25 @@ export interface Wakeups {
 }
 
 export function createWakeups(db: PgDb): Wakeups {
-  let notifyScheduled = false;
+  /** A NOTIFY is under way; `again`: another was asked for since it was sent. */
+  let notifying = false;
+  let again = false;
   const listeners = new Set<() => void>();
 
   const wakeups: Wakeups = {
     notifyDue() {
-      if (notifyScheduled) return;
-      notifyScheduled = true;
-      setTimeout(() => {
-        notifyScheduled = false;
-        db.rows(notifyDue(CHANNEL)).catch(() => {});
-      }, NOTIFY_COALESCE_MS);
+      if (notifying) {
+        again = true;
+        return;
+      }
+      notifying = true;
+      void (async () => {
+        do {
+          again = false;
+          await db.rows(notifyDue(CHANNEL)).catch(() => {});
+        } while (again);
+        notifying = false;
+      })();
     },
 
     subscribe(onDue) {

@@ -2,7 +2,7 @@ import type { Routine } from './routine.ts';
 
 export const publishEvents: Routine = {
   name: 'publish_events',
-  version: 2,
+  version: 3,
   sql: `
 -- Publishes a batch: events and their fan-out in one call, one row written per event and
 -- one per delivery. p_events: [{m, t, i, a, c, p}] (messageId, type, iTwinId, accountId,
@@ -12,8 +12,8 @@ export const publishEvents: Routine = {
 -- window is in pruned_message_ids. Keys are inserted in messageId order, so that two
 -- publishes sharing ids wait for each other instead of deadlocking.
 -- Returns one row per distinct messageId: its (first) result, whether it was a duplicate,
--- and on the first row the webhooks that got deliveries, whose lanes the caller marks
--- after the commit (mark_lanes_ready).
+-- and on the first row the webhooks that got deliveries, in lane order, whose lanes the
+-- caller marks after the commit (mark_lanes_ready).
 CREATE OR REPLACE FUNCTION publish_events(p_events jsonb, p_now bigint, p_window bigint)
 RETURNS TABLE (message_id text, event_type text, enqueued_at bigint, matched integer, duplicate boolean, touched text[])
 LANGUAGE plpgsql AS $fn$
@@ -77,7 +77,9 @@ BEGIN
      ORDER BY n.e, mt.w
     RETURNING webhook_id
   )
-  SELECT array_agg(DISTINCT webhook_id) INTO v_touched FROM fan;
+  -- In lane order (webhook seq), the order claims serve lanes in: a fan-out too large for
+  -- one mark is marked ahead of the claims, never behind them.
+  SELECT array_agg(f.webhook_id ORDER BY wh.seq) INTO v_touched FROM (SELECT DISTINCT webhook_id FROM fan) f JOIN webhooks wh ON wh.id = f.webhook_id;
 
   RETURN QUERY
     SELECT s.m, coalesce(ev.event_type, k.event_type), coalesce(ev.enqueued_at, k.enqueued_at), coalesce(ev.matched, k.matched),
