@@ -2,7 +2,7 @@ import type { Routine } from './routine.ts';
 
 export const completeDeliveries: Routine = {
   name: 'complete_deliveries',
-  version: 4,
+  version: 5,
   sql: `
 DROP FUNCTION IF EXISTS complete_deliveries(text, jsonb, bigint, bigint, integer, integer);
 -- Writes attempt results and refills the freed slots (lease_due), in one transaction.
@@ -69,18 +69,24 @@ BEGIN
      AND NOT EXISTS (SELECT 1 FROM delivery_attempts a WHERE a.delivery_id = r.id AND a.attempt = r.n AND a.started_at = r.st);
 
   -- Failure streaks: one success ends a webhook's streak; a streak that lasted
-  -- p_failing_after deactivates it; a 410 deactivates at once.
+  -- p_failing_after deactivates it; a 410 deactivates at once. The webhooks with a success
+  -- are found in one statement (usually none of them has a streak to end); rows are
+  -- written in id order, so that two workers ending the same streaks never deadlock.
+  FOR v_row IN
+    SELECT wh.id AS w FROM webhooks wh
+     WHERE wh.id IN (SELECT a ->> 'w' FROM jsonb_array_elements(v_applied) a WHERE a ->> 'o' = 'succeeded') AND wh.failing_since IS NOT NULL
+     ORDER BY wh.id
+  LOOP
+    UPDATE webhooks SET failing_since = NULL WHERE id = v_row.w AND failing_since IS NOT NULL;
+  END LOOP;
   FOR v_row IN
     SELECT a ->> 'w' AS w,
-           bool_or(a ->> 'o' = 'succeeded') AS ok,
            bool_or(a ->> 'o' = 'gone') AS gone,
            min((a ->> 'st')::bigint) FILTER (WHERE a ->> 'o' IN ('retry', 'failed')) AS first_fail,
            max((a ->> 'at')::bigint) AS last_at
-      FROM jsonb_array_elements(v_applied) a GROUP BY 1 ORDER BY 1
+      FROM jsonb_array_elements(v_applied) a GROUP BY 1 HAVING NOT bool_or(a ->> 'o' = 'succeeded') ORDER BY 1
   LOOP
-    IF v_row.ok THEN
-      UPDATE webhooks SET failing_since = NULL WHERE id = v_row.w AND failing_since IS NOT NULL;
-    ELSIF v_row.gone THEN
+    IF v_row.gone THEN
       v_deactivated := v_deactivated || jsonb_build_object('webhookId', v_row.w, 'cause', 'gone');
     ELSIF v_row.first_fail IS NOT NULL THEN
       UPDATE webhooks SET failing_since = coalesce(failing_since, v_row.first_fail) WHERE id = v_row.w
