@@ -2,7 +2,7 @@ import type { Routine } from './routine.ts';
 
 export const leaseDue: Routine = {
   name: 'lease_due',
-  version: 2,
+  version: 3,
   sql: `
 DROP FUNCTION IF EXISTS lease_due(text, bigint, integer, integer, bigint[]);
 -- Leases up to p_limit due deliveries to p_worker and drops p_done from its leases (the
@@ -131,10 +131,13 @@ BEGIN
 
       EXIT WHEN cardinality(v_picked) >= p_limit OR cardinality(v_lanes) < v_chunk;
     END LOOP;
-    -- A claim that did not fill up served every lane it read. When it passed over lanes of
-    -- applications at their cap, the next one starts after them: many such lanes must not
-    -- hide the lanes behind them from claims too small to read that far.
-    v_passed := v_passed AND cardinality(v_picked) < p_limit;
+    -- A claim that leased nothing but passed over lanes of applications at their cap moves
+    -- the next one past them: many such lanes must not hide the lanes behind them from
+    -- claims too small to read that far. One that leased something keeps its cursor on the
+    -- last lane it served, so that the lanes it passed over after that (its application's
+    -- room ran out while it read) keep their turn: with one application's fan-out to
+    -- thousands of webhooks, moving past them left them a whole round of the lanes behind.
+    v_passed := v_passed AND cardinality(v_picked) = 0;
     IF v_passed THEN v_cursor := v_pos; END IF;
   END IF;
 
