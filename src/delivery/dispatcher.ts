@@ -113,12 +113,24 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
   /** What it asks per application: likewise, its sends and unwritten results plus, with lease-ahead, as many waiting as it sends at once. */
   const appCap = leaseAhead > 0 ? config.maxInFlightPerApplication * (UNRECORDED_FACTOR + 1) : config.maxInFlightPerApplication;
   const caps = { maxInFlightPerWebhook: laneCap, maxInFlightPerApplication: appCap };
+  /**
+   * Workers sharing a store (no lease-ahead) claim only while none of their result writes
+   * is under way; the write refills what it frees, and the claim follows it if room is
+   * left. A claim racing this worker's own write would count the caps before the write
+   * frees them, pass over the lanes it reads as full (moving its turn past them: on a
+   * fan-out to thousands of webhooks those waited a whole round of the lanes, seconds),
+   * and hold lane locks that the write's refill then skips. On PostgreSQL both take turns
+   * on the worker's row anyway.
+   */
+  const claimsWaitForResults = leaseAhead === 0;
 
   let running = false;
   let pumping = false;
   let pumpAgain = false;
   let pumpSoon = false;
   let pumpTimer: NodeJS.Timeout | undefined;
+  /** A pump that waits for the result writes under way (claimsWaitForResults). */
+  let pumpAfterFlush = false;
   /** Finished attempts whose results wait for a write. */
   let results: AttemptResult[] = [];
   let flushScheduled = false;
@@ -233,6 +245,11 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
       pumpAgain = true;
       return;
     }
+    if (claimsWaitForResults && flushes.size > 0) {
+      pumpAfterFlush = true;
+      return;
+    }
+    pumpAfterFlush = false;
     pumping = true;
     let next = config.pollMs;
     try {
@@ -252,7 +269,11 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
         }
       } while (pumpAgain && running);
       succeeded('claim');
-      if (scheduler.room() > 0) {
+      // While deliveries are being sent, the next one to finish brings the next pump (its
+      // result's write refills, then pumps): the next ready time is looked up only when none
+      // is. It reads every awake lane (on PostgreSQL 64 ms with the 10,000 lanes of a
+      // fan-out, after each of its pumps), and the poll still bounds the wait.
+      if (scheduler.room() > 0 && scheduler.counts().sending === 0) {
         const readyAt = await store.nextReadyAt(config.maxInFlightPerWebhook, config.maxInFlightPerApplication);
         if (readyAt !== undefined) next = Math.min(next, readyAt - now());
       }
@@ -329,7 +350,7 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
     if (results.length > 0) scheduleFlush();
     // The refill may have found less than it could take (more was due than fitted, or
     // another worker held a lane for a moment): top up.
-    if (running && scheduler.room() > 0) void pump();
+    if (running && (scheduler.room() > 0 || pumpAfterFlush)) void pump();
     checkIdle();
   }
 
