@@ -960,6 +960,25 @@ export function storeConformance(factory: StoreFactory): void {
         assert.deepEqual(served.map((d) => d.webhookId), [other.id]);
       });
 
+      seeded('the lanes a claim passed over when its application\'s room ran out keep their turn: every lane is served once before any twice', async (store) => {
+        // One application, 20 webhooks with two due deliveries each; cap 1 per webhook and 2
+        // per application, claims of 4. A claim leases from two lanes, and reads on (it is
+        // not full) past lanes that have room but whose application has none: those must be
+        // the next ones served, not wait for a whole round of the lanes behind the ones just
+        // served.
+        const hooks: WebhookRecord[] = [];
+        for (let i = 0; i < 20; i++) hooks.push(await hook(store));
+        await publish(store, T0, newEvent(), newEvent());
+        const served: string[] = [];
+        for (let i = 0; i < hooks.length / 2; i++) {
+          const batch = await claim(store, W1, T0 + 1 + 2 * i, 4, 1, 2);
+          assert.equal(batch.length, 2, `claim ${i + 1} leases up to the application's cap`);
+          served.push(...batch.map((d) => d.webhookId));
+          await complete(store, W1, batch.map((d) => result(d, 'succeeded', T0 + 2 + 2 * i)));
+        }
+        assert.equal(new Set(served).size, hooks.length, `ten claims of two serve each of the 20 lanes once (served: ${served.map((id) => hooks.findIndex((w) => w.id === id)).join(' ')})`);
+      });
+
       seeded('concurrent claims never lease one delivery twice nor exceed the cap', async (store) => {
         const hooks = [await hook(store), await hook(store), await hook(store)];
         for (let i = 0; i < 10; i++) await publish(store, T0, newEvent());
