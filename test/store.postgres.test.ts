@@ -123,3 +123,45 @@ describe('PostgreSQL: server-side functions are defined once and created by vers
     }
   });
 });
+
+describe('PostgreSQL: a publish gives the webhooks it touched in lane order', () => {
+  it('publish_events returns each webhook that got deliveries once, in creation (lane) order, whatever their ids', async () => {
+    const schema = testSchema('touched');
+    const config = loadStoreConfig({}, { DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: schema, ENCRYPTION_KEY: '0'.repeat(64) });
+    const store = await openPostgresStore(config);
+    const client = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${schema}` });
+    await client.connect();
+    const T0 = Date.UTC(2026, 10, 22, 10);
+    const ACCOUNT = '0a000000-0000-4000-8000-000000000001';
+    const TYPE = 'iModels.iModelCreated.v1';
+    try {
+      // Created in an order that neither their ids nor their reverse sort in; one more
+      // webhook subscribes to another type and gets nothing.
+      const ids = ['c', 'a', 'e', 'b', 'd'].map((ch) => `${ch.repeat(8)}-0000-4000-8000-000000000000`);
+      const others = '99999999-0000-4000-8000-000000000000';
+      for (const [i, id] of [...ids.slice(0, 2), others, ...ids.slice(2)].entries()) {
+        await store.createWebhook({
+          id,
+          ownerClientId: 'app',
+          scope: 'Account',
+          scopeId: ACCOUNT,
+          active: true,
+          callbackUrl: `https://receiver.example.com/hook/${i}`,
+          eventTypes: [id === others ? 'iModels.iModelDeleted.v1' : TYPE],
+          secretSealed: 'sealed',
+          createdAt: T0 + i,
+          modifiedAt: T0 + i,
+        });
+      }
+      // Two events, each matching all five: every webhook is named once.
+      const events = [randomUUID(), randomUUID()].map((m) => ({ m, t: TYPE, i: null, a: ACCOUNT, c: '{}', p: null }));
+      const { rows } = await client.query<{ touched: string[] | null }>('SELECT touched FROM publish_events($1::jsonb, $2, $3)', [JSON.stringify(events), T0 + 10, 7 * 86_400_000]);
+      assert.equal(rows.length, 2);
+      assert.deepEqual(rows[0]!.touched, ids, 'in the order the webhooks were created, which claims serve their lanes in');
+    } finally {
+      await client.end();
+      await store.close();
+      await dropSchema(schema);
+    }
+  });
+});
