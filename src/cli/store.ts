@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { loadStoreConfig } from '../config/load.ts';
+import { loadStoreConfig, type StoreConfig } from '../config/load.ts';
 import { openStore } from '../store/open.ts';
 import { DATABASE_FILE } from '../store/sqlite/dataDir.ts';
 import type { Store } from '../store/types.ts';
@@ -20,6 +20,11 @@ export function dataDirName(dataDir: string): string {
   return isAbsolute(dataDir) ? dataDir : `${dataDir} (${resolve(dataDir)})`;
 }
 
+/** An embedded store that has no database file yet (PostgreSQL is never "missing": its schema is made on connect). */
+export function embeddedStoreMissing(config: StoreConfig): boolean {
+  return config.databaseUrl === undefined && !existsSync(join(config.dataDir, DATABASE_FILE));
+}
+
 /**
  * Opens the store named by the command's flags and environment, runs fn, closes it. A
  * mistyped --data-dir, or a command run from another folder, would otherwise create a new,
@@ -28,7 +33,7 @@ export function dataDirName(dataDir: string): string {
  */
 export async function withStore<T>(cmd: Command, fn: (store: Store) => Promise<T>): Promise<T> {
   const config = loadStoreConfig(flagValues(cmd), process.env);
-  const fresh = config.databaseUrl === undefined && !existsSync(join(config.dataDir, DATABASE_FILE));
+  const fresh = embeddedStoreMissing(config);
   if (fresh && !existsSync(config.dataDir) && (cmd.opts() as { create?: boolean }).create !== true) {
     throw new UsageError(`no data store in ${dataDirName(config.dataDir)}: the directory does not exist; give the server's --data-dir (or DATA_DIR), or --create to make a new store there.`);
   }

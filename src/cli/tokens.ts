@@ -1,15 +1,12 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { loadSigningKeys, signAccessToken, type SigningKey } from '../auth/issuer.ts';
 import { loadStoreConfig } from '../config/load.ts';
 import { openStore } from '../store/open.ts';
-import { DATABASE_FILE } from '../store/sqlite/dataDir.ts';
 import { describeApiError } from './apiErrors.ts';
 import { UsageError } from './errors.ts';
 import { http } from './http.ts';
 import { flagValues } from './options.ts';
-import { dataDirName } from './store.ts';
+import { dataDirName, embeddedStoreMissing } from './store.ts';
 
 /** The application a locally minted token names (client_id = sub). */
 export const CLI_CLIENT_ID = 'itwin-webhooks-cli';
@@ -82,8 +79,7 @@ export async function localToken(base: string, cmd: Command, auth: LocalAuth, it
   const storeConfig = loadStoreConfig(flagValues(cmd), process.env);
   const noCredentials = `or pass --client-id and --client-secret of a client with scope ${PUBLISH_SCOPE}`;
   // With SQLite, do not create an empty store (and a new key) in the wrong directory.
-  const usesSqlite = (storeConfig as { databaseUrl?: string }).databaseUrl === undefined;
-  if (usesSqlite && !existsSync(join(storeConfig.dataDir, DATABASE_FILE))) {
+  if (embeddedStoreMissing(storeConfig)) {
     throw new UsageError(`no data store in ${dataDirName(storeConfig.dataDir)} to sign a local token with: pass the server's --data-dir, ${noCredentials}.`);
   }
   const { store, box } = await openStore(storeConfig);
