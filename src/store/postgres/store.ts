@@ -16,6 +16,7 @@ import { retentionRepo } from './retention.ts';
 import { markLanesReady } from './sql/events.ts';
 import { CLIENT_CHANNEL } from './sql/identity.ts';
 import * as meta from './sql/meta.ts';
+import { startStatisticsKeeper } from './statistics.ts';
 import { createWakeups } from './wakeups.ts';
 import { webhooksRepo } from './webhooks.ts';
 
@@ -46,6 +47,7 @@ export async function openPostgresStore(
   }
 
   const wakeups = createWakeups(db);
+  const statistics = startStatisticsKeeper(db);
   const lanes = laneMarks({ mark: (ids, at) => db.rows(markLanesReady(ids, at)), marked: () => wakeups.notifyDue() });
 
   return {
@@ -72,6 +74,7 @@ export async function openPostgresStore(
     },
     async close() {
       wakeups.close();
+      await statistics.stop();
       await db.close();
     },
     subscribeDue: (onDue) => wakeups.subscribe(onDue),
