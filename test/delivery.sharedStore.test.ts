@@ -25,16 +25,19 @@ const NO_EFFECTS: Effects = { deactivated: [], stale: 0, claimed: [] };
  * each result write when the test says so (`writesWait`) or at once. It logs the calls of
  * interest in `calls`.
  */
-function fakeStore(batches: ClaimedDelivery[][], writesWait: boolean) {
+function fakeStore(batches: ClaimedDelivery[][], writesWait: boolean, claimsByHand = false) {
   let wait = writesWait;
   const calls: string[] = [];
   const claims: ClaimRequest[] = [];
+  /** With claimsByHand, the claims waiting for the test's answer (their batch). */
+  const pendingClaims: Array<(batch: ClaimedDelivery[]) => void> = [];
   const writes: Array<{ results: AttemptResult[]; finish: (e?: Effects) => void }> = [];
   const store: DeliveryQueue = {
     async heartbeat() {},
     async claimDeliveries(req) {
       calls.push('claim');
       claims.push(req);
+      if (claimsByHand) return new Promise<ClaimedDelivery[]>((resolve) => pendingClaims.push(resolve));
       return batches.shift() ?? [];
     },
     completeDeliveries(_workerId, results) {
@@ -69,8 +72,10 @@ function fakeStore(batches: ClaimedDelivery[][], writesWait: boolean) {
   const finishAll = () => {
     wait = false;
     writes.forEach((w) => w.finish());
+    claimsByHand = false;
+    pendingClaims.splice(0).forEach((answer) => answer([]));
   };
-  return { store, calls, claims, writes, finishAll };
+  return { store, calls, claims, writes, pendingClaims, finishAll };
 }
 
 /** A sender whose requests stay open until the test answers them (200). */
@@ -126,6 +131,32 @@ describe('dispatcher on a shared store: claims and result writes of one worker',
       await eventually(() => writesAndClaims().length >= 3, 10_000, 'the claim the wake-up asked for');
       assert.deepEqual(writesAndClaims(), ['claim', 'complete', 'claim'], 'the wake-up claims once the write is done');
       assert.equal(fake.claims[1]!.limit, 4, 'with the whole room the write freed');
+    } finally {
+      fake.finishAll();
+      answerAll();
+      await dispatcher.stop(1000);
+    }
+  });
+
+  it('a result that arrives while a claim is under way is written once the claim is answered, not beside it', async () => {
+    const fake = fakeStore([], false, true);
+    const { sender, open, answerAll } = handSender();
+    const dispatcher = sharedStoreDispatcher(fake.store, sender);
+    const writesAndClaims = () => fake.calls.filter((c) => c !== 'nextReadyAt');
+    try {
+      await dispatcher.start();
+      await eventually(() => fake.pendingClaims.length === 1, 10_000, 'the first claim');
+      fake.pendingClaims.shift()!([delivery()]);
+      await eventually(() => open.length === 1, 10_000, 'its delivery being sent');
+      // A wake-up's claim is under way when the delivery's result arrives.
+      dispatcher.wake();
+      await eventually(() => fake.pendingClaims.length === 1, 10_000, 'the wake-up\'s claim');
+      answerAll();
+      await settle();
+      assert.deepEqual(writesAndClaims(), ['claim', 'claim'], 'no result write while the worker\'s own claim is under way');
+      fake.pendingClaims.shift()!([]);
+      await eventually(() => writesAndClaims().includes('complete'), 10_000, 'the result write after the claim');
+      assert.deepEqual(writesAndClaims().slice(0, 3), ['claim', 'claim', 'complete'], 'then the write goes (and a claim after it, room being left)');
     } finally {
       fake.finishAll();
       answerAll();

@@ -114,13 +114,13 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
   const appCap = leaseAhead > 0 ? config.maxInFlightPerApplication * (UNRECORDED_FACTOR + 1) : config.maxInFlightPerApplication;
   const caps = { maxInFlightPerWebhook: laneCap, maxInFlightPerApplication: appCap };
   /**
-   * Workers sharing a store (no lease-ahead) claim only while none of their result writes
-   * is under way; the write refills what it frees, and the claim follows it if room is
-   * left. A claim racing this worker's own write would count the caps before the write
-   * frees them, pass over the lanes it reads as full (moving its turn past them: on a
-   * fan-out to thousands of webhooks those waited a whole round of the lanes, seconds),
-   * and hold lane locks that the write's refill then skips. On PostgreSQL both take turns
-   * on the worker's row anyway.
+   * Workers sharing a store (no lease-ahead) never claim and write results at once: a claim
+   * waits for the result writes under way (which refill what they free; the claim follows
+   * if room is left), and a result write waits for the claim under way. Racing each other,
+   * one counted the caps before the other freed them and passed over lanes it read as
+   * full, or skipped the lanes the other held locked, and its cursor moved past them: on a
+   * fan-out to thousands of webhooks those waited a whole round of the lanes (seconds).
+   * On PostgreSQL both take turns on the worker's row anyway.
    */
   const claimsWaitForResults = leaseAhead === 0;
 
@@ -129,8 +129,9 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
   let pumpAgain = false;
   let pumpSoon = false;
   let pumpTimer: NodeJS.Timeout | undefined;
-  /** A pump that waits for the result writes under way (claimsWaitForResults). */
+  /** A pump that waits for the result writes under way, and a result write that waits for the pump (claimsWaitForResults). */
   let pumpAfterFlush = false;
+  let flushAfterPump = false;
   /** Finished attempts whose results wait for a write. */
   let results: AttemptResult[] = [];
   let flushScheduled = false;
@@ -281,6 +282,10 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
       next = failed('claim', err);
     } finally {
       pumping = false;
+      if (flushAfterPump) {
+        flushAfterPump = false;
+        scheduleFlush();
+      }
     }
     schedulePump(next);
     checkIdle();
@@ -302,6 +307,10 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
    */
   async function flush(): Promise<void> {
     if (results.length === 0 || flushes.size >= MAX_FLUSHES) return;
+    if (claimsWaitForResults && pumping && running) {
+      flushAfterPump = true;
+      return;
+    }
     const batch = results.splice(0, FLUSH_BATCH);
     const done = (async () => {
       try {
