@@ -2,7 +2,7 @@ import type { Routine } from './routine.ts';
 
 export const publishEvents: Routine = {
   name: 'publish_events',
-  version: 3,
+  version: 4,
   sql: `
 -- Publishes a batch: events and their fan-out in one call, one row written per event and
 -- one per delivery. p_events: [{m, t, i, a, c, p}] (messageId, type, iTwinId, accountId,
@@ -21,8 +21,8 @@ LANGUAGE plpgsql AS $fn$
 DECLARE
   -- The batch's distinct events (the first of each messageId), in arrival order.
   v_m text[]; v_t text[]; v_i text[]; v_a text[]; v_c text[]; v_p text[];
-  -- Their matches: event index, webhook.
-  v_match_e integer[]; v_match_w text[];
+  -- Their matches: event index, webhook, its lane (webhook seq).
+  v_match_e integer[]; v_match_w text[]; v_match_s bigint[];
   -- Stored now: event index, seq.
   v_new_e integer[]; v_new_seq bigint[];
   v_touched text[];
@@ -36,12 +36,13 @@ BEGIN
   -- Keys past their window go to the new event.
   UPDATE events SET message_key = NULL WHERE message_key = ANY (v_m) AND events.enqueued_at + p_window <= p_now;
 
-  SELECT array_agg(mt.e ORDER BY mt.e, mt.w), array_agg(mt.w ORDER BY mt.e, mt.w) INTO v_match_e, v_match_w FROM (
-    SELECT s.e, sub.webhook_id AS w FROM unnest(v_t, v_i, v_a) WITH ORDINALITY AS s(t, i, a, e)
+  SELECT array_agg(mt.e ORDER BY mt.e, mt.w), array_agg(mt.w ORDER BY mt.e, mt.w), array_agg(mt.s ORDER BY mt.e, mt.w)
+    INTO v_match_e, v_match_w, v_match_s FROM (
+    SELECT s.e, sub.webhook_id AS w, w.seq AS s FROM unnest(v_t, v_i, v_a) WITH ORDINALITY AS s(t, i, a, e)
       JOIN webhook_subscriptions sub ON sub.event_type = s.t AND sub.scope = 'iTwin' AND sub.scope_id = s.i
       JOIN webhooks w ON w.id = sub.webhook_id AND w.active
     UNION ALL
-    SELECT s.e, sub.webhook_id FROM unnest(v_t, v_i, v_a) WITH ORDINALITY AS s(t, i, a, e)
+    SELECT s.e, sub.webhook_id, w.seq FROM unnest(v_t, v_i, v_a) WITH ORDINALITY AS s(t, i, a, e)
       JOIN webhook_subscriptions sub ON sub.event_type = s.t AND sub.scope = 'Account' AND sub.scope_id = s.a
       JOIN webhooks w ON w.id = sub.webhook_id AND w.active
   ) mt;
@@ -70,16 +71,15 @@ BEGIN
      WHERE n.seq NOT IN (SELECT seq FROM raced);
   END IF;
 
-  WITH fan AS (
-    INSERT INTO deliveries (webhook_id, event_seq, status, attempts, due_at, created_at, updated_at)
-    SELECT mt.w, n.seq, 'pending', 0, p_now, p_now, p_now
-      FROM unnest(v_new_e, v_new_seq) AS n(e, seq) JOIN unnest(v_match_e, v_match_w) AS mt(e, w) ON mt.e = n.e
-     ORDER BY n.e, mt.w
-    RETURNING webhook_id
-  )
-  -- In lane order (webhook seq), the order claims serve lanes in: a fan-out too large for
-  -- one mark is marked ahead of the claims, never behind them.
-  SELECT array_agg(f.webhook_id ORDER BY wh.seq) INTO v_touched FROM (SELECT DISTINCT webhook_id FROM fan) f JOIN webhooks wh ON wh.id = f.webhook_id;
+  INSERT INTO deliveries (webhook_id, event_seq, status, attempts, due_at, created_at, updated_at)
+  SELECT mt.w, n.seq, 'pending', 0, p_now, p_now, p_now
+    FROM unnest(v_new_e, v_new_seq) AS n(e, seq) JOIN unnest(v_match_e, v_match_w) AS mt(e, w) ON mt.e = n.e
+   ORDER BY n.e, mt.w;
+  -- The webhooks that got deliveries, in lane order (webhook seq, the order claims serve
+  -- lanes in): a fan-out too large for one mark is marked ahead of the claims, never behind.
+  SELECT array_agg(t.w ORDER BY t.s) INTO v_touched FROM (
+    SELECT DISTINCT mt.w, mt.s FROM unnest(v_new_e) AS n(e) JOIN unnest(v_match_e, v_match_w, v_match_s) AS mt(e, w, s) ON mt.e = n.e
+  ) t;
 
   RETURN QUERY
     SELECT s.m, coalesce(ev.event_type, k.event_type), coalesce(ev.enqueued_at, k.enqueued_at), coalesce(ev.matched, k.matched),
