@@ -19,4 +19,7 @@ export const selectTablesToVacuum = (schema: string): Query => ({
 /** At the pace autovacuum keeps by default, so that it never crowds out publishes and deliveries. */
 export const gentleVacuum = (): Query => ({ text: 'SET vacuum_cost_delay = 2' });
 
-export const vacuum = (schema: string, table: string): Query => ({ text: `VACUUM (SKIP_LOCKED, ANALYZE) ${schema}."${table.replace(/"/g, '""')}"` });
+/** A table of the schema, quoted for a statement that takes no parameters (VACUUM, ANALYZE). */
+export const schemaTable = (schema: string, table: string) => `${schema}."${table.replace(/"/g, '""')}"`;
+
+export const vacuum = (schema: string, table: string): Query => ({ text: `VACUUM (SKIP_LOCKED, ANALYZE) ${schemaTable(schema, table)}` });

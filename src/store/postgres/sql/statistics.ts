@@ -1,4 +1,5 @@
 import type { Query } from '../db.ts';
+import { schemaTable } from './retention.ts';
 
 /** Planner statistics upkeep: each statement with its parameters. */
 
@@ -29,4 +30,4 @@ export const selectTablesToAnalyze = (schema: string): Query => ({
   values: [schema, WATCHED_TABLES],
 });
 
-export const analyze = (schema: string, table: string): Query => ({ text: `ANALYZE (SKIP_LOCKED) ${schema}."${table.replace(/"/g, '""')}"` });
+export const analyze = (schema: string, table: string): Query => ({ text: `ANALYZE (SKIP_LOCKED) ${schemaTable(schema, table)}` });
