@@ -164,6 +164,28 @@ describe('dispatcher on a shared store: claims and result writes of one worker',
     }
   });
 
+  it('results write one batch at a time: those that finish during a write go together in the next', async () => {
+    const fake = fakeStore([[delivery('hook-1'), delivery('hook-2'), delivery('hook-3')]], true);
+    const { sender, open } = handSender();
+    const dispatcher = sharedStoreDispatcher(fake.store, sender);
+    try {
+      await dispatcher.start();
+      await eventually(() => open.length === 3, 10_000, 'the three deliveries being sent');
+      open.shift()!.answer();
+      await eventually(() => fake.writes.length === 1, 10_000, 'the first result\'s write');
+      // Two more results arrive while that write is under way.
+      open.splice(0).forEach((o) => o.answer());
+      await settle();
+      assert.equal(fake.writes.length, 1, 'no second write beside the one under way');
+      fake.writes[0]!.finish();
+      await eventually(() => fake.writes.length === 2, 10_000, 'the next write');
+      assert.deepEqual(fake.writes.map((w) => w.results.length), [1, 2], 'the two results in one write');
+    } finally {
+      fake.finishAll();
+      await dispatcher.stop(1000);
+    }
+  });
+
   it('the next ready time is looked up after a pump only while nothing is being sent', async () => {
     const fake = fakeStore([[delivery()]], false);
     const { sender, open, answerAll } = handSender();
