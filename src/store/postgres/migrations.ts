@@ -269,6 +269,16 @@ export const PG_MIGRATIONS: PgMigration[] = [
       ALTER TABLE delivery_lanes SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 500);
     `,
   },
+  {
+    version: 7,
+    name: 'worker rows kept whole',
+    sql: `
+      -- A worker's row holds its leases (three arrays of up to its concurrency): past 2 kB,
+      -- every write of it was compressed (pglz) to fit the default toast target. Kept whole
+      -- up to a page, it is written as it is.
+      ALTER TABLE workers SET (toast_tuple_target = 8160);
+    `,
+  },
 ];
 /**
  * (Re)creates each routine that the database lacks, holds in an older version, or holds in

@@ -2,7 +2,7 @@ import type { Routine } from './routine.ts';
 
 export const completeDeliveries: Routine = {
   name: 'complete_deliveries',
-  version: 5,
+  version: 6,
   sql: `
 DROP FUNCTION IF EXISTS complete_deliveries(text, jsonb, bigint, bigint, integer, integer);
 -- Writes attempt results and refills the freed slots (lease_due), in one transaction.
@@ -12,9 +12,10 @@ DROP FUNCTION IF EXISTS complete_deliveries(text, jsonb, bigint, bigint, integer
 -- nothing else changes. The latest attempt lives on the delivery row; the one before it
 -- moves to delivery_attempts only when a later one is recorded, so a first success writes
 -- one row.
+-- Generic plans: see lease_due.
 CREATE OR REPLACE FUNCTION complete_deliveries(p_worker text, p_results jsonb, p_failing_after bigint,
                                                p_now bigint, p_limit integer, p_cap integer, p_app_cap integer)
-RETURNS jsonb LANGUAGE plpgsql AS $fn$
+RETURNS jsonb LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $fn$
 DECLARE
   v_mine bigint[];
   v_id bigint[]; v_w text[]; v_o text[]; v_n integer[]; v_st bigint[]; v_ms integer[];

@@ -2,7 +2,7 @@ import type { Routine } from './routine.ts';
 
 export const markLanesReady: Routine = {
   name: 'mark_lanes_ready',
-  version: 2,
+  version: 3,
   sql: `
 -- Wakes the lanes of p_webhooks that are not awake, after the commit that gave them work
 -- (publish, redelivery, test event). A lane already awake is not written. Each lane's
@@ -13,7 +13,8 @@ CREATE OR REPLACE FUNCTION lane_lock_key() RETURNS integer LANGUAGE sql STABLE A
   SELECT hashtext('itwin_webhooks.lanes:' || current_schema())
 $fn$;
 
-CREATE OR REPLACE FUNCTION mark_lanes_ready(p_webhooks text[], p_at bigint) RETURNS void LANGUAGE plpgsql AS $fn$
+-- Generic plans: see lease_due.
+CREATE OR REPLACE FUNCTION mark_lanes_ready(p_webhooks text[], p_at bigint) RETURNS void LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $fn$
 DECLARE
   v_lanes bigint[];
 BEGIN

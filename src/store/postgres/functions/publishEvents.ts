@@ -2,7 +2,7 @@ import type { Routine } from './routine.ts';
 
 export const publishEvents: Routine = {
   name: 'publish_events',
-  version: 4,
+  version: 5,
   sql: `
 -- Publishes a batch: events and their fan-out in one call, one row written per event and
 -- one per delivery. p_events: [{m, t, i, a, c, p}] (messageId, type, iTwinId, accountId,
@@ -14,9 +14,10 @@ export const publishEvents: Routine = {
 -- Returns one row per distinct messageId: its (first) result, whether it was a duplicate,
 -- and on the first row the webhooks that got deliveries, in lane order, whose lanes the
 -- caller marks after the commit (mark_lanes_ready).
+-- Generic plans: see lease_due.
 CREATE OR REPLACE FUNCTION publish_events(p_events jsonb, p_now bigint, p_window bigint)
 RETURNS TABLE (message_id text, event_type text, enqueued_at bigint, matched integer, duplicate boolean, touched text[])
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $fn$
 #variable_conflict use_column
 DECLARE
   -- The batch's distinct events (the first of each messageId), in arrival order.
