@@ -7,10 +7,10 @@ const LOOK_EVERY_MS = 1_000;
 /**
  * Keeps the planner's statistics up with what the tables hold, whether the server's
  * autovacuum runs or not (it looks once a minute at most, and on the machine the
- * benchmarks run on it is off). The server-side functions run on plans each session
- * caches: after five calls a session keeps a generic plan, and one made while a table held
- * a few rows seq-scans it (or hashes all of it) for good once it holds thousands, until an
- * ANALYZE makes every session plan again. A fan-out to 10,000 webhooks created just before
+ * benchmarks run on it is off). The server-side functions run on generic plans that each
+ * session makes once and caches (see lease_due): one made while a table held a few rows
+ * seq-scans it (or hashes all of it) for good once it holds thousands, until an ANALYZE
+ * makes every session plan again. A fan-out to 10,000 webhooks created just before
  * took 11 s on such plans instead of 3. Every process of the store looks (one short query a
  * second); ANALYZE (SKIP_LOCKED) leaves a table that another one is analyzing. It is upkeep
  * only: a failed look is tried again at the next.

@@ -1,5 +1,6 @@
 import type { PruneRequest } from '../../retention.ts';
 import type { Query } from '../db.ts';
+import { schemaTable } from './schemaTable.ts';
 
 /** Retention and table upkeep: each statement with its parameters. */
 
@@ -18,8 +19,5 @@ export const selectTablesToVacuum = (schema: string): Query => ({
 
 /** At the pace autovacuum keeps by default, so that it never crowds out publishes and deliveries. */
 export const gentleVacuum = (): Query => ({ text: 'SET vacuum_cost_delay = 2' });
-
-/** A table of the schema, quoted for a statement that takes no parameters (VACUUM, ANALYZE). */
-export const schemaTable = (schema: string, table: string) => `${schema}."${table.replace(/"/g, '""')}"`;
 
 export const vacuum = (schema: string, table: string): Query => ({ text: `VACUUM (SKIP_LOCKED, ANALYZE) ${schemaTable(schema, table)}` });

@@ -1,5 +1,5 @@
 import type { Query } from '../db.ts';
-import { schemaTable } from './retention.ts';
+import { schemaTable } from './schemaTable.ts';
 
 /** Planner statistics upkeep: each statement with its parameters. */
 
