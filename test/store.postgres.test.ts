@@ -84,6 +84,62 @@ describe('PostgreSQL: a connection lost in the middle of a transaction', () => {
   });
 });
 
+describe('PostgreSQL: a deadlock does not fail the call the server picks to abort', () => {
+  it('deleting a webhook while another transaction takes its deliveries in the other order deletes it (run again), and the other transaction commits', async () => {
+    const schema = testSchema('deadlock');
+    const config = loadStoreConfig({}, { DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: schema, ENCRYPTION_KEY: '0'.repeat(64) });
+    const store = await openPostgresStore(config);
+    const other = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${schema}` });
+    await other.connect();
+    const T0 = Date.UTC(2026, 10, 22, 10);
+    const ACCOUNT = '0a000000-0000-4000-8000-000000000002';
+    const TYPE = 'iModels.iModelCreated.v1';
+    const id = randomUUID();
+    try {
+      await store.createWebhook({
+        id,
+        ownerClientId: 'app',
+        scope: 'Account',
+        scopeId: ACCOUNT,
+        active: true,
+        callbackUrl: 'https://receiver.example.com/hook',
+        eventTypes: [TYPE],
+        secretSealed: 'sealed',
+        createdAt: T0,
+        modifiedAt: T0,
+      });
+      const event = () => ({ messageId: randomUUID(), eventType: TYPE, itwinId: undefined, accountId: ACCOUNT, contentJson: '{}', publisherClientId: undefined });
+      await store.publishEvents([event(), event()], T0 + 1, 7 * 86_400_000);
+      const ids = (await other.query<{ id: string }>('SELECT id FROM deliveries ORDER BY id')).rows.map((r) => r.id);
+      assert.equal(ids.length, 2);
+      // The other transaction (a worker writing results, say) takes the later delivery
+      // first; the delete, which goes in id order, then waits for it holding the first.
+      await other.query('BEGIN');
+      await other.query("UPDATE deliveries SET updated_at = updated_at + 1 WHERE id = $1", [ids[1]]);
+      const deleted = store.deleteWebhook('app', id);
+      let waiting = false;
+      for (let i = 0; i < 250 && !waiting; i++) {
+        const { rows } = await other.query('SELECT 1 FROM pg_stat_activity WHERE pg_backend_pid() = ANY (pg_blocking_pids(pid))');
+        waiting = rows.length > 0;
+        if (!waiting) await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(waiting, 'the delete waits for the other transaction');
+      // Now the other takes the first one: a deadlock. The delete has waited longest, so its
+      // server process finds it (after deadlock_timeout) and aborts the delete.
+      await other.query("UPDATE deliveries SET updated_at = updated_at + 1 WHERE id = $1", [ids[0]]);
+      await other.query('COMMIT');
+      assert.equal(await deleted, true, 'the delete ran again and went through');
+      assert.equal((await other.query('SELECT count(*)::int AS n FROM deliveries')).rows[0].n, 0);
+      assert.equal(await store.getWebhook('app', id), undefined);
+    } finally {
+      await other.query('ROLLBACK').catch(() => {});
+      await other.end();
+      await store.close();
+      await dropSchema(schema);
+    }
+  });
+});
+
 describe('PostgreSQL: server-side functions are defined once and created by version', () => {
   it('creates each routine on a new database, recreates one whose version rose or whose text changed, and never downgrades one', async () => {
     const schema = testSchema('routines');

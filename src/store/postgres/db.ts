@@ -24,12 +24,27 @@ export interface PgDb extends Queryable {
   close(): Promise<void>;
 }
 
+/**
+ * A deadlock (40P01) or a serialization failure (40001): the server rolled the statement or
+ * transaction back whole, so running it again from the start is safe. Two transactions
+ * that lock the same rows in different orders deadlock (a webhook deleted while a worker
+ * writes results for its deliveries, both taking the same delivery rows): the one the
+ * server picks is run again instead of failing its request.
+ */
+const RETRYABLE = new Set(['40P01', '40001']);
+/** Runs of one call at most, the first included. */
+const RUNS_ON_CONFLICT = 4;
+
 async function guard<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (isConnectionError(err)) throw new StoreUnavailableError(`PostgreSQL is not reachable: ${(err as Error).message}`);
-    throw err;
+  for (let run = 1; ; run++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (isConnectionError(err)) throw new StoreUnavailableError(`PostgreSQL is not reachable: ${(err as Error).message}`);
+      if (run >= RUNS_ON_CONFLICT || !RETRYABLE.has((err as { code?: string }).code ?? '')) throw err;
+      // A few milliseconds, at random: the other transaction finishes meanwhile.
+      await new Promise((r) => setTimeout(r, Math.random() * 10 * run));
+    }
   }
 }
 
