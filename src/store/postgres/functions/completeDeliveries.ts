@@ -2,7 +2,7 @@ import type { Routine } from './routine.ts';
 
 export const completeDeliveries: Routine = {
   name: 'complete_deliveries',
-  version: 6,
+  version: 7,
   sql: `
 DROP FUNCTION IF EXISTS complete_deliveries(text, jsonb, bigint, bigint, integer, integer);
 -- Writes attempt results and refills the freed slots (lease_due), in one transaction.
@@ -40,22 +40,24 @@ BEGIN
   -- The results whose lease is ours: they leave our leases whatever else happens.
   SELECT coalesce(array_agg(x), '{}') INTO v_done FROM unnest(v_id) x WHERE x = ANY (v_mine);
 
-  -- The attempt before this one leaves the row for the history table.
+  -- The attempt before this one leaves the row for the history table. A first attempt
+  -- (n = 1) has none: its row is not read.
   INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
   SELECT d.id, d.attempts, d.last_started_at, d.last_duration_ms, d.last_status, d.last_error, d.last_response_body
     FROM unnest(v_id, v_w, v_o, v_n, v_st, v_ms, v_code, v_err, v_body, v_next) AS r(id, w, o, n, st, ms, code, err, body, next) JOIN deliveries d ON d.id = r.id
-   WHERE r.id = ANY (v_done) AND d.last_started_at IS NOT NULL;
+   WHERE r.n > 1 AND r.id = ANY (v_done) AND d.last_started_at IS NOT NULL;
 
+  -- Only a retry looks at its webhook (one deactivated meanwhile gets none).
   WITH upd AS (
     UPDATE deliveries d SET
       status = CASE r.o WHEN 'succeeded' THEN 'succeeded'
-                        WHEN 'retry' THEN CASE WHEN wh.active THEN 'pending' ELSE 'cancelled' END
+                        WHEN 'retry' THEN CASE WHEN (SELECT wh.active FROM webhooks wh WHERE wh.id = r.w) THEN 'pending' ELSE 'cancelled' END
                         ELSE 'failed' END,
       attempts = r.n,
       due_at = CASE WHEN r.o = 'retry' THEN r.next ELSE r.st + r.ms END,
       updated_at = r.st + r.ms, last_status = r.code, last_error = r.err,
       last_started_at = r.st, last_duration_ms = r.ms, last_response_body = r.body
-    FROM unnest(v_id, v_w, v_o, v_n, v_st, v_ms, v_code, v_err, v_body, v_next) AS r(id, w, o, n, st, ms, code, err, body, next) JOIN webhooks wh ON wh.id = r.w
+    FROM unnest(v_id, v_w, v_o, v_n, v_st, v_ms, v_code, v_err, v_body, v_next) AS r(id, w, o, n, st, ms, code, err, body, next)
     WHERE r.id = ANY (v_done) AND d.id = r.id
     RETURNING d.id, d.webhook_id AS w, d.status AS s, r.o, r.st, r.st + r.ms AS at
   )
@@ -71,8 +73,9 @@ BEGIN
 
   -- Failure streaks: one success ends a webhook's streak; a streak that lasted
   -- p_failing_after deactivates it; a 410 deactivates at once. The webhooks with a success
-  -- are found in one statement (usually none of them has a streak to end); rows are
-  -- written in id order, so that two workers ending the same streaks never deadlock.
+  -- and a streak to end are found in one statement, on the index of webhooks with a streak
+  -- (usually empty); rows are written in id order, so that two workers ending the same
+  -- streaks never deadlock.
   FOR v_row IN
     SELECT wh.id AS w FROM webhooks wh
      WHERE wh.id IN (SELECT a ->> 'w' FROM jsonb_array_elements(v_applied) a WHERE a ->> 'o' = 'succeeded') AND wh.failing_since IS NOT NULL
