@@ -6,6 +6,9 @@ import { loadStoreConfig } from '../src/config/load.ts';
 import { StoreUnavailableError } from '../src/store/errors.ts';
 import { ROUTINES } from '../src/store/postgres/functions/index.ts';
 import { applyRoutines } from '../src/store/postgres/migrations.ts';
+import { openPgDb, type PgDb } from '../src/store/postgres/db.ts';
+import { eventsRepo } from '../src/store/postgres/events.ts';
+import { startStatisticsKeeper } from '../src/store/postgres/statistics.ts';
 import { openPostgresStore } from '../src/store/postgres/store.ts';
 import { dropSchema, TEST_DATABASE_URL, testSchema } from './helpers/postgres.ts';
 import { storeConformance } from './helpers/storeConformance.ts';
@@ -250,5 +253,59 @@ describe('PostgreSQL: the planner statistics follow the tables', () => {
       await store.close();
       await dropSchema(schema);
     }
+  });
+
+  it('a writer that inserted more rows than a table held at its last ANALYZE (and 1,000 more) has it analyzed before it goes on', async () => {
+    const schema = testSchema('inserted');
+    const config = loadStoreConfig({}, { DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: schema, ENCRYPTION_KEY: '0'.repeat(64) });
+    await (await openPostgresStore(config)).close();
+    const db = openPgDb(TEST_DATABASE_URL, schema, 2);
+    // Its own looks stopped: only what the writer says can bring an ANALYZE here.
+    const keeper = startStatisticsKeeper(db);
+    await keeper.stop();
+    const admin = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${schema}` });
+    await admin.connect();
+    const insert = (n: number) =>
+      admin.query(`INSERT INTO deliveries (webhook_id, event_seq, status, attempts, due_at, created_at, updated_at) SELECT 'w', 1, 'succeeded', 1, 0, 0, 0 FROM generate_series(1, $1)`, [n]);
+    const reltuples = async () => (await admin.query<{ n: number }>(`SELECT reltuples::int AS n FROM pg_class WHERE oid = 'deliveries'::regclass`)).rows[0]!.n;
+    try {
+      await insert(1500);
+      await keeper.inserted('deliveries', 1500);
+      assert.equal(await reltuples(), 1500, 'analyzed: 1,500 rows into a table that held none');
+      await insert(900);
+      await keeper.inserted('deliveries', 900);
+      assert.equal(await reltuples(), 1500, 'not analyzed: 1,000 rows or fewer');
+      await insert(2400);
+      await keeper.inserted('deliveries', 2400);
+      assert.equal(await reltuples(), 1500, 'not analyzed: fewer than what it held and 1,000 more');
+      await insert(2600);
+      await keeper.inserted('deliveries', 2600);
+      assert.equal(await reltuples(), 7400, 'analyzed: more than what it held (1,500) and 1,000 more');
+    } finally {
+      await admin.end();
+      await db.close();
+      await dropSchema(schema);
+    }
+  });
+});
+
+describe('PostgreSQL: a publish has the statistics of deliveries brought up before the workers are woken', () => {
+  it('tells the keeper how many deliveries its new events got (duplicates none), then marks the lanes', async () => {
+    const calls: string[] = [];
+    const rows = [
+      { message_id: 'a', event_type: 't', enqueued_at: 1, matched: 1200, duplicate: false, touched: ['w1', 'w2'] },
+      { message_id: 'b', event_type: 't', enqueued_at: 1, matched: 700, duplicate: true, touched: null },
+      { message_id: 'c', event_type: 't', enqueued_at: 1, matched: 300, duplicate: false, touched: null },
+    ];
+    const db = { rows: async () => rows } as unknown as PgDb;
+    const repo = eventsRepo(
+      db,
+      { markReady: async (ids) => void calls.push(`mark ${ids.join(',')}`) },
+      { inserted: async (table, n) => void calls.push(`inserted ${table} ${n}`) },
+    );
+    const event = (m: string) => ({ messageId: m, eventType: 't', itwinId: undefined, accountId: 'acc', contentJson: '{}', publisherClientId: undefined });
+    const published = await repo.publishEvents([event('a'), event('b'), event('c')], 1, 1000);
+    assert.deepEqual(published.map((p) => p.duplicate), [false, true, false]);
+    assert.deepEqual(calls, ['inserted deliveries 1500', 'mark w1,w2']);
   });
 });

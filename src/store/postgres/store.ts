@@ -55,7 +55,7 @@ export async function openPostgresStore(
     ...clientsRepo(db),
     ...directoryRepo(db),
     ...webhooksRepo(db),
-    ...eventsRepo(db, lanes),
+    ...eventsRepo(db, lanes, statistics),
     ...queueRepo(db, wakeups),
     ...historyRepo(db, lanes),
     ...insightsRepo(db),

@@ -25,9 +25,22 @@ export const WATCHED_TABLES = [
 export const selectTablesToAnalyze = (schema: string): Query => ({
   text: `SELECT c.relname FROM pg_class c
           WHERE c.relname = ANY ($2::text[]) AND c.relnamespace = to_regnamespace($1)
-            AND pg_stat_get_mod_since_analyze(c.oid) > 1000 + greatest(c.reltuples, 0)
+            AND pg_stat_get_mod_since_analyze(c.oid) > $3 + greatest(c.reltuples, 0)
           ORDER BY c.relname`,
-  values: [schema, WATCHED_TABLES],
+  values: [schema, WATCHED_TABLES, ANALYZE_AFTER_ROWS],
+});
+
+/** Rows changed beyond what a table held at its last ANALYZE that make its statistics lag. */
+export const ANALYZE_AFTER_ROWS = 1000;
+
+/**
+ * Whether `rows` just inserted into `table` make its statistics lag (as above), counted
+ * by the writer: the server's counters (pg_stat_get_mod_since_analyze) include a
+ * backend's writes only once it reports them, up to a second after its commit.
+ */
+export const selectLagsAfterInsert = (schema: string, table: string, rows: number): Query => ({
+  text: `SELECT 1 FROM pg_class c WHERE c.relname = $2 AND c.relnamespace = to_regnamespace($1) AND $3 > $4 + greatest(c.reltuples, 0)`,
+  values: [schema, table, rows, ANALYZE_AFTER_ROWS],
 });
 
 export const analyze = (schema: string, table: string): Query => ({ text: `ANALYZE (SKIP_LOCKED) ${schemaTable(schema, table)}` });
