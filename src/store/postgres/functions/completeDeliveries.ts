@@ -73,16 +73,13 @@ BEGIN
 
   -- Failure streaks: one success ends a webhook's streak; a streak that lasted
   -- p_failing_after deactivates it; a 410 deactivates at once. The webhooks with a success
-  -- and a streak to end are found in one statement, on the index of webhooks with a streak
-  -- (usually empty); rows are written in id order, so that two workers ending the same
-  -- streaks never deadlock.
-  FOR v_row IN
-    SELECT wh.id AS w FROM webhooks wh
-     WHERE wh.id IN (SELECT a ->> 'w' FROM jsonb_array_elements(v_applied) a WHERE a ->> 'o' = 'succeeded') AND wh.failing_since IS NOT NULL
-     ORDER BY wh.id
-  LOOP
-    UPDATE webhooks SET failing_since = NULL WHERE id = v_row.w AND failing_since IS NOT NULL;
-  END LOOP;
+  -- and a streak to end are found on the index of webhooks with a streak (usually empty)
+  -- and locked in id order, so that two workers ending the same streaks never deadlock.
+  UPDATE webhooks SET failing_since = NULL
+   WHERE id IN (SELECT wh.id FROM webhooks wh
+                 WHERE wh.id IN (SELECT a ->> 'w' FROM jsonb_array_elements(v_applied) a WHERE a ->> 'o' = 'succeeded') AND wh.failing_since IS NOT NULL
+                 ORDER BY wh.id FOR UPDATE)
+     AND failing_since IS NOT NULL;
   FOR v_row IN
     SELECT a ->> 'w' AS w,
            bool_or(a ->> 'o' = 'gone') AS gone,
