@@ -13,6 +13,25 @@ import { openPostgresStore } from '../src/store/postgres/store.ts';
 import { dropSchema, TEST_DATABASE_URL, testSchema } from './helpers/postgres.ts';
 import { storeConformance } from './helpers/storeConformance.ts';
 
+/** A store on a schema of its own and a connection to that schema; `cleanup` closes both and drops the schema. */
+async function storeOnOwnSchema(name: string) {
+  const schema = testSchema(name);
+  const config = loadStoreConfig({}, { DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: schema, ENCRYPTION_KEY: '0'.repeat(64) });
+  const store = await openPostgresStore(config);
+  const client = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${schema}` });
+  await client.connect();
+  return {
+    config,
+    store,
+    client,
+    async cleanup() {
+      await client.end();
+      await store.close();
+      await dropSchema(schema);
+    },
+  };
+}
+
 // The same conformance suite as SQLite, on PostgreSQL: every test gets its own schema.
 storeConformance({
   name: 'PostgreSQL',
@@ -89,11 +108,7 @@ describe('PostgreSQL: a connection lost in the middle of a transaction', () => {
 
 describe('PostgreSQL: a deadlock does not fail the call the server picks to abort', () => {
   it('deleting a webhook while another transaction takes its deliveries in the other order deletes it (run again), and the other transaction commits', async () => {
-    const schema = testSchema('deadlock');
-    const config = loadStoreConfig({}, { DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: schema, ENCRYPTION_KEY: '0'.repeat(64) });
-    const store = await openPostgresStore(config);
-    const other = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${schema}` });
-    await other.connect();
+    const { store, client: other, cleanup } = await storeOnOwnSchema('deadlock');
     const T0 = Date.UTC(2026, 10, 22, 10);
     const ACCOUNT = '0a000000-0000-4000-8000-000000000002';
     const TYPE = 'iModels.iModelCreated.v1';
@@ -136,20 +151,14 @@ describe('PostgreSQL: a deadlock does not fail the call the server picks to abor
       assert.equal(await store.getWebhook('app', id), undefined);
     } finally {
       await other.query('ROLLBACK').catch(() => {});
-      await other.end();
-      await store.close();
-      await dropSchema(schema);
+      await cleanup();
     }
   });
 });
 
 describe('PostgreSQL: server-side functions are defined once and created by version', () => {
   it('creates each routine on a new database, recreates one whose version rose or whose text changed, and never downgrades one', async () => {
-    const schema = testSchema('routines');
-    const config = loadStoreConfig({}, { DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: schema, ENCRYPTION_KEY: '0'.repeat(64) });
-    const store = await openPostgresStore(config);
-    const client = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${schema}` });
-    await client.connect();
+    const { config, store, client, cleanup } = await storeOnOwnSchema('routines');
     try {
       const held = (await client.query<{ name: string; version: number }>('SELECT name, version FROM schema_routines ORDER BY name')).rows;
       assert.deepEqual(
@@ -176,20 +185,14 @@ describe('PostgreSQL: server-side functions are defined once and created by vers
       await again.close();
       assert.deepEqual(applied, []);
     } finally {
-      await client.end();
-      await store.close();
-      await dropSchema(schema);
+      await cleanup();
     }
   });
 });
 
 describe('PostgreSQL: a publish gives the webhooks it touched in lane order', () => {
   it('publish_events returns each webhook that got deliveries once, in creation (lane) order, whatever their ids', async () => {
-    const schema = testSchema('touched');
-    const config = loadStoreConfig({}, { DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: schema, ENCRYPTION_KEY: '0'.repeat(64) });
-    const store = await openPostgresStore(config);
-    const client = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${schema}` });
-    await client.connect();
+    const { store, client, cleanup } = await storeOnOwnSchema('touched');
     const T0 = Date.UTC(2026, 10, 22, 10);
     const ACCOUNT = '0a000000-0000-4000-8000-000000000001';
     const TYPE = 'iModels.iModelCreated.v1';
@@ -218,9 +221,7 @@ describe('PostgreSQL: a publish gives the webhooks it touched in lane order', ()
       assert.equal(rows.length, 2);
       assert.deepEqual(rows[0]!.touched, ids, 'in the order the webhooks were created, which claims serve their lanes in');
     } finally {
-      await client.end();
-      await store.close();
-      await dropSchema(schema);
+      await cleanup();
     }
   });
 });
