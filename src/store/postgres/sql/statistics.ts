@@ -12,6 +12,9 @@ export const WATCHED_TABLES = [
   'event_types', 'events', 'pruned_message_ids', 'webhook_subscriptions', 'webhooks', 'workers',
 ];
 
+/** Rows changed beyond what a table held at its last ANALYZE that make its statistics lag. */
+export const ANALYZE_AFTER_ROWS = 1000;
+
 /**
  * Of those, the ones whose planner statistics lag what they hold: changed by more than 1,000
  * rows and as many as they held at their last ANALYZE (reltuples). What goes wrong is a plan
@@ -29,9 +32,6 @@ export const selectTablesToAnalyze = (schema: string): Query => ({
           ORDER BY c.relname`,
   values: [schema, WATCHED_TABLES, ANALYZE_AFTER_ROWS],
 });
-
-/** Rows changed beyond what a table held at its last ANALYZE that make its statistics lag. */
-export const ANALYZE_AFTER_ROWS = 1000;
 
 /**
  * Whether `rows` just inserted into `table` make its statistics lag (as above), counted
