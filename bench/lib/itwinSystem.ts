@@ -120,10 +120,12 @@ function instance(
       store = (await openStore(p.config)).store;
     },
     async unsubscribeAll() {
+      // Not measured either: as many at a time as subscribe creates (one by one, the
+      // 10,000 webhooks of the fan-out took 13.5 s to delete on PostgreSQL).
       for (;;) {
         const page = await store.listWebhooks(p.sub.clientId, 1000, undefined);
         if (page.items.length === 0) break;
-        for (const w of page.items) await store.deleteWebhook(p.sub.clientId, w.id);
+        for (let i = 0; i < page.items.length; i += 16) await Promise.all(page.items.slice(i, i + 16).map((w) => store.deleteWebhook(p.sub.clientId, w.id)));
       }
       next = 0;
     },
