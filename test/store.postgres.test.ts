@@ -310,3 +310,53 @@ describe('PostgreSQL: a publish has the statistics of deliveries brought up befo
     assert.deepEqual(calls, ['inserted deliveries 1500', 'mark w1,w2']);
   });
 });
+
+describe('PostgreSQL: a claim over many busy lanes reads the lanes it needs, not one per delivery wanted', () => {
+  it('a claim of 32 (16 per webhook) over 40 webhooks with 20 due each leases the first two lanes and fetches a few lanes of deliveries, not 32', async () => {
+    const { store, client, cleanup } = await storeOnOwnSchema('lanesread');
+    const T0 = Date.UTC(2026, 10, 22, 10);
+    const ACCOUNT = '0a000000-0000-4000-8000-000000000003';
+    const TYPE = 'iModels.iModelCreated.v1';
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 40; i++) {
+        const id = randomUUID();
+        ids.push(id);
+        await store.createWebhook({
+          id,
+          ownerClientId: 'app',
+          scope: 'Account',
+          scopeId: ACCOUNT,
+          active: true,
+          callbackUrl: `https://receiver.example.com/hook/${i}`,
+          eventTypes: [TYPE],
+          secretSealed: 'sealed',
+          createdAt: T0 + i,
+          modifiedAt: T0 + i,
+        });
+      }
+      const events = Array.from({ length: 20 }, () => ({ messageId: randomUUID(), eventType: TYPE, itwinId: undefined, accountId: ACCOUNT, contentJson: '{}', publisherClientId: undefined }));
+      await store.publishEvents(events, T0 + 100, 7 * 86_400_000);
+      // Plans as in production: on statistics of what the tables hold.
+      await client.query('ANALYZE deliveries');
+      await client.query('ANALYZE delivery_lanes');
+      await client.query('BEGIN');
+      try {
+        const leased = (await client.query<{ webhook_id: string }>("SELECT webhook_id FROM lease_due('w', $1, 32, 16, 128, '{}')", [T0 + 200])).rows;
+        // Counted by this transaction's own statistics (no wait for the server's reports):
+        // the entries the deliveries' indexes gave, one per delivery a lane's scan read.
+        const [{ read }] = (
+          await client.query<{ read: string }>("SELECT sum(pg_stat_get_xact_tuples_returned(indexrelid)) AS read FROM pg_index WHERE indrelid = 'deliveries'::regclass")
+        ).rows as [{ read: string }];
+        assert.equal(leased.length, 32);
+        assert.deepEqual([...new Set(leased.map((r) => r.webhook_id))].sort(), ids.slice(0, 2).sort(), 'the first two lanes in turn order, 16 each');
+        // Before: one lane read per delivery still wanted, 32 lanes of 16 (512 read).
+        assert.ok(Number(read) <= 128, `deliveries read for a claim of 32: ${read}`);
+      } finally {
+        await client.query('ROLLBACK');
+      }
+    } finally {
+      await cleanup();
+    }
+  });
+});

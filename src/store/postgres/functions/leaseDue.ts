@@ -2,7 +2,7 @@ import type { Routine } from './routine.ts';
 
 export const leaseDue: Routine = {
   name: 'lease_due',
-  version: 4,
+  version: 5,
   sql: `
 DROP FUNCTION IF EXISTS lease_due(text, bigint, integer, integer, bigint[]);
 -- Leases up to p_limit due deliveries to p_worker and drops p_done from its leases (the
@@ -65,9 +65,15 @@ BEGIN
     UPDATE delivery_lanes SET awake = true, ready_at = p_now
      WHERE webhook_seq IN (SELECT l.webhook_seq FROM delivery_lanes l WHERE NOT l.awake AND l.ready_at <= p_now FOR UPDATE SKIP LOCKED);
 
-    -- At most four rounds: enough lanes for the limit are usually found in the first.
+    -- At most four rounds: enough lanes for the limit are usually found in the first two.
+    -- The first reads twice as many lanes as the limit needs when each gives its full
+    -- p_cap: each lane read is a scan of up to p_cap deliveries, so a claim of 64 over 100
+    -- busy lanes read 1,000 deliveries to keep 64 when it took one lane per delivery
+    -- wanted. Lanes that give less (a fan-out's one each) are made up for by the next
+    -- rounds, which take one lane per delivery still wanted.
     FOR v_round IN 1..4 LOOP
-      v_chunk := greatest(16, p_limit - cardinality(v_picked));
+      v_chunk := CASE WHEN v_round = 1 THEN least(greatest(16, p_limit), greatest(4, 2 * ceil(p_limit::numeric / greatest(p_cap, 1))::integer))
+                      ELSE greatest(16, p_limit - cardinality(v_picked)) END;
       SELECT array_agg(c.webhook_seq ORDER BY c.o), array_agg(c.webhook_id ORDER BY c.o) INTO v_lanes, v_webhooks FROM (
         SELECT n.webhook_seq, n.webhook_id, n.o FROM (
           SELECT l.webhook_seq, l.webhook_id, row_number() OVER () AS o FROM (
