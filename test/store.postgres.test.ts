@@ -10,6 +10,7 @@ import { openPgDb, type PgDb } from '../src/store/postgres/db.ts';
 import { eventsRepo } from '../src/store/postgres/events.ts';
 import { startStatisticsKeeper } from '../src/store/postgres/statistics.ts';
 import { openPostgresStore } from '../src/store/postgres/store.ts';
+import type { Store } from '../src/store/types.ts';
 import { dropSchema, TEST_DATABASE_URL, testSchema } from './helpers/postgres.ts';
 import { storeConformance } from './helpers/storeConformance.ts';
 
@@ -30,6 +31,22 @@ async function storeOnOwnSchema(name: string) {
       await dropSchema(schema);
     },
   };
+}
+
+/** Creates a webhook of application 'app' on an Account scope, created and modified at `at`. */
+function createAccountWebhook(store: Pick<Store, 'createWebhook'>, w: { id: string; account: string; eventType: string; at: number; path?: string; active?: boolean }) {
+  return store.createWebhook({
+    id: w.id,
+    ownerClientId: 'app',
+    scope: 'Account',
+    scopeId: w.account,
+    active: w.active ?? true,
+    callbackUrl: `https://receiver.example.com/hook${w.path ?? ''}`,
+    eventTypes: [w.eventType],
+    secretSealed: 'sealed',
+    createdAt: w.at,
+    modifiedAt: w.at,
+  });
 }
 
 // The same conformance suite as SQLite, on PostgreSQL: every test gets its own schema.
@@ -59,18 +76,7 @@ describe('PostgreSQL: a connection lost in the middle of a transaction', () => {
     const T0 = Date.UTC(2026, 10, 22, 10);
     const id = randomUUID();
     try {
-      await store.createWebhook({
-        id,
-        ownerClientId: 'app',
-        scope: 'Account',
-        scopeId: randomUUID(),
-        active: false,
-        callbackUrl: 'https://receiver.example.com/hook',
-        eventTypes: ['iModels.iModelCreated.v1'],
-        secretSealed: 'sealed',
-        createdAt: T0,
-        modifiedAt: T0,
-      });
+      await createAccountWebhook(store, { id, account: randomUUID(), eventType: 'iModels.iModelCreated.v1', at: T0, active: false });
       // Hold the webhook's row so that the update's transaction waits inside, then kill
       // its connection there, as a database restart would.
       await admin.query('BEGIN');
@@ -114,18 +120,7 @@ describe('PostgreSQL: a deadlock does not fail the call the server picks to abor
     const TYPE = 'iModels.iModelCreated.v1';
     const id = randomUUID();
     try {
-      await store.createWebhook({
-        id,
-        ownerClientId: 'app',
-        scope: 'Account',
-        scopeId: ACCOUNT,
-        active: true,
-        callbackUrl: 'https://receiver.example.com/hook',
-        eventTypes: [TYPE],
-        secretSealed: 'sealed',
-        createdAt: T0,
-        modifiedAt: T0,
-      });
+      await createAccountWebhook(store, { id, account: ACCOUNT, eventType: TYPE, at: T0 });
       const event = () => ({ messageId: randomUUID(), eventType: TYPE, itwinId: undefined, accountId: ACCOUNT, contentJson: '{}', publisherClientId: undefined });
       await store.publishEvents([event(), event()], T0 + 1, 7 * 86_400_000);
       const ids = (await other.query<{ id: string }>('SELECT id FROM deliveries ORDER BY id')).rows.map((r) => r.id);
@@ -202,18 +197,7 @@ describe('PostgreSQL: a publish gives the webhooks it touched in lane order', ()
       const ids = ['c', 'a', 'e', 'b', 'd'].map((ch) => `${ch.repeat(8)}-0000-4000-8000-000000000000`);
       const others = '99999999-0000-4000-8000-000000000000';
       for (const [i, id] of [...ids.slice(0, 2), others, ...ids.slice(2)].entries()) {
-        await store.createWebhook({
-          id,
-          ownerClientId: 'app',
-          scope: 'Account',
-          scopeId: ACCOUNT,
-          active: true,
-          callbackUrl: `https://receiver.example.com/hook/${i}`,
-          eventTypes: [id === others ? 'iModels.iModelDeleted.v1' : TYPE],
-          secretSealed: 'sealed',
-          createdAt: T0 + i,
-          modifiedAt: T0 + i,
-        });
+        await createAccountWebhook(store, { id, account: ACCOUNT, eventType: id === others ? 'iModels.iModelDeleted.v1' : TYPE, at: T0 + i, path: `/${i}` });
       }
       // Two events, each matching all five: every webhook is named once.
       const events = [randomUUID(), randomUUID()].map((m) => ({ m, t: TYPE, i: null, a: ACCOUNT, c: '{}', p: null }));
@@ -312,7 +296,7 @@ describe('PostgreSQL: a publish has the statistics of deliveries brought up befo
 });
 
 describe('PostgreSQL: a claim over many busy lanes reads the lanes it needs, not one per delivery wanted', () => {
-  it('a claim of 32 (16 per webhook) over 40 webhooks with 20 due each leases the first two lanes and fetches a few lanes of deliveries, not 32', async () => {
+  it('a claim of 32 (16 per webhook) over 40 webhooks with 20 due each leases the first two lanes and reads the deliveries of a few lanes, not of 32', async () => {
     const { store, client, cleanup } = await storeOnOwnSchema('lanesread');
     const T0 = Date.UTC(2026, 10, 22, 10);
     const ACCOUNT = '0a000000-0000-4000-8000-000000000003';
@@ -322,18 +306,7 @@ describe('PostgreSQL: a claim over many busy lanes reads the lanes it needs, not
       for (let i = 0; i < 40; i++) {
         const id = randomUUID();
         ids.push(id);
-        await store.createWebhook({
-          id,
-          ownerClientId: 'app',
-          scope: 'Account',
-          scopeId: ACCOUNT,
-          active: true,
-          callbackUrl: `https://receiver.example.com/hook/${i}`,
-          eventTypes: [TYPE],
-          secretSealed: 'sealed',
-          createdAt: T0 + i,
-          modifiedAt: T0 + i,
-        });
+        await createAccountWebhook(store, { id, account: ACCOUNT, eventType: TYPE, at: T0 + i, path: `/${i}` });
       }
       const events = Array.from({ length: 20 }, () => ({ messageId: randomUUID(), eventType: TYPE, itwinId: undefined, accountId: ACCOUNT, contentJson: '{}', publisherClientId: undefined }));
       await store.publishEvents(events, T0 + 100, 7 * 86_400_000);
