@@ -186,6 +186,37 @@ describe('dispatcher on a shared store: claims and result writes of one worker',
     }
   });
 
+  it('the results that ended during a write go to the store before the deliveries that write refilled are sent', async () => {
+    const fake = fakeStore([[delivery('hook-1'), delivery('hook-2'), delivery('hook-3')]], true);
+    const hand = handSender();
+    const sender: Sender = {
+      send(d) {
+        fake.calls.push(`send ${d.webhookId}`);
+        return hand.sender.send(d);
+      },
+      close: () => hand.sender.close(),
+    };
+    const dispatcher = sharedStoreDispatcher(fake.store, sender);
+    try {
+      await dispatcher.start();
+      await eventually(() => hand.open.length === 3, 10_000, 'the three deliveries being sent');
+      hand.open.shift()!.answer();
+      await eventually(() => fake.writes.length === 1, 10_000, 'the first result\'s write');
+      hand.open.splice(0).forEach((o) => o.answer());
+      await settle();
+      // The write answers with a refill; the two results that ended meanwhile wait.
+      fake.writes[0]!.finish({ ...NO_EFFECTS, claimed: [delivery('hook-4')] });
+      await eventually(() => hand.open.some((o) => o.d.webhookId === 'hook-4'), 10_000, 'the refilled delivery being sent');
+      const after = fake.calls.slice(fake.calls.indexOf('complete') + 1).filter((c) => c !== 'nextReadyAt');
+      assert.deepEqual(after.slice(0, 2), ['complete', 'send hook-4'], 'the next write first, then the refill\'s send');
+      assert.deepEqual(fake.writes.map((w) => w.results.length), [1, 2]);
+    } finally {
+      fake.finishAll();
+      hand.answerAll();
+      await dispatcher.stop(1000);
+    }
+  });
+
   it('the next ready time is looked up after a pump only while nothing is being sent', async () => {
     const fake = fakeStore([[delivery()]], false);
     const { sender, open, answerAll } = handSender();

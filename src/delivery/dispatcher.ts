@@ -127,6 +127,16 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
    */
   const claimsWaitForResults = leaseAhead === 0;
   const maxFlushes = claimsWaitForResults ? 1 : MAX_FLUSHES_LEASING_AHEAD;
+  /**
+   * Writing one result batch at a time, the results that ended during a write go to the
+   * store as soon as it answers, before the deliveries it refilled are sent: the store works
+   * on them while this process sends (2 – 3 ms per 64 deliveries in a fan-out: signing, a
+   * syscall per request). Written after those sends, every write waited for them: a fan-out
+   * to 10,000 webhooks on PostgreSQL took 1.9 – 2.9 s, against 1.8 – 2.4 s (alternating
+   * runs, a warm system's fan-outs). With two writes at once (lease-ahead) the second already overlaps the sends, and
+   * sending later cost the embedded store 10 % more CPU per delivery.
+   */
+  const writeBeforeSending = maxFlushes === 1;
 
   let running = false;
   let pumping = false;
@@ -194,11 +204,13 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
     });
   };
 
-  /** Deliveries leased to this worker arrive: held, and sent as the caps allow. */
-  const launch = (claimed: readonly ClaimedDelivery[]) => {
+  /** Deliveries leased to this worker arrive: held, and what the caps allow is to be sent. */
+  const offer = (claimed: readonly ClaimedDelivery[]) => {
     for (const d of claimed) leases.hold(d.id);
-    apply(scheduler.offer(claimed));
+    return scheduler.offer(claimed);
   };
+  /** Holds deliveries leased to this worker and sends them as the caps allow. */
+  const launch = (claimed: readonly ClaimedDelivery[]) => apply(offer(claimed));
 
   /** Gives leased deliveries that will not be sent back to the store (which cancels those of inactive webhooks). */
   async function releaseUnsent(): Promise<void> {
@@ -330,15 +342,26 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
           );
         const effects = await (limit > 0 ? leases.claiming(at, complete) : complete());
         for (const r of batch) leases.drop(r.deliveryId);
-        apply(scheduler.recorded(batch.length));
+        const freed = scheduler.recorded(batch.length);
         succeeded('complete');
         for (const d of effects.deactivated) {
           markInactive(d.webhookId);
           counts.deactivated(d.cause);
           log.warn({ webhookId: d.webhookId, cause: d.cause }, 'webhook deactivated by the delivery engine');
         }
-        if (running) launch(effects.claimed);
-        else if (effects.claimed.length > 0) await store.releaseWorker(workerId, now());
+        if (running && writeBeforeSending) {
+          // Sent once flush() below has started the next write; what goes back to the store goes at once.
+          const actions = [...freed, ...offer(effects.claimed)];
+          apply(actions.filter((a) => a.kind !== 'send'));
+          const sends = actions.filter((a) => a.kind === 'send');
+          if (sends.length > 0) setImmediate(() => apply(sends));
+        } else if (running) {
+          apply(freed);
+          launch(effects.claimed);
+        } else {
+          apply(freed);
+          if (effects.claimed.length > 0) await store.releaseWorker(workerId, now());
+        }
         if (effects.stale > 0) log.warn({ stale: effects.stale }, 'results arrived after their leases were taken over');
       } catch (err) {
         const backOff = failed('complete', err);
@@ -360,7 +383,10 @@ export function createDispatcher(deps: DispatcherDeps): DeliveryDispatcher {
     flushes.add(done);
     await done;
     flushes.delete(done);
-    if (results.length > 0) scheduleFlush();
+    if (results.length > 0) {
+      if (writeBeforeSending) void flush();
+      else scheduleFlush();
+    }
     // The refill may have found less than it could take (more was due than fitted, or
     // another worker held a lane for a moment): top up.
     if (running && (scheduler.room() > 0 || pumpAfterFlush)) void pump();
