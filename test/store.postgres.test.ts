@@ -8,6 +8,8 @@ import { ROUTINES } from '../src/store/postgres/functions/index.ts';
 import { applyRoutines } from '../src/store/postgres/migrations.ts';
 import { openPgDb, type PgDb } from '../src/store/postgres/db.ts';
 import { eventsRepo } from '../src/store/postgres/events.ts';
+import * as eventsSql from '../src/store/postgres/sql/events.ts';
+import * as queueSql from '../src/store/postgres/sql/queue.ts';
 import { startStatisticsKeeper } from '../src/store/postgres/statistics.ts';
 import { openPostgresStore } from '../src/store/postgres/store.ts';
 import type { Store } from '../src/store/types.ts';
@@ -270,6 +272,43 @@ describe('PostgreSQL: the planner statistics follow the tables', () => {
       await admin.end();
       await db.close();
       await dropSchema(schema);
+    }
+  });
+});
+
+describe('PostgreSQL: the hot paths run prepared statements', () => {
+  it('a connection parses and plans a publish, its lane mark, a claim and a result write once, then runs each again from its prepared statement', async () => {
+    const { config, store, cleanup } = await storeOnOwnSchema('prepared');
+    // One connection, so that every call below runs on it and its prepared statements can be read.
+    const db = openPgDb(TEST_DATABASE_URL, config.databaseSchema, 1);
+    const T0 = Date.UTC(2026, 11, 3, 20);
+    const ACCOUNT = '0a000000-0000-4000-8000-000000000004';
+    const TYPE = 'iModels.iModelCreated.v1';
+    try {
+      await createAccountWebhook(store, { id: randomUUID(), account: ACCOUNT, eventType: TYPE, at: T0 });
+      const claim = { workerId: 'w', now: T0 + 10, limit: 4, maxInFlightPerWebhook: 4, maxInFlightPerApplication: 4 };
+      for (let i = 0; i < 2; i++) {
+        const event = { messageId: randomUUID(), eventType: TYPE, itwinId: undefined, accountId: ACCOUNT, contentJson: '{}', publisherClientId: undefined };
+        const [published] = await db.rows<eventsSql.PublishRow>(eventsSql.publishEvents([event], T0 + i, 7 * 86_400_000));
+        await db.rows(eventsSql.markLanesReady(published!.touched ?? [], T0 + i));
+        const [leased] = await db.rows<queueSql.ClaimRow>(queueSql.claimDeliveries(claim));
+        assert.ok(leased, 'the claim leases the delivery just published');
+        const result = { deliveryId: String(leased.id), webhookId: leased.webhook_id, attempt: 1, startedAt: T0 + 20, durationMs: 1, statusCode: 200, error: undefined, responseBody: undefined, outcome: 'succeeded' as const, nextAttemptAt: undefined };
+        await db.rows(queueSql.completeDeliveries('w', [result], 86_400_000, undefined));
+      }
+      const prepared = await db.rows<{ name: string; runs: number }>({ text: 'SELECT name, (generic_plans + custom_plans)::integer AS runs FROM pg_prepared_statements ORDER BY name' });
+      assert.deepEqual(
+        prepared.map((p) => [p.name, p.runs]),
+        [
+          ['claim_deliveries', 2],
+          ['complete_deliveries', 2],
+          ['mark_lanes_ready', 2],
+          ['publish_events', 2],
+        ],
+      );
+    } finally {
+      await db.close();
+      await cleanup();
     }
   });
 });

@@ -4,6 +4,14 @@ import { createPool, isConnectionError, withClient } from './pool.ts';
 
 /** One statement with its parameters (pg's QueryConfig): what every function of sql/ returns. */
 export interface Query {
+  /**
+   * Given to the hot paths' statements: each connection prepares a named statement once
+   * and runs it from then on without parsing and planning it again (4 % of the server's CPU
+   * per delivery at 1,000 single-event publishes a second). A pooler between this process
+   * and the server must keep named statements per server connection (PgBouncer 1.21 and
+   * later with max_prepared_statements set), as graphile-worker's do.
+   */
+  name?: string;
   text: string;
   values?: unknown[];
 }

@@ -9,6 +9,7 @@ import type { Query } from '../db.ts';
  * row carries it.
  */
 export const publishEvents = (events: NewEvent[], now: number, windowMs: number): Query => ({
+  name: 'publish_events',
   text: `SELECT p.message_id, p.event_type, p.enqueued_at, p.matched, p.duplicate,
                 CASE WHEN row_number() OVER () = 1 THEN p.touched END AS touched
            FROM publish_events($1::jsonb, $2, $3) p`,
@@ -41,7 +42,7 @@ export const insertDelivery = (webhookId: string, eventSeq: number, now: number)
 });
 
 /** See mark_lanes_ready: a lane becomes ready at `at` unless it is ready earlier. */
-export const markLanesReady = (webhookIds: string[], at: number): Query => ({ text: 'SELECT mark_lanes_ready($1::text[], $2)', values: [webhookIds, at] });
+export const markLanesReady = (webhookIds: string[], at: number): Query => ({ name: 'mark_lanes_ready', text: 'SELECT mark_lanes_ready($1::text[], $2)', values: [webhookIds, at] });
 
 /** Wakes the workers LISTENing on the channel (wakeups.ts). */
-export const notifyDue = (channel: string): Query => ({ text: `SELECT pg_notify('${channel}', '')` });
+export const notifyDue = (channel: string): Query => ({ name: `notify_${channel}`, text: `SELECT pg_notify('${channel}', '')` });

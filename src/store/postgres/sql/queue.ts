@@ -9,6 +9,7 @@ export const upsertHeartbeat = (workerId: string, now: number): Query => ({
 });
 
 export const claimDeliveries = (c: ClaimRequest): Query => ({
+  name: 'claim_deliveries',
   text: 'SELECT * FROM claim_deliveries($1, $2, $3, $4, $5)',
   values: [c.workerId, c.now, c.limit, c.maxInFlightPerWebhook, c.maxInFlightPerApplication],
 });
@@ -29,6 +30,7 @@ export interface ClaimRow {
 }
 
 export const completeDeliveries = (workerId: string, results: AttemptResult[], failingAfterMs: number, claim: ClaimOptions | undefined): Query => ({
+  name: 'complete_deliveries',
   text: 'SELECT complete_deliveries($1, $2::jsonb, $3, $4, $5, $6, $7) AS effects',
   values: [
     workerId,
@@ -80,6 +82,7 @@ export const repairLanes = (now: number): Query => ({ text: 'SELECT repair_lanes
  * unleased pending delivery) and the sleeping ones (their wake-up time).
  */
 export const selectNextReadyAt = (cap: number, appCap: number): Query => ({
+  name: 'next_ready_at',
   text: `WITH leases AS (SELECT u.d, u.l FROM workers w, unnest(w.leased, w.leased_lanes) AS u(d, l)),
               busy AS (SELECT l, count(*) AS n FROM leases GROUP BY l),
               full_apps AS (SELECT wh.owner_client_id AS c FROM leases JOIN webhooks wh ON wh.seq = leases.l
