@@ -2,7 +2,7 @@ import type { Routine } from './routine.ts';
 
 export const completeDeliveries: Routine = {
   name: 'complete_deliveries',
-  version: 7,
+  version: 8,
   sql: `
 DROP FUNCTION IF EXISTS complete_deliveries(text, jsonb, bigint, bigint, integer, integer);
 -- Writes attempt results and refills the freed slots (lease_due), in one transaction.
@@ -41,11 +41,15 @@ BEGIN
   SELECT coalesce(array_agg(x), '{}') INTO v_done FROM unnest(v_id) x WHERE x = ANY (v_mine);
 
   -- The attempt before this one leaves the row for the history table. A first attempt
-  -- (n = 1) has none: its row is not read.
-  INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
-  SELECT d.id, d.attempts, d.last_started_at, d.last_duration_ms, d.last_status, d.last_error, d.last_response_body
-    FROM unnest(v_id, v_w, v_o, v_n, v_st, v_ms, v_code, v_err, v_body, v_next) AS r(id, w, o, n, st, ms, code, err, body, next) JOIN deliveries d ON d.id = r.id
-   WHERE r.n > 1 AND r.id = ANY (v_done) AND d.last_started_at IS NOT NULL;
+  -- (n = 1) has none: its row is not read. (Each statement a batch does not need is
+  -- skipped on a test of the arrays, which PL/pgSQL evaluates without starting an executor:
+  -- starting them was most of a small batch's cost.)
+  IF 1 < ANY (v_n) THEN
+    INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
+    SELECT d.id, d.attempts, d.last_started_at, d.last_duration_ms, d.last_status, d.last_error, d.last_response_body
+      FROM unnest(v_id, v_w, v_o, v_n, v_st, v_ms, v_code, v_err, v_body, v_next) AS r(id, w, o, n, st, ms, code, err, body, next) JOIN deliveries d ON d.id = r.id
+     WHERE r.n > 1 AND r.id = ANY (v_done) AND d.last_started_at IS NOT NULL;
+  END IF;
 
   -- Only a retry looks at its webhook (one deactivated meanwhile gets none).
   WITH upd AS (
@@ -64,44 +68,53 @@ BEGIN
   SELECT coalesce(jsonb_agg(to_jsonb(upd)), '[]') INTO v_applied FROM upd;
 
   -- Stale results: recorded unless already there (on the row or in the history).
-  INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
-  SELECT r.id, r.n, r.st, r.ms, r.code, r.err, r.body
-    FROM unnest(v_id, v_w, v_o, v_n, v_st, v_ms, v_code, v_err, v_body, v_next) AS r(id, w, o, n, st, ms, code, err, body, next) JOIN deliveries d ON d.id = r.id
-   WHERE NOT (r.id = ANY (v_done))
-     AND NOT (d.attempts = r.n AND d.last_started_at IS NOT DISTINCT FROM r.st)
-     AND NOT EXISTS (SELECT 1 FROM delivery_attempts a WHERE a.delivery_id = r.id AND a.attempt = r.n AND a.started_at = r.st);
+  IF cardinality(v_done) < cardinality(v_id) THEN
+    INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
+    SELECT r.id, r.n, r.st, r.ms, r.code, r.err, r.body
+      FROM unnest(v_id, v_w, v_o, v_n, v_st, v_ms, v_code, v_err, v_body, v_next) AS r(id, w, o, n, st, ms, code, err, body, next) JOIN deliveries d ON d.id = r.id
+     WHERE NOT (r.id = ANY (v_done))
+       AND NOT (d.attempts = r.n AND d.last_started_at IS NOT DISTINCT FROM r.st)
+       AND NOT EXISTS (SELECT 1 FROM delivery_attempts a WHERE a.delivery_id = r.id AND a.attempt = r.n AND a.started_at = r.st);
+  END IF;
 
   -- Failure streaks: one success ends a webhook's streak; a streak that lasted
   -- p_failing_after deactivates it; a 410 deactivates at once. The webhooks with a success
   -- and a streak to end are found on the index of webhooks with a streak (usually empty)
   -- and locked in id order, so that two workers ending the same streaks never deadlock.
-  UPDATE webhooks SET failing_since = NULL
-   WHERE id IN (SELECT wh.id FROM webhooks wh
-                 WHERE wh.id IN (SELECT a ->> 'w' FROM jsonb_array_elements(v_applied) a WHERE a ->> 'o' = 'succeeded') AND wh.failing_since IS NOT NULL
-                 ORDER BY wh.id FOR UPDATE)
-     AND failing_since IS NOT NULL;
-  FOR v_row IN
-    SELECT a ->> 'w' AS w,
-           bool_or(a ->> 'o' = 'gone') AS gone,
-           min((a ->> 'st')::bigint) FILTER (WHERE a ->> 'o' IN ('retry', 'failed')) AS first_fail,
-           max((a ->> 'at')::bigint) AS last_at
-      FROM jsonb_array_elements(v_applied) a GROUP BY 1 HAVING NOT bool_or(a ->> 'o' = 'succeeded') ORDER BY 1
-  LOOP
-    IF v_row.gone THEN
-      v_deactivated := v_deactivated || jsonb_build_object('webhookId', v_row.w, 'cause', 'gone');
-    ELSIF v_row.first_fail IS NOT NULL THEN
-      UPDATE webhooks SET failing_since = coalesce(failing_since, v_row.first_fail) WHERE id = v_row.w
-        RETURNING v_row.last_at - failing_since >= p_failing_after INTO v_expired;
-      IF v_expired THEN
-        v_deactivated := v_deactivated || jsonb_build_object('webhookId', v_row.w, 'cause', 'failing');
+  IF 'succeeded' = ANY (v_o) THEN
+    UPDATE webhooks SET failing_since = NULL
+     WHERE id IN (SELECT wh.id FROM webhooks wh
+                   WHERE wh.id IN (SELECT a ->> 'w' FROM jsonb_array_elements(v_applied) a WHERE a ->> 'o' = 'succeeded') AND wh.failing_since IS NOT NULL
+                   ORDER BY wh.id FOR UPDATE)
+       AND failing_since IS NOT NULL;
+  END IF;
+  -- Streaks to start, extend or end in a deactivation: only where something did not succeed.
+  IF NOT ('succeeded' = ALL (v_o)) THEN
+    FOR v_row IN
+      SELECT a ->> 'w' AS w,
+             bool_or(a ->> 'o' = 'gone') AS gone,
+             min((a ->> 'st')::bigint) FILTER (WHERE a ->> 'o' IN ('retry', 'failed')) AS first_fail,
+             max((a ->> 'at')::bigint) AS last_at
+        FROM jsonb_array_elements(v_applied) a GROUP BY 1 HAVING NOT bool_or(a ->> 'o' = 'succeeded') ORDER BY 1
+    LOOP
+      IF v_row.gone THEN
+        v_deactivated := v_deactivated || jsonb_build_object('webhookId', v_row.w, 'cause', 'gone');
+      ELSIF v_row.first_fail IS NOT NULL THEN
+        UPDATE webhooks SET failing_since = coalesce(failing_since, v_row.first_fail) WHERE id = v_row.w
+          RETURNING v_row.last_at - failing_since >= p_failing_after INTO v_expired;
+        IF v_expired THEN
+          v_deactivated := v_deactivated || jsonb_build_object('webhookId', v_row.w, 'cause', 'failing');
+        END IF;
       END IF;
-    END IF;
-  END LOOP;
+    END LOOP;
+  END IF;
 
-  SELECT coalesce(jsonb_agg(x.d), '[]') INTO v_deactivated FROM (
-    SELECT d FROM jsonb_array_elements(v_deactivated) d
-     WHERE EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d ->> 'webhookId' AND w.active)
-  ) x;
+  IF jsonb_array_length(v_deactivated) > 0 THEN
+    SELECT coalesce(jsonb_agg(x.d), '[]') INTO v_deactivated FROM (
+      SELECT d FROM jsonb_array_elements(v_deactivated) d
+       WHERE EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d ->> 'webhookId' AND w.active)
+    ) x;
+  END IF;
   IF jsonb_array_length(v_deactivated) > 0 THEN
     SELECT array_agg(d ->> 'webhookId') INTO v_gone FROM jsonb_array_elements(v_deactivated) d;
     UPDATE webhooks w SET active = false, modified_at = p_now, deactivated_at = p_now, deactivation_cause = d ->> 'cause'

@@ -2,7 +2,7 @@ import type { Routine } from './routine.ts';
 
 export const leaseDue: Routine = {
   name: 'lease_due',
-  version: 5,
+  version: 6,
   sql: `
 DROP FUNCTION IF EXISTS lease_due(text, bigint, integer, integer, bigint[]);
 -- Leases up to p_limit due deliveries to p_worker and drops p_done from its leases (the
@@ -139,11 +139,16 @@ BEGIN
       -- Lanes read to the end (all of them, unless the claim filled up first).
       v_probed := CASE WHEN cardinality(v_picked) >= p_limit THEN v_last_o ELSE cardinality(v_lanes) END;
 
-      -- Lanes read that gave nothing and have nothing due at all (leased or not): asleep or idle.
-      SELECT array_agg(l.s), array_agg(m.next) INTO v_sleep, v_next
-        FROM unnest(v_lanes, v_webhooks, v_room, v_app_room) WITH ORDINALITY AS l(s, w, room, app, o)
-        CROSS JOIN LATERAL (SELECT min(d.due_at) AS next FROM deliveries d WHERE d.webhook_id = l.w AND d.status = 'pending') m
-       WHERE l.o <= v_probed AND least(l.room, l.app) > 0 AND NOT (l.s = ANY (coalesce(v_got_lanes, '{}'))) AND (m.next IS NULL OR m.next > p_now);
+      -- Lanes read that gave nothing and have nothing due at all (leased or not): asleep or
+      -- idle. Not looked for when every lane read gave something (a test of the arrays,
+      -- which PL/pgSQL evaluates without starting an executor).
+      v_sleep := NULL;
+      IF NOT (v_lanes[1:v_probed] <@ coalesce(v_got_lanes, '{}')) THEN
+        SELECT array_agg(l.s), array_agg(m.next) INTO v_sleep, v_next
+          FROM unnest(v_lanes, v_webhooks, v_room, v_app_room) WITH ORDINALITY AS l(s, w, room, app, o)
+          CROSS JOIN LATERAL (SELECT min(d.due_at) AS next FROM deliveries d WHERE d.webhook_id = l.w AND d.status = 'pending') m
+         WHERE l.o <= v_probed AND least(l.room, l.app) > 0 AND NOT (l.s = ANY (coalesce(v_got_lanes, '{}'))) AND (m.next IS NULL OR m.next > p_now);
+      END IF;
       IF v_sleep IS NOT NULL THEN
         UPDATE delivery_lanes dl SET awake = false, ready_at = n.next FROM unnest(v_sleep, v_next) AS n(s, next)
          WHERE dl.webhook_seq = n.s AND dl.awake AND dl.ready_at < p_now - 1000;
