@@ -15,6 +15,7 @@ import { openPostgresStore } from '../src/store/postgres/store.ts';
 import type { Store } from '../src/store/types.ts';
 import { dropSchema, TEST_DATABASE_URL, testSchema } from './helpers/postgres.ts';
 import { storeConformance } from './helpers/storeConformance.ts';
+import { eventually } from './helpers/receiver.ts';
 
 /** A store on a schema of its own and a connection to that schema; `cleanup` closes both and drops the schema. */
 async function storeOnOwnSchema(name: string) {
@@ -308,6 +309,40 @@ describe('PostgreSQL: the hot paths run prepared statements', () => {
       );
     } finally {
       await db.close();
+      await cleanup();
+    }
+  });
+});
+
+describe('PostgreSQL: a publish wakes the workers once its lanes are marked', () => {
+  it('a process LISTENing hears of a publish by another, and finds the lane awake when it does', async () => {
+    const { config, store, client, cleanup } = await storeOnOwnSchema('woken');
+    const worker = await openPostgresStore(config, { migrate: false });
+    const T0 = Date.now();
+    const ACCOUNT = '0a000000-0000-4000-8000-000000000005';
+    const TYPE = 'iModels.iModelCreated.v1';
+    /** Whether the lane was awake at each wake-up after the first (the one of connecting). */
+    const awakeAtWakeUp: boolean[] = [];
+    let connected = false;
+    const stop = worker.subscribeDue(() => {
+      if (!connected) {
+        connected = true;
+        return;
+      }
+      void client.query<{ awake: boolean }>('SELECT bool_and(awake) AS awake FROM delivery_lanes').then((r) => awakeAtWakeUp.push(r.rows[0]!.awake));
+    });
+    try {
+      const webhookId = randomUUID();
+      await createAccountWebhook(store, { id: webhookId, account: ACCOUNT, eventType: TYPE, at: T0 });
+      // A lane asleep, as one is once its work is done.
+      await client.query('UPDATE delivery_lanes SET awake = false, ready_at = NULL');
+      await eventually(() => connected, 10_000, 'the LISTEN connection');
+      await store.publishEvents([{ messageId: randomUUID(), eventType: TYPE, itwinId: undefined, accountId: ACCOUNT, contentJson: '{}', publisherClientId: undefined }], T0 + 1, 7 * 86_400_000);
+      await eventually(() => awakeAtWakeUp.length >= 1, 10_000, 'the wake-up of the publish');
+      assert.deepEqual(awakeAtWakeUp, [true]);
+    } finally {
+      stop();
+      await worker.close();
       await cleanup();
     }
   });

@@ -1,7 +1,8 @@
 /**
- * After a publish committed, its lanes become ready and the workers are woken. This runs
- * outside the publish's transaction (a worker may hold a lane's lock for a moment), and one
- * statement at a time per process: publishes that commit meanwhile share the next one, so
+ * After a publish committed, its lanes become ready and the workers are woken, by one
+ * statement. This runs outside the publish's transaction (a worker may hold a lane's lock
+ * for a moment, and the NOTIFY holds the server's one notification lock until its commit),
+ * and one statement at a time per process: publishes that commit meanwhile share the next one, so
  * a burst of publishes to the same webhooks queues on nothing. Should a mark fail, the
  * publish is still durable and repairLanes (every worker's reaper) finds the lanes.
  */
@@ -18,10 +19,8 @@ export interface LaneMarks {
 export const MARK_CHUNK = 500;
 
 export function laneMarks(deps: {
-  /** Marks the lanes of these webhooks ready at `at`. */
+  /** Marks the lanes of these webhooks ready at `at` and wakes the workers (one statement). */
   mark(webhookIds: string[], at: number): Promise<unknown>;
-  /** Called after each mark statement that was written. */
-  marked(): void;
 }): LaneMarks {
   let marks = new Set<string>();
   let markAt = 0;
@@ -39,10 +38,7 @@ export function laneMarks(deps: {
       waiters = [];
       try {
         // Each chunk wakes the workers once written: a large fan-out is claimed while the rest is marked.
-        for (let i = 0; i < ids.length; i += MARK_CHUNK) {
-          await deps.mark(ids.slice(i, i + MARK_CHUNK), markAt);
-          deps.marked();
-        }
+        for (let i = 0; i < ids.length; i += MARK_CHUNK) await deps.mark(ids.slice(i, i + MARK_CHUNK), markAt);
       } catch {
         // repaired later; see above
       }

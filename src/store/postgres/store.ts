@@ -48,7 +48,7 @@ export async function openPostgresStore(
 
   const wakeups = createWakeups(db);
   const statistics = startStatisticsKeeper(db);
-  const lanes = laneMarks({ mark: (ids, at) => db.rows(markLanesReady(ids, at)), marked: () => wakeups.notifyDue() });
+  const lanes = laneMarks({ mark: (ids, at) => db.rows(markLanesReady(ids, at)) });
 
   return {
     kind: 'postgres',

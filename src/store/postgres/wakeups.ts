@@ -1,9 +1,7 @@
 import type pg from 'pg';
 import { createClient } from './pool.ts';
 import type { PgDb } from './db.ts';
-import { notifyDue } from './sql/events.ts';
-
-const CHANNEL = 'itwin_webhooks_due';
+import { DUE_CHANNEL, notifyDue } from './sql/events.ts';
 
 export interface Wakeups {
   /**
@@ -41,7 +39,7 @@ export function createWakeups(db: PgDb): Wakeups {
       void (async () => {
         do {
           again = false;
-          await db.rows(notifyDue(CHANNEL)).catch(() => {});
+          await db.rows(notifyDue()).catch(() => {});
         } while (again);
         notifying = false;
       })();
@@ -49,7 +47,7 @@ export function createWakeups(db: PgDb): Wakeups {
 
     subscribe(onDue) {
       // Notifications sent while not listening are lost: (re)connecting catches up once.
-      return wakeups.listen(CHANNEL, () => onDue(), onDue);
+      return wakeups.listen(DUE_CHANNEL, () => onDue(), onDue);
     },
 
     listen(channel, onMessage, onConnected) {

@@ -41,8 +41,19 @@ export const insertDelivery = (webhookId: string, eventSeq: number, now: number)
   values: [webhookId, eventSeq, now],
 });
 
-/** See mark_lanes_ready: a lane becomes ready at `at` unless it is ready earlier. */
-export const markLanesReady = (webhookIds: string[], at: number): Query => ({ name: 'mark_lanes_ready', text: 'SELECT mark_lanes_ready($1::text[], $2)', values: [webhookIds, at] });
+/** The channel on which the workers LISTEN for due work (wakeups.ts). */
+export const DUE_CHANNEL = 'itwin_webhooks_due';
 
-/** Wakes the workers LISTENing on the channel (wakeups.ts). */
-export const notifyDue = (channel: string): Query => ({ name: `notify_${channel}`, text: `SELECT pg_notify('${channel}', '')` });
+/**
+ * See mark_lanes_ready: a lane becomes ready at `at` unless it is ready earlier. The same
+ * statement wakes the workers: its NOTIFY goes out at its commit, once the lanes are awake,
+ * without a round trip of its own on the way from a publish to its delivery.
+ */
+export const markLanesReady = (webhookIds: string[], at: number): Query => ({
+  name: 'mark_lanes_ready',
+  text: `SELECT mark_lanes_ready($1::text[], $2), pg_notify('${DUE_CHANNEL}', '')`,
+  values: [webhookIds, at],
+});
+
+/** Wakes the workers (wakeups.ts). */
+export const notifyDue = (): Query => ({ name: 'notify_due', text: `SELECT pg_notify('${DUE_CHANNEL}', '')` });
