@@ -397,11 +397,56 @@ describe('PostgreSQL: a claim over many busy lanes reads the lanes it needs, not
         ).rows as [{ read: string }];
         assert.equal(leased.length, 32);
         assert.deepEqual([...new Set(leased.map((r) => r.webhook_id))].sort(), ids.slice(0, 2).sort(), 'the first two lanes in turn order, 16 each');
+        const [{ y }] = (await client.query<{ y: number }>("SELECT claim_yield AS y FROM workers WHERE id = 'w'")).rows as [{ y: number }];
+        assert.equal(y, 16, 'deliveries per lane read, kept to size the next claim');
         // Before: one lane read per delivery still wanted, 32 lanes of 16 (512 read).
         assert.ok(Number(read) <= 128, `deliveries read for a claim of 32: ${read}`);
       } finally {
         await client.query('ROLLBACK');
       }
+    } finally {
+      await cleanup();
+    }
+  });
+});
+
+describe("PostgreSQL: a claim's first round of lanes is sized by what the worker's last claim got per lane", () => {
+  it("keeps what a claim got per lane read (a fan-out's one), and a claim sized by it leases what one sized for full lanes does", async () => {
+    const { store, client, cleanup } = await storeOnOwnSchema('laneyield');
+    const T0 = Date.UTC(2026, 11, 4, 10);
+    const ACCOUNT = '0a000000-0000-4000-8000-000000000004';
+    const TYPE = 'iModels.iModelCreated.v1';
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 100; i++) {
+        const id = randomUUID();
+        ids.push(id);
+        await createAccountWebhook(store, { id, account: ACCOUNT, eventType: TYPE, at: T0 + i, path: `/${i}` });
+      }
+      const event = { messageId: randomUUID(), eventType: TYPE, itwinId: undefined, accountId: ACCOUNT, contentJson: '{}', publisherClientId: undefined };
+      await store.publishEvents([event], T0 + 100, 7 * 86_400_000);
+      await client.query('ANALYZE deliveries');
+      await client.query('ANALYZE delivery_lanes');
+      await client.query("INSERT INTO workers (id, started_at, heartbeat_at) VALUES ('fresh', $1, $1), ('fanned', $1, $1)", [T0]);
+      await client.query("UPDATE workers SET claim_yield = 1 WHERE id = 'fanned'");
+      // The same claim of 40 by each worker on the same tables, rolled back: the fresh one
+      // reads 5 lanes (sized for lanes that give 16), then the 35 it still wants; the other
+      // reads the 40 at once.
+      const claim = async (worker: string) => {
+        await client.query('BEGIN');
+        try {
+          const leased = (await client.query<{ webhook_id: string }>("SELECT webhook_id FROM lease_due($1, $2, 40, 16, 128, '{}')", [worker, T0 + 200])).rows;
+          const [{ y }] = (await client.query<{ y: number }>('SELECT claim_yield AS y FROM workers WHERE id = $1', [worker])).rows as [{ y: number }];
+          return { lanes: leased.map((r) => r.webhook_id), claimYield: y };
+        } finally {
+          await client.query('ROLLBACK');
+        }
+      };
+      const fresh = await claim('fresh');
+      const fanned = await claim('fanned');
+      assert.deepEqual(fresh.lanes, ids.slice(0, 40), 'the first 40 lanes in turn order, one delivery each');
+      assert.deepEqual(fanned.lanes, fresh.lanes);
+      assert.deepEqual([fresh.claimYield, fanned.claimYield], [1, 1], 'one delivery per lane read, kept for the next claim');
     } finally {
       await cleanup();
     }

@@ -288,6 +288,14 @@ export const PG_MIGRATIONS: PgMigration[] = [
       CREATE INDEX webhooks_failing ON webhooks (id) WHERE failing_since IS NOT NULL;
     `,
   },
+  {
+    version: 9,
+    name: 'how many deliveries per lane a worker\'s last claim got',
+    sql: `
+      -- Sizes the first round of lanes the next claim reads (lease_due).
+      ALTER TABLE workers ADD COLUMN claim_yield real NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 /**
  * (Re)creates each routine that the database lacks, holds in an older version, or holds in

@@ -2,7 +2,7 @@ import type { Routine } from './routine.ts';
 
 export const leaseDue: Routine = {
   name: 'lease_due',
-  version: 6,
+  version: 7,
   sql: `
 DROP FUNCTION IF EXISTS lease_due(text, bigint, integer, integer, bigint[]);
 -- Leases up to p_limit due deliveries to p_worker and drops p_done from its leases (the
@@ -32,6 +32,8 @@ LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $fn$
 DECLARE
   v_key integer := lane_lock_key();
   v_cursor bigint;
+  v_yield real;
+  v_read integer := 0;
   v_pos bigint;
   v_seen bigint[] := '{}';
   v_lanes bigint[];
@@ -56,8 +58,11 @@ BEGIN
   -- Queue bookkeeping commits without waiting for the WAL flush: losing it to a crash
   -- only makes deliveries be sent again (at least once), never loses one.
   PERFORM set_config('synchronous_commit', 'off', true);
-  SELECT w.lane_cursor INTO v_cursor FROM workers w WHERE w.id = p_worker;
+  SELECT w.lane_cursor, w.claim_yield INTO v_cursor, v_yield FROM workers w WHERE w.id = p_worker;
   v_cursor := coalesce(v_cursor, 0);
+  -- Deliveries per lane read of this worker's last claim that read any (none yet: as many
+  -- as a lane may give).
+  v_yield := CASE WHEN coalesce(v_yield, 0) > 0 THEN least(v_yield, greatest(p_cap, 1)) ELSE greatest(p_cap, 1) END;
   v_pos := v_cursor;
 
   IF p_limit > 0 THEN
@@ -65,14 +70,16 @@ BEGIN
     UPDATE delivery_lanes SET awake = true, ready_at = p_now
      WHERE webhook_seq IN (SELECT l.webhook_seq FROM delivery_lanes l WHERE NOT l.awake AND l.ready_at <= p_now FOR UPDATE SKIP LOCKED);
 
-    -- At most four rounds: enough lanes for the limit are usually found in the first two.
-    -- The first reads twice as many lanes as the limit needs when each gives its full
-    -- p_cap: each lane read is a scan of up to p_cap deliveries, so a claim of 64 over 100
-    -- busy lanes read 1,000 deliveries to keep 64 when it took one lane per delivery
-    -- wanted. Lanes that give less (a fan-out's one each) are made up for by the next
-    -- rounds, which take one lane per delivery still wanted.
+    -- At most four rounds: enough lanes for the limit are usually found in the first one.
+    -- The first reads twice as many lanes as the limit needs when each gives what the
+    -- lanes of the worker's last claim gave: each lane read is a scan of up to p_cap
+    -- deliveries, so a claim of 64 over 100 busy lanes read 1,000 deliveries to keep 64
+    -- when it took one lane per delivery wanted, and a fan-out's lanes, which give one
+    -- each, took a second round of their own when it was sized for lanes that give p_cap.
+    -- Lanes that give less than that are made up for by the next rounds, which take one
+    -- lane per delivery still wanted.
     FOR v_round IN 1..4 LOOP
-      v_chunk := CASE WHEN v_round = 1 THEN least(greatest(16, p_limit), greatest(4, 2 * ceil(p_limit::numeric / greatest(p_cap, 1))::integer))
+      v_chunk := CASE WHEN v_round = 1 THEN least(greatest(16, p_limit), greatest(4, ceil(2 * p_limit / v_yield)::integer))
                       ELSE greatest(16, p_limit - cardinality(v_picked)) END;
       SELECT array_agg(c.webhook_seq ORDER BY c.o), array_agg(c.webhook_id ORDER BY c.o) INTO v_lanes, v_webhooks FROM (
         SELECT n.webhook_seq, n.webhook_id, n.o FROM (
@@ -138,6 +145,7 @@ BEGIN
       IF v_got_lanes IS NOT NULL THEN v_cursor := v_got_lanes[cardinality(v_got_lanes)]; END IF;
       -- Lanes read to the end (all of them, unless the claim filled up first).
       v_probed := CASE WHEN cardinality(v_picked) >= p_limit THEN v_last_o ELSE cardinality(v_lanes) END;
+      v_read := v_read + v_probed;
 
       -- Lanes read that gave nothing and have nothing due at all (leased or not): asleep or
       -- idle. Not looked for when every lane read gave something (a test of the arrays,
@@ -164,13 +172,14 @@ BEGIN
     -- thousands of webhooks, moving past them left them a whole round of the lanes behind.
     v_passed := v_passed AND cardinality(v_picked) = 0;
     IF v_passed THEN v_cursor := v_pos; END IF;
+    IF v_read > 0 THEN v_yield := cardinality(v_picked)::real / v_read; END IF;
   END IF;
 
   -- One write of the worker's row: the results' leases out, the new ones in. (A worker
   -- that never sent a heartbeat gets a row that the reaper treats as long dead.)
   IF cardinality(v_picked) > 0 OR cardinality(coalesce(p_done, '{}')) > 0 OR v_passed THEN
-    INSERT INTO workers AS w (id, started_at, heartbeat_at, leased, leased_lanes, leased_at, lane_cursor)
-    VALUES (p_worker, p_now, 0, v_picked, v_picked_lanes, array_fill(p_now, ARRAY[cardinality(v_picked)]), v_cursor)
+    INSERT INTO workers AS w (id, started_at, heartbeat_at, leased, leased_lanes, leased_at, lane_cursor, claim_yield)
+    VALUES (p_worker, p_now, 0, v_picked, v_picked_lanes, array_fill(p_now, ARRAY[cardinality(v_picked)]), v_cursor, v_yield)
     ON CONFLICT (id) DO UPDATE SET
       leased = (SELECT coalesce(array_agg(u.d ORDER BY u.o), '{}') FROM unnest(w.leased) WITH ORDINALITY AS u(d, o) WHERE NOT (u.d = ANY (coalesce(p_done, '{}'))))
                || EXCLUDED.leased,
@@ -178,7 +187,7 @@ BEGIN
                || EXCLUDED.leased_lanes,
       leased_at = (SELECT coalesce(array_agg(u.t ORDER BY u.o), '{}') FROM unnest(w.leased, w.leased_at) WITH ORDINALITY AS u(d, t, o) WHERE NOT (u.d = ANY (coalesce(p_done, '{}'))))
                || EXCLUDED.leased_at,
-      lane_cursor = EXCLUDED.lane_cursor;
+      lane_cursor = EXCLUDED.lane_cursor, claim_yield = EXCLUDED.claim_yield;
   END IF;
 
   RETURN QUERY
