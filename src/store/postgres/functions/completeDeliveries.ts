@@ -2,7 +2,7 @@ import type { Routine } from './routine.ts';
 
 export const completeDeliveries: Routine = {
   name: 'complete_deliveries',
-  version: 8,
+  version: 10,
   sql: `
 DROP FUNCTION IF EXISTS complete_deliveries(text, jsonb, bigint, bigint, integer, integer);
 -- Writes attempt results and refills the freed slots (lease_due), in one transaction.
@@ -13,17 +13,22 @@ DROP FUNCTION IF EXISTS complete_deliveries(text, jsonb, bigint, bigint, integer
 -- moves to delivery_attempts only when a later one is recorded, so a first success writes
 -- one row.
 -- Generic plans: see lease_due.
-CREATE OR REPLACE FUNCTION complete_deliveries(p_worker text, p_results jsonb, p_failing_after bigint,
+--
+-- json in and out, not jsonb: the results are read once and the answer is only sent, so
+-- jsonb's parsed form was work for nothing (0.35 against 0.17 ms to turn 56 claimed rows
+-- into the answer). The jsonb version of earlier releases is another function of this
+-- name: it is left in place for their processes while an upgrade runs beside them.
+CREATE OR REPLACE FUNCTION complete_deliveries(p_worker text, p_results json, p_failing_after bigint,
                                                p_now bigint, p_limit integer, p_cap integer, p_app_cap integer)
-RETURNS jsonb LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $fn$
+RETURNS json LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $fn$
 DECLARE
   v_mine bigint[];
   v_id bigint[]; v_w text[]; v_o text[]; v_n integer[]; v_st bigint[]; v_ms integer[];
   v_code integer[]; v_err text[]; v_body text[]; v_next bigint[];
-  v_applied jsonb;
+  v_aw text[]; v_ao text[]; v_ast bigint[]; v_aat bigint[];
   v_done bigint[];
   v_deactivated jsonb := '[]';
-  v_claimed jsonb;
+  v_claimed json;
   v_row record;
   v_expired boolean;
   v_gone text[];
@@ -36,7 +41,7 @@ BEGIN
   SELECT array_agg(r.id), array_agg(r.w), array_agg(r.o), array_agg(r.n), array_agg(r.st), array_agg(r.ms),
          array_agg(r.code), array_agg(r.err), array_agg(r.body), array_agg(r.next)
     INTO v_id, v_w, v_o, v_n, v_st, v_ms, v_code, v_err, v_body, v_next
-    FROM jsonb_to_recordset(p_results) AS r(id bigint, w text, o text, n integer, st bigint, ms integer, code integer, err text, body text, next bigint);
+    FROM json_to_recordset(p_results) AS r(id bigint, w text, o text, n integer, st bigint, ms integer, code integer, err text, body text, next bigint);
   -- The results whose lease is ours: they leave our leases whatever else happens.
   SELECT coalesce(array_agg(x), '{}') INTO v_done FROM unnest(v_id) x WHERE x = ANY (v_mine);
 
@@ -63,9 +68,11 @@ BEGIN
       last_started_at = r.st, last_duration_ms = r.ms, last_response_body = r.body
     FROM unnest(v_id, v_w, v_o, v_n, v_st, v_ms, v_code, v_err, v_body, v_next) AS r(id, w, o, n, st, ms, code, err, body, next)
     WHERE r.id = ANY (v_done) AND d.id = r.id
-    RETURNING d.id, d.webhook_id AS w, d.status AS s, r.o, r.st, r.st + r.ms AS at
+    RETURNING d.webhook_id AS w, r.o, r.st, r.st + r.ms AS at
   )
-  SELECT coalesce(jsonb_agg(to_jsonb(upd)), '[]') INTO v_applied FROM upd;
+  -- Arrays, not a JSON document: building one was a tenth of a write of 56 results.
+  SELECT coalesce(array_agg(upd.w), '{}'), coalesce(array_agg(upd.o), '{}'), coalesce(array_agg(upd.st), '{}'), coalesce(array_agg(upd.at), '{}')
+    INTO v_aw, v_ao, v_ast, v_aat FROM upd;
 
   -- Stale results: recorded unless already there (on the row or in the history).
   IF cardinality(v_done) < cardinality(v_id) THEN
@@ -84,18 +91,18 @@ BEGIN
   IF 'succeeded' = ANY (v_o) THEN
     UPDATE webhooks SET failing_since = NULL
      WHERE id IN (SELECT wh.id FROM webhooks wh
-                   WHERE wh.id IN (SELECT a ->> 'w' FROM jsonb_array_elements(v_applied) a WHERE a ->> 'o' = 'succeeded') AND wh.failing_since IS NOT NULL
+                   WHERE wh.id IN (SELECT a.w FROM unnest(v_aw, v_ao) AS a(w, o) WHERE a.o = 'succeeded') AND wh.failing_since IS NOT NULL
                    ORDER BY wh.id FOR UPDATE)
        AND failing_since IS NOT NULL;
   END IF;
   -- Streaks to start, extend or end in a deactivation: only where something did not succeed.
   IF NOT ('succeeded' = ALL (v_o)) THEN
     FOR v_row IN
-      SELECT a ->> 'w' AS w,
-             bool_or(a ->> 'o' = 'gone') AS gone,
-             min((a ->> 'st')::bigint) FILTER (WHERE a ->> 'o' IN ('retry', 'failed')) AS first_fail,
-             max((a ->> 'at')::bigint) AS last_at
-        FROM jsonb_array_elements(v_applied) a GROUP BY 1 HAVING NOT bool_or(a ->> 'o' = 'succeeded') ORDER BY 1
+      SELECT a.w,
+             bool_or(a.o = 'gone') AS gone,
+             min(a.st) FILTER (WHERE a.o IN ('retry', 'failed')) AS first_fail,
+             max(a.at) AS last_at
+        FROM unnest(v_aw, v_ao, v_ast, v_aat) AS a(w, o, st, at) GROUP BY a.w HAVING NOT bool_or(a.o = 'succeeded') ORDER BY a.w
     LOOP
       IF v_row.gone THEN
         v_deactivated := v_deactivated || jsonb_build_object('webhookId', v_row.w, 'cause', 'gone');
@@ -125,10 +132,10 @@ BEGIN
      WHERE id = ANY (v_done) AND webhook_id = ANY (v_gone) AND status = 'pending';
   END IF;
 
-  SELECT coalesce(jsonb_agg(to_jsonb(c)), '[]') INTO v_claimed FROM lease_due(p_worker, p_now, p_limit, p_cap, p_app_cap, v_done) c;
+  SELECT coalesce(json_agg(c), '[]') INTO v_claimed FROM lease_due(p_worker, p_now, p_limit, p_cap, p_app_cap, v_done) c;
 
-  RETURN jsonb_build_object(
-    'stale', jsonb_array_length(p_results) - jsonb_array_length(v_applied),
+  RETURN json_build_object(
+    'stale', json_array_length(p_results) - cardinality(v_aw),
     'deactivated', v_deactivated,
     'claimed', v_claimed);
 END $fn$;

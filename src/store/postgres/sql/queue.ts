@@ -31,7 +31,7 @@ export interface ClaimRow {
 
 export const completeDeliveries = (workerId: string, results: AttemptResult[], failingAfterMs: number, claim: ClaimOptions | undefined): Query => ({
   name: 'complete_deliveries',
-  text: 'SELECT complete_deliveries($1, $2::jsonb, $3, $4, $5, $6, $7) AS effects',
+  text: 'SELECT complete_deliveries($1, $2::json, $3, $4, $5, $6, $7) AS effects',
   values: [
     workerId,
     JSON.stringify(
