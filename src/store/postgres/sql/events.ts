@@ -6,12 +6,13 @@ import type { Query } from '../db.ts';
 /**
  * publish_events for a merged batch. It repeats the touched webhooks on every row; parsing
  * that array once per event cost the API process a tenth of its time, so only the first
- * row carries it.
+ * row carries it, as JSON: the driver's parser for a text[] of a fan-out's 10,000 ids took
+ * 13 - 19 ms between the commit and the first lane mark, JSON.parse about one.
  */
 export const publishEvents = (events: NewEvent[], now: number, windowMs: number): Query => ({
   name: 'publish_events',
   text: `SELECT p.message_id, p.event_type, p.enqueued_at, p.matched, p.duplicate,
-                CASE WHEN row_number() OVER () = 1 THEN p.touched END AS touched
+                CASE WHEN row_number() OVER () = 1 THEN to_json(p.touched) END AS touched
            FROM publish_events($1::jsonb, $2, $3) p`,
   values: [
     JSON.stringify(events.map((e) => ({ m: e.messageId, t: e.eventType, i: e.itwinId ?? null, a: e.accountId ?? null, c: e.contentJson, p: e.publisherClientId ?? null }))),
