@@ -135,7 +135,7 @@ BEGIN
   SELECT coalesce(json_agg(c), '[]') INTO v_claimed FROM lease_due(p_worker, p_now, p_limit, p_cap, p_app_cap, v_done) c;
 
   RETURN json_build_object(
-    'stale', json_array_length(p_results) - cardinality(v_aw),
+    'stale', coalesce(cardinality(v_id), 0) - cardinality(v_aw),
     'deactivated', v_deactivated,
     'claimed', v_claimed);
 END $fn$;
