@@ -130,6 +130,10 @@ describe('PostgreSQL: a deadlock does not fail the call the server picks to abor
       assert.equal(ids.length, 2);
       // The other transaction (a worker writing results, say) takes the later delivery
       // first; the delete, which goes in id order, then waits for it holding the first.
+      // Each waiting server process looks for a deadlock deadlock_timeout after its wait
+      // began: the other's is raised so that the delete's process is the one that finds it
+      // (with both at 1 s, a busy host once let the other's look first by a few ms).
+      await other.query("SET deadlock_timeout = '10s'");
       await other.query('BEGIN');
       await other.query("UPDATE deliveries SET updated_at = updated_at + 1 WHERE id = $1", [ids[1]]);
       const deleted = store.deleteWebhook('app', id);
@@ -140,8 +144,8 @@ describe('PostgreSQL: a deadlock does not fail the call the server picks to abor
         if (!waiting) await new Promise((r) => setTimeout(r, 20));
       }
       assert.ok(waiting, 'the delete waits for the other transaction');
-      // Now the other takes the first one: a deadlock. The delete has waited longest, so its
-      // server process finds it (after deadlock_timeout) and aborts the delete.
+      // Now the other takes the first one: a deadlock, which the delete's server process
+      // finds (after its deadlock_timeout) and aborts the delete.
       await other.query("UPDATE deliveries SET updated_at = updated_at + 1 WHERE id = $1", [ids[0]]);
       await other.query('COMMIT');
       assert.equal(await deleted, true, 'the delete ran again and went through');
