@@ -17,6 +17,7 @@ import pg from 'pg';
 import { loadStoreConfig } from '../src/config/load.ts';
 import type { Routine } from '../src/store/postgres/functions/routine.ts';
 import { openPostgresStore } from '../src/store/postgres/store.ts';
+import { dropPgSchema, PG_URL } from './lib/pgStats.ts';
 import { ROOT } from './lib/procs.ts';
 
 const arg = (name: string, fallback: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
@@ -27,7 +28,6 @@ if (!/^[\w./~^-]+$/.test(against) || !Number.isInteger(calls) || calls < 20 || c
   process.stderr.write('usage: npm run bench:calls -- [--against=REV] [--calls=20..5000] [--webhooks=200..20000]\n');
   process.exit(2);
 }
-const URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const BATCH = 56;
 
 /** REV's version of a routine, renamed NAME_base. */
@@ -46,9 +46,9 @@ async function routineAt(file: string, exportName: string, name: string): Promis
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const schema = `bench_calls_${randomUUID().slice(0, 8)}`;
-const config = loadStoreConfig({}, { DATABASE_URL: URL, DATABASE_SCHEMA: schema, ENCRYPTION_KEY: '0'.repeat(64) });
+const config = loadStoreConfig({}, { DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema, ENCRYPTION_KEY: '0'.repeat(64) });
 const store = await openPostgresStore(config);
-const client = new pg.Client({ connectionString: URL, options: `-c search_path=${schema}` });
+const client = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${schema}` });
 await client.connect();
 try {
   const ACCOUNT = randomUUID();
@@ -105,8 +105,5 @@ try {
 } finally {
   await client.end();
   await store.close();
-  const admin = new pg.Client(URL);
-  await admin.connect();
-  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await admin.end();
+  await dropPgSchema(schema);
 }
