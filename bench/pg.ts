@@ -1,7 +1,8 @@
-// npm run bench:pg -- [--rows[=pg1,pgboss,graphile]] [--workers[=1,2,4]] [--drains[=4]] [--history[=1000000]] [--soak[=sqlite,postgres]]
+// npm run bench:pg -- [--rows[=pg1,pgboss,graphile]] [--workers[=1,2,4]] [--rounds=3] [--drains[=4]] [--history[=1000000]] [--soak[=sqlite,postgres]]
 //
 // The PostgreSQL scenarios of `npm run bench` on their own, for working on the PostgreSQL
-// store: rows written per delivery (both shapes), the 1/2/4-worker drain table, repeated
+// store: rows written per delivery (both shapes), the 1/2/4-worker drain table (--rounds
+// rounds, the counts in turn in each: medians), repeated
 // drains on one schema, a drain with a large finished history already present, and a
 // soak of both stores under a short RETENTION. Without arguments it runs all five. Prints what it measured; writes nothing.
 import { graphileBaseline, pgbossBaseline } from './baselines/index.ts';
@@ -21,6 +22,12 @@ const list = (name: string, fallback: string) => (arg(name) || fallback).split('
 const ROWS: Record<string, SystemFactory> = { pg1: itwinPostgres(1), pgboss: pgbossBaseline, graphile: graphileBaseline };
 const log = (m: string) => process.stderr.write(`[bench:pg ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 
+const rounds = Number(arg('rounds') || '3');
+if (!Number.isInteger(rounds) || rounds < 1) {
+  process.stderr.write('bench:pg: --rounds takes a whole number of at least 1\n');
+  process.exit(2);
+}
+
 const receiver = await startReceiver();
 try {
   if (want('rows')) {
@@ -35,8 +42,10 @@ try {
   }
   if (want('workers')) {
     log('worker processes draining a backlog');
-    for (const [n, r] of await workerScaling(receiver, list('workers', '1,2,4').map(Number), log)) {
-      console.log(`${n} worker${n > 1 ? 's' : ''}: ${Math.round(r.perSecond)} deliveries/s, database ${Math.round(r.dbUsPerDelivery)} µs CPU per delivery`);
+    const scaling = await workerScaling(receiver, list('workers', '1,2,4').map(Number), rounds, log);
+    for (const [n, r] of scaling.medians) {
+      const each = scaling.rounds.map((d) => Math.round(d.find(([c]) => c === n)![1].perSecond)).join(', ');
+      console.log(`${n} worker${n > 1 ? 's' : ''}: ${Math.round(r.perSecond)} deliveries/s (median of ${each}), ${r.vsOne.toFixed(2)}× one; database ${Math.round(r.dbUsPerDelivery)} µs CPU per delivery, ${r.dbVsOne.toFixed(2)}× one's`);
     }
   }
   if (want('drains')) {
