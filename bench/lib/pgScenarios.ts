@@ -143,7 +143,7 @@ export interface WorkerScaling {
   rounds: Array<Array<[number, DrainResult]>>;
   /**
    * Per count: the medians of its drains, and the medians of the ratios to the 1-worker
-   * drain of the same round (the one run just before it: the host's speed drifts less
+   * drain of the same round (run a few seconds before it: the host's speed drifts less
    * within a round than across rounds).
    */
   medians: Array<[number, DrainResult & { vsOne: number; dbVsOne: number }]>;
