@@ -7,7 +7,7 @@
 // soak of both stores under a short RETENTION. Without arguments it runs all five. Prints what it measured; writes nothing.
 import { graphileBaseline, pgbossBaseline } from './baselines/index.ts';
 import { itwinPostgres } from './lib/itwinSystem.ts';
-import { drainWithHistory, repeatedDrains, rowsPerDelivery, workerScaling } from './lib/pgScenarios.ts';
+import { drainsBy, drainWithHistory, repeatedDrains, rowsPerDelivery, workerScaling } from './lib/pgScenarios.ts';
 import { startReceiver } from './lib/procs.ts';
 import { retentionSoak } from './lib/soak.ts';
 import type { SystemFactory } from './lib/system.ts';
@@ -44,7 +44,7 @@ try {
     log('worker processes draining a backlog');
     const scaling = await workerScaling(receiver, list('workers', '1,2,4').map(Number), rounds, log);
     for (const [n, r] of scaling.medians) {
-      const each = scaling.rounds.map((d) => Math.round(d.find(([c]) => c === n)![1].perSecond)).join(', ');
+      const each = drainsBy(scaling, n).map((d) => Math.round(d!.perSecond)).join(', ');
       console.log(`${n} worker${n > 1 ? 's' : ''}: ${Math.round(r.perSecond)} deliveries/s (median of ${each}), ${r.vsOne.toFixed(2)}× one; database ${Math.round(r.dbUsPerDelivery)} µs CPU per delivery, ${r.dbVsOne.toFixed(2)}× one's`);
     }
   }

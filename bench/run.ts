@@ -11,7 +11,7 @@ import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { bullmqBaseline, graphileBaseline, pgbossBaseline } from './baselines/index.ts';
 import { itwinPostgres, itwinSqlite } from './lib/itwinSystem.ts';
-import { DRAIN_BACKLOG, DRAIN_WEBHOOKS, drainWithHistory, repeatedDrains, rowsPerDelivery, workerScaling, type DrainResult, type RowsResult, type WorkerScaling } from './lib/pgScenarios.ts';
+import { DRAIN_BACKLOG, DRAIN_WEBHOOKS, drainsBy, drainWithHistory, repeatedDrains, rowsPerDelivery, workerScaling, type DrainResult, type RowsResult, type WorkerScaling } from './lib/pgScenarios.ts';
 import { retentionSoak, type SoakSample } from './lib/soak.ts';
 import { cpuMs, rssMiB, ROOT, startReceiver, type ReceiverProc } from './lib/procs.ts';
 import { rawAtRate, rawThroughput } from './lib/raw.ts';
@@ -401,13 +401,12 @@ function postgresReport(results: Result[], pg: PgExtras): string {
         `| ${r.name} | ${fmt(r.rows!.single, 2)} | ${fmt(r.rows!.fanOut, 2)} | ${r.rows!.tables.single.map(([t, w]) => `${t} ${w}`).join(', ')}; ${r.rows!.tables.fanOut.map(([t, w]) => `${t} ${w}`).join(', ')} | ${fmt(r.dbUsPerDelivery)} |`,
     ),
   ].join('\n');
-  const drainsOf = (n: number) => (pg.workers?.rounds ?? []).map((d) => d.find(([c]) => c === n)?.[1]);
   const workersTable = [
     `| Worker processes (${DRAIN_WEBHOOKS} webhooks, backlog of ${fmt(DRAIN_BACKLOG)}) | Deliveries/s (median) | vs 1 worker (median of the rounds' ratios) | Database CPU µs per delivery (median) | vs 1 worker | Each round: deliveries/s (database µs) |`,
     '|---|---|---|---|---|---|',
     ...(pg.workers?.medians ?? []).map(
       ([n, r]) =>
-        `| ${n} | ${fmt(r.perSecond)} | ${fmt(r.vsOne, 2)}× | ${fmt(r.dbUsPerDelivery)} | ${fmt(r.dbVsOne, 2)}× | ${drainsOf(n).map((d) => (d === undefined ? '–' : `${fmt(d.perSecond)} (${fmt(d.dbUsPerDelivery)})`)).join('; ')} |`,
+        `| ${n} | ${fmt(r.perSecond)} | ${fmt(r.vsOne, 2)}× | ${fmt(r.dbUsPerDelivery)} | ${fmt(r.dbVsOne, 2)}× | ${drainsBy(pg.workers!, n).map((d) => (d === undefined ? '–' : `${fmt(d.perSecond)} (${fmt(d.dbUsPerDelivery)})`)).join('; ')} |`,
     ),
   ].join('\n');
   const historyTable = [

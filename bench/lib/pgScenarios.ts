@@ -149,6 +149,10 @@ export interface WorkerScaling {
   medians: Array<[number, DrainResult & { vsOne: number; dbVsOne: number }]>;
 }
 
+/** The drains by `workers` worker processes, round by round (undefined in a round without that count). */
+export const drainsBy = (scaling: WorkerScaling, workers: number): Array<DrainResult | undefined> =>
+  scaling.rounds.map((round) => round.find(([n]) => n === workers)?.[1]);
+
 /**
  * 1, 2 and 4 worker processes, each draining a backlog of DRAIN_BACKLOG on a fresh schema
  * with DRAIN_WEBHOOKS webhooks, in `rounds` rounds that take the counts in turn. One drain
@@ -173,10 +177,11 @@ export async function workerScaling(receiver: ReceiverProc, counts = [1, 2, 4], 
     }
     out.rounds.push(drains);
   }
+  const ones = drainsBy(out, 1);
   for (const n of counts) {
-    const of = (drains: Array<[number, DrainResult]>, k: number) => drains.find(([c]) => c === k)?.[1];
-    const mine = out.rounds.map((d) => of(d, n)!);
-    const pairs = out.rounds.map((d) => [of(d, n)!, of(d, 1)] as const).filter((p): p is readonly [DrainResult, DrainResult] => p[1] !== undefined);
+    // Every round ran every count.
+    const mine = drainsBy(out, n) as DrainResult[];
+    const pairs = mine.map((r, i) => [r, ones[i]] as const).filter((p): p is readonly [DrainResult, DrainResult] => p[1] !== undefined);
     out.medians.push([
       n,
       {
